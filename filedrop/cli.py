@@ -1,0 +1,45 @@
+"""Operations as Flask CLI commands: ``flask --app app create-bucket|fsck``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+
+from .fsck import fsck
+from .service import FileService
+
+
+def _service() -> FileService:
+    service: FileService = current_app.extensions["filedrop"]
+    return service
+
+
+@click.command("create-bucket")
+def create_bucket_command() -> None:
+    """Create the configured bucket (and database indexes) if missing. Idempotent."""
+    service = _service()
+    created = service.blobs.ensure_bucket()
+    service.meta.ensure_indexes()
+    settings = current_app.extensions["filedrop.settings"]
+    click.echo(f"bucket {settings.s3_bucket}: {'created' if created else 'already exists'}")
+
+
+@click.command("fsck")
+@click.option("--repair", is_flag=True, help="Delete orphans and records whose blob is gone.")
+@click.option("--grace", type=int, default=None, help="Seconds to leave recent objects alone.")
+def fsck_command(repair: bool, grace: int | None) -> None:
+    """Report blobs without metadata and metadata without blobs; fix with --repair."""
+    service = _service()
+    settings = current_app.extensions["filedrop.settings"]
+    grace_s = settings.orphan_grace_s if grace is None else grace
+    report = fsck(service.blobs, service.meta, repair=repair, grace_s=grace_s)
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if not report.clean and not repair:
+        raise SystemExit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_bucket_command)
+    app.cli.add_command(fsck_command)

@@ -1,0 +1,140 @@
+"""Domain errors and the one place that turns any failure into SPEC §2 JSON.
+
+Lower layers raise the exceptions defined here and never build responses;
+:func:`register_error_handlers` maps each to its status and code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("filedrop.errors")
+
+
+class FileDropError(Exception):
+    """Base of every error the API reports. ``status`` and ``code`` per SPEC §2."""
+
+    status = 500
+    code = "INTERNAL_ERROR"
+    retry_after: int | None = None
+
+    def __init__(self, message: str, **headers: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers
+
+
+class InvalidRequest(FileDropError):
+    status, code = 400, "INVALID_REQUEST"
+
+
+class NoFile(FileDropError):
+    status, code = 400, "NO_FILE"
+
+
+class InvalidFileName(FileDropError):
+    status, code = 400, "INVALID_FILE_NAME"
+
+
+class ChecksumMismatch(FileDropError):
+    status, code = 400, "CHECKSUM_MISMATCH"
+
+
+class Unauthorized(FileDropError):
+    status, code = 401, "UNAUTHORIZED"
+
+
+class Forbidden(FileDropError):
+    status, code = 403, "FORBIDDEN"
+
+
+class FileNotFound(FileDropError):
+    status, code = 404, "FILE_NOT_FOUND"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"No file with id {file_id}")
+
+
+class PreconditionFailed(FileDropError):
+    status, code = 412, "PRECONDITION_FAILED"
+
+
+class FileTooLarge(FileDropError):
+    status, code = 413, "FILE_TOO_LARGE"
+
+
+class RangeNotSatisfiable(FileDropError):
+    status, code = 416, "RANGE_NOT_SATISFIABLE"
+
+
+class QuotaExceeded(FileDropError):
+    status, code = 507, "QUOTA_EXCEEDED"
+
+
+class StorageUnavailable(FileDropError):
+    status, code, retry_after = 503, "STORAGE_UNAVAILABLE", 5
+
+
+class DatabaseUnavailable(FileDropError):
+    status, code, retry_after = 503, "DATABASE_UNAVAILABLE", 5
+
+
+# Werkzeug's own errors (routing, method, parsing) keep their status but get our codes.
+_HTTP_CODES = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    411: "LENGTH_REQUIRED",
+    412: "PRECONDITION_FAILED",
+    413: "FILE_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
+}
+
+
+def error_response(status: int, code: str, message: str, **headers: Any) -> Response:
+    """The SPEC §2 JSON body, with the request id that the access log also shows."""
+    body = {"error": {"code": code, "message": message, "request_id": g.get("request_id")}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name.replace("_", "-")] = str(value)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every exception, ours, Werkzeug's or a bug, to a JSON response."""
+
+    @app.errorhandler(FileDropError)
+    def _domain(exc: FileDropError) -> Response:
+        headers: dict[str, Any] = dict(exc.headers)
+        if exc.retry_after is not None:
+            headers["Retry_After"] = exc.retry_after
+        if exc.status >= 500:
+            log.warning("%s: %s", exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, **headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
+        response = error_response(status, code, exc.description or exc.name)
+        if status == 405 and exc.response is None:
+            allowed = getattr(exc, "valid_methods", None)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "INTERNAL_ERROR", "Internal error; see the server log")

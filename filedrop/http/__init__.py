@@ -1,0 +1,1 @@
+"""HTTP: blueprints, request parsing and responses. Routes stay thin and call the service."""

@@ -1,0 +1,36 @@
+"""Per-request accessors: the service, the acting user, request ids."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app, g, request
+
+from ..config import Settings
+from ..ids import new_request_id
+from ..service import FileService
+
+# Until users and keys exist (SPEC §4) every request acts as this one user.
+IMPLICIT_OWNER = "local"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def get_service() -> FileService:
+    service: FileService = current_app.extensions["filedrop"]
+    return service
+
+
+def get_settings() -> Settings:
+    settings: Settings = current_app.extensions["filedrop.settings"]
+    return settings
+
+
+def current_owner() -> str:
+    return IMPLICIT_OWNER
+
+
+def assign_request_id() -> str:
+    """Echo a sane client ``X-Request-Id``, else make one."""
+    offered = request.headers.get("X-Request-Id", "")
+    g.request_id = offered if _REQUEST_ID_RE.match(offered) else new_request_id()
+    return str(g.request_id)

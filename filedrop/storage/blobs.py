@@ -1,0 +1,65 @@
+"""The blob-store interface: a handful of streaming verbs over opaque keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class BlobNotFound(Exception):
+    """The key names no object. Internal: callers decide what it means."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+class BlobReader(Protocol):
+    """An open object body: iterate it for chunks, close it when done."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Bytes under opaque, immutable keys. Keys always come from :mod:`filedrop.ids`."""
+
+    name: str
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], before_commit: Callable[[], None] | None = None
+    ) -> None:
+        """Store the chunks under ``key``, holding at most a few parts in memory.
+
+        ``before_commit`` runs after the last chunk was read and before the
+        object becomes visible; if it (or reading) raises, nothing is stored.
+        """
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> BlobReader:
+        """Stream the object, or bytes ``start``..``end`` inclusive of it."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing object is not an error."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def iter_blobs(self, prefix: str) -> Iterator[BlobInfo]:
+        """Every object whose key starts with ``prefix``."""
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        """Server-side copy: no bytes pass through this process."""
+
+    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
+        """Keys of unfinished uploads started before ``older_than``; abort them unless dry."""
+
+    def ensure_bucket(self) -> bool:
+        """Create the container if missing; True if it was created."""
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the container is reachable."""

@@ -1,0 +1,259 @@
+"""BlobStore on any S3-compatible server (AWS S3, MinIO, SeaweedFS) via boto3."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import StorageUnavailable
+from .blobs import BlobInfo, BlobNotFound
+
+log = logging.getLogger("filedrop.s3")
+
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
+
+
+@contextmanager
+def _s3_errors(action: str) -> Iterator[None]:
+    """Translate botocore failures: missing objects vs. storage that can't serve."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise BlobNotFound(action) from exc
+        log.warning("S3 %s failed: %s", action, code or exc)
+        raise StorageUnavailable(f"Object storage failed to {action} ({code})") from exc
+    except BotoCoreError as exc:
+        log.warning("S3 %s failed: %s", action, exc)
+        raise StorageUnavailable(f"Object storage is unreachable ({action})") from exc
+
+
+class _S3Reader:
+    def __init__(self, body: Any, chunk_size: int) -> None:
+        self._body = body
+        self._chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _s3_errors("read an object"):
+            yield from self._body.iter_chunks(self._chunk_size)
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class S3BlobStore:
+    """Objects in one bucket. Bodies above one part go up as a multipart upload,
+    a few parts in flight at once, so memory stays at ``part_size * (concurrency + 1)``."""
+
+    name = "s3"
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        part_size: int = 8 * 1024**2,
+        concurrency: int = 4,
+        chunk_size: int = 1024**2,
+    ) -> None:
+        self._s3 = client
+        self._bucket = bucket
+        self._part_size = max(part_size, 5 * 1024**2)  # S3's minimum for all but the last part
+        self._concurrency = max(1, concurrency)
+        self._chunk_size = chunk_size
+
+    @classmethod
+    def connect(
+        cls,
+        endpoint_url: str | None,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        bucket: str,
+        timeout_s: float = 5.0,
+        max_pool: int = 32,
+        **kwargs: Any,
+    ) -> S3BlobStore:
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=timeout_s,
+            read_timeout=max(timeout_s, 30.0),
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=max_pool,
+            # Streamed bodies are hashed by us; botocore's default CRC pass would read them twice.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            region_name=region,
+            config=config,
+        )
+        return cls(client, bucket, **kwargs)
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], before_commit: Callable[[], None] | None = None
+    ) -> None:
+        parts = _parts(chunks, self._part_size)
+        first = next(parts, b"")
+        second = next(parts, None)
+        if second is None:  # small body: one request, nothing to clean up on failure
+            if before_commit:
+                before_commit()
+            with _s3_errors("store an object"):
+                self._s3.put_object(Bucket=self._bucket, Key=key, Body=first)
+            return
+        self._put_multipart(key, first, second, parts, before_commit)
+
+    def _put_multipart(
+        self,
+        key: str,
+        first: bytes,
+        second: bytes,
+        rest: Iterator[bytes],
+        before_commit: Callable[[], None] | None,
+    ) -> None:
+        with _s3_errors("start a multipart upload"):
+            upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=key)["UploadId"]
+        pending: list[Future[dict[str, Any]]] = []
+        done: list[dict[str, Any]] = []
+        try:
+            with ThreadPoolExecutor(self._concurrency, thread_name_prefix="s3-part") as pool:
+                for number, body in enumerate(_chain(first, second, rest), start=1):
+                    if len(pending) >= self._concurrency:
+                        done.append(pending.pop(0).result())
+                    pending.append(pool.submit(self._upload_part, key, upload_id, number, body))
+                    del body
+                done.extend(f.result() for f in pending)
+            if before_commit:
+                before_commit()
+            with _s3_errors("complete a multipart upload"):
+                self._s3.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": done},
+                )
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+
+    def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+        with _s3_errors("upload a part"):
+            etag = self._s3.upload_part(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )["ETag"]
+        return {"PartNumber": number, "ETag": etag}
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as exc:
+            # Storage may be the thing that failed; fsck aborts what is left.
+            log.warning("could not abort multipart upload of %s: %s", key, exc)
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> _S3Reader:
+        args: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
+        if start is not None:
+            args["Range"] = f"bytes={start}-{'' if end is None else end}"
+        with _s3_errors("read an object"):
+            body = self._s3.get_object(**args)["Body"]
+        return _S3Reader(body, self._chunk_size)
+
+    def delete(self, key: str) -> None:
+        with _s3_errors("delete an object"):
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            with _s3_errors("check an object"):
+                self._s3.head_object(Bucket=self._bucket, Key=key)
+        except BlobNotFound:
+            return False
+        return True
+
+    def iter_blobs(self, prefix: str) -> Iterator[BlobInfo]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        with _s3_errors("list objects"):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    yield BlobInfo(obj["Key"], obj["Size"], obj["LastModified"])
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        with _s3_errors("copy an object"):
+            self._s3.copy({"Bucket": self._bucket, "Key": source_key}, self._bucket, dest_key)
+
+    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
+        stale: list[str] = []
+        paginator = self._s3.get_paginator("list_multipart_uploads")
+        with _s3_errors("list multipart uploads"):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < older_than:
+                        stale.append(upload["Key"])
+                        if not dry_run:
+                            self._abort(upload["Key"], upload["UploadId"])
+        return stale
+
+    def ensure_bucket(self) -> bool:
+        with _s3_errors("create the bucket"):
+            try:
+                self._s3.head_bucket(Bucket=self._bucket)
+                return False
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                    raise
+            try:
+                self._s3.create_bucket(Bucket=self._bucket)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in (
+                    "BucketAlreadyOwnedByYou",
+                    "BucketAlreadyExists",
+                ):
+                    return False
+                raise
+        return True
+
+    def check(self) -> None:
+        try:
+            with _s3_errors("reach the bucket"):
+                self._s3.head_bucket(Bucket=self._bucket)
+        except BlobNotFound:
+            raise StorageUnavailable(f"Bucket {self._bucket!r} does not exist") from None
+
+
+def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
+    """Regroup a stream of chunks into bodies of ``part_size`` (the last may be shorter)."""
+    buffer: list[bytes] = []
+    buffered = 0
+    emitted = False
+    for chunk in chunks:
+        buffer.append(chunk)
+        buffered += len(chunk)
+        while buffered >= part_size:
+            joined = b"".join(buffer)
+            yield joined[:part_size]
+            emitted = True
+            rest = joined[part_size:]
+            buffer, buffered = ([rest] if rest else []), len(rest)
+            del joined
+    if buffered or not emitted:  # the tail, or the single (maybe empty) body
+        yield b"".join(buffer)
+
+
+def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield second
+    yield from rest

@@ -1,0 +1,67 @@
+"""Rules for values users send: file names, media types, list parameters."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import unquote
+
+from .errors import InvalidFileName, InvalidRequest
+
+MAX_NAME_LENGTH = 255
+_MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def validate_file_name(name: str | None) -> str:
+    """Return ``name`` if it is a valid file name (SPEC §1), else raise."""
+    if name is None or name == "":
+        raise InvalidFileName("file_name is required and must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidFileName(f"file_name is longer than {MAX_NAME_LENGTH} characters")
+    if "/" in name:
+        raise InvalidFileName("file_name must not contain '/'")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029" for ch in name):
+        raise InvalidFileName("file_name must not contain control characters")
+    return name
+
+
+def header_file_name(raw: str) -> str:
+    """Decode an ``X-File-Name`` header: UTF-8, percent-encoded where needed.
+
+    WSGI hands headers over as Latin-1; clients that send raw UTF-8 get it
+    back intact, and ``%XX`` escapes let any name travel as ASCII.
+    """
+    try:
+        text = raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidFileName("X-File-Name is not valid UTF-8") from None
+    return unquote(text, errors="strict") if "%" in text else text
+
+
+def declared_media_type(value: str | None) -> str | None:
+    """The essence (``type/subtype``) of a declared Content-Type, or None.
+
+    None means "not declared": absent, ``application/octet-stream``, a form
+    encoding that tools such as curl send by default, or anything malformed
+    (which must never reach a response header).
+    """
+    if not value:
+        return None
+    essence = value.split(";", 1)[0].strip().lower()
+    if essence in ("application/octet-stream", "application/x-www-form-urlencoded"):
+        return None
+    if essence.startswith("multipart/") or not _MEDIA_TYPE_RE.match(essence):
+        return None
+    return essence
+
+
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}")
+    return value
