@@ -220,10 +220,12 @@ def free_ports(count: int, *, with_grpc: bool = False) -> list[int]:
 
 # --------------------------------------------------------- process control
 
-_LIVE: set[ServerProcess] = set()  # servers to clean up at interpreter exit
+_LIVE: set[ServerProcess] = set()  # started servers not yet closed
 
 
+@atexit.register
 def _cleanup_at_exit() -> None:
+    # A test that forgot stop()/close() must not leave servers behind.
     for server in list(_LIVE):
         server.close(graceful=False)
 
@@ -253,17 +255,25 @@ class ServerProcess:
 
     def __init__(
         self,
-        binary: str | None = None,
+        work_dir: str | Path | None = None,
         *,
-        base_dir: str | Path | None = None,
+        binary: str | None = None,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
+        """``work_dir`` holds data and log; a caller-given one is kept on close().
+
+        Without it a fresh temporary directory is made and removed on close().
+        """
         binary = binary or self.find_binary()
         if binary is None:
             raise FileNotFoundError(f"{self.name} binary not found")
         self.binary = binary
         self.start_timeout = start_timeout
-        self.dir = Path(tempfile.mkdtemp(prefix=f"filedrop-{self.name}-", dir=base_dir))
+        self._owns_dir = work_dir is None
+        if work_dir is None:
+            work_dir = tempfile.mkdtemp(prefix=f"filedrop-{self.name}-")
+        self.dir = Path(work_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.dir / "data"
         self.log_path = self.dir / "server.log"
         self.ports: dict[str, int] = {}
@@ -348,14 +358,15 @@ class ServerProcess:
         self.start()
 
     def close(self, *, graceful: bool = True) -> None:
-        """Stop the server and delete its directory (data and log)."""
+        """Stop the server for good; delete its directory if we made it."""
         if graceful:
             self.stop()
         else:
             self.kill()
         _LIVE.discard(self)
         self.cleanup_files()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._owns_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def cleanup_files(self) -> None:
         """Remove files the server leaves outside ``self.dir``."""
@@ -374,11 +385,8 @@ class ServerProcess:
         return dict(zip(self.port_names, ports, strict=True))
 
     def _env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(self.env_prefixes_to_drop or ("\0",))
-        }
+        drop = self.env_prefixes_to_drop
+        env = {k: v for k, v in os.environ.items() if not (drop and k.startswith(drop))}
         # The servers are Go programs; keep them from growing on a small box.
         env["GOMEMLIMIT"] = "512MiB"
         env.update(self.env_overrides())
@@ -401,10 +409,9 @@ class ServerProcess:
                 env=self._env(),
                 cwd=self.dir,
                 start_new_session=True,  # own process group: kill them all
+                # Only a prctl call runs between fork and exec.
                 preexec_fn=_die_with_parent,
             )
-        if not _LIVE:
-            atexit.register(_cleanup_at_exit)  # idempotent enough: see below
         _LIVE.add(self)
         self._wait_ready(began)
         self.startup_seconds = time.monotonic() - began
@@ -415,6 +422,7 @@ class ServerProcess:
             assert self._proc is not None
             code = self._proc.poll()
             if code is not None:
+                self._signal_group(signal.SIGKILL)  # any child it left behind
                 self._proc = None
                 raise ServerStartError(
                     f"{self.name} exited with code {code} during startup; "
@@ -478,15 +486,16 @@ class S3Server(ServerProcess):
 
     def __init__(
         self,
-        binary: str | None = None,
+        work_dir: str | Path | None = None,
         *,
         access_key: str = "filedrop-test",
         secret_key: str = "filedrop-test-secret",  # MinIO wants >= 8 chars
         **kwargs: Any,
     ) -> None:
-        super().__init__(binary, **kwargs)
+        super().__init__(work_dir, **kwargs)
         self.access_key = access_key
         self.secret_key = secret_key
+        self._probe: Any = None  # boto3 client used by is_ready()
 
     @property
     def endpoint_url(self) -> str:
@@ -521,7 +530,7 @@ class S3Server(ServerProcess):
         # An authenticated request proves S3 is up and the credentials work.
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if not hasattr(self, "_probe"):
+        if self._probe is None:
             self._probe = self.client(
                 connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}
             )

@@ -100,3 +100,68 @@ class MetadataStore(Protocol):
 
     def check(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user. ``key_hash`` is the SHA-256 hex of their API key; the key itself is never kept."""
+
+    user_id: str
+    name: str
+    key_hash: str
+    quota_bytes: int
+    bytes_used: int
+    file_count: int
+    created_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "created_at": iso_ms(self.created_at),
+            "usage": {
+                "file_count": self.file_count,
+                "bytes_used": self.bytes_used,
+                "quota_bytes": self.quota_bytes,
+            },
+        }
+
+
+class UserStore(Protocol):
+    """Users, their hashed keys and their exact usage counters."""
+
+    def create_user(self, user: UserRecord) -> None: ...
+
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def find_by_key_hash(self, key_hash: str) -> UserRecord | None: ...
+
+    def list_users(self) -> list[UserRecord]:
+        """All users, oldest first."""
+
+    def delete_user(self, user_id: str) -> UserRecord | None: ...
+
+    def set_key_hash(self, user_id: str, key_hash: str) -> bool:
+        """Replace the user's key at once (the old one stops working); False if no user."""
+
+    def reserve(self, user_id: str, size: int, files: int) -> bool:
+        """Atomically add ``size`` bytes and ``files`` files to the user's usage,
+        only if ``bytes_used + size <= quota_bytes`` afterwards. True if applied.
+
+        A user absent from the store (auth disabled, the implicit user) has no quota:
+        the call is a no-op that returns True.
+        """
+
+    def release(self, user_id: str, size: int, files: int) -> None:
+        """Atomically subtract from the user's usage (never checked against quota)."""
+
+    def set_usage(self, user_id: str, bytes_used: int, file_count: int) -> None:
+        """Overwrite the counters (fsck repair)."""
+
+
+class RateLimitStore(Protocol):
+    """Fixed-window request counters shared by every worker and instance."""
+
+    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
+        """Count one request for ``bucket`` in the window starting at ``window_start``
+        (epoch seconds); return the count so far in that window."""
