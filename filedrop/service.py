@@ -248,7 +248,8 @@ class FileService:
         names: list[str] = []
 
         def before_commit() -> None:
-            names.append(validate_file_name(incoming.file_name or fallback_name()))
+            explicit = incoming.file_name
+            names.append(validate_file_name(fallback_name() if explicit is None else explicit))
             digests.verify(meter.hasher)
 
         self.blobs.put_stream(key, meter, before_commit)

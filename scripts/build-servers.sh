@@ -23,11 +23,33 @@ build() {  # build NAME MODULE VERSION BINARY
   echo "$name $version: built at $dir/$binary"
 }
 
+# FerretDB embeds build/version/version.txt, which its module zip lacks (it is
+# generated in their repo), and panics at startup without it. So build from the
+# module's source with that one file written, instead of plain `go install`.
+build_ferretdb() {
+  local dir="$CACHE/ferretdb-$FERRETDB_VERSION"
+  if [ -x "$dir/ferretdb" ] && "$dir/ferretdb" --version >/dev/null 2>&1; then
+    echo "ferretdb $FERRETDB_VERSION: cached at $dir/ferretdb"
+    return
+  fi
+  echo "ferretdb $FERRETDB_VERSION: building (this takes minutes the first time)"
+  local src
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  local work
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
+  mkdir -p "$dir.tmp"
+  (cd "$work" && GOFLAGS="-buildvcs=false -mod=mod" go build -trimpath -o "$dir.tmp/ferretdb" ./cmd/ferretdb)
+  rm -rf "$work" "$dir" && mv "$dir.tmp" "$dir"
+  echo "ferretdb $FERRETDB_VERSION: built at $dir/ferretdb"
+}
+
 case "${1:-all}" in
-  ferretdb) build ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb "$FERRETDB_VERSION" ferretdb ;;
+  ferretdb) build_ferretdb ;;
   minio) build minio github.com/minio/minio "$MINIO_VERSION" minio ;;
   all)
-    build ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb "$FERRETDB_VERSION" ferretdb
+    build_ferretdb
     build minio github.com/minio/minio "$MINIO_VERSION" minio
     ;;
   *) echo "usage: $0 [ferretdb|minio|all]" >&2; exit 2 ;;
