@@ -6,6 +6,7 @@ import json
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .fsck import fsck
 from .service import FileService
@@ -17,6 +18,7 @@ def _service() -> FileService:
 
 
 @click.command("create-bucket")
+@with_appcontext
 def create_bucket_command() -> None:
     """Create the configured bucket (and database indexes) if missing. Idempotent."""
     service = _service()
@@ -27,6 +29,7 @@ def create_bucket_command() -> None:
 
 
 @click.command("fsck")
+@with_appcontext
 @click.option("--repair", is_flag=True, help="Delete orphans and records whose blob is gone.")
 @click.option("--grace", type=int, default=None, help="Seconds to leave recent objects alone.")
 def fsck_command(repair: bool, grace: int | None) -> None:

