@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -13,7 +15,7 @@ from .config import Settings
 from .errors import FileDropError, register_error_handlers
 from .service import FileService
 from .storage.blobs import BlobStore
-from .storage.metadata import MetadataStore
+from .storage.metadata import CatalogStore, MetadataStore
 
 log = logging.getLogger("filedrop")
 
@@ -24,37 +26,73 @@ def create_app(
     settings: Settings | None = None,
     *,
     blobs: BlobStore | None = None,
-    meta: MetadataStore | None = None,
+    meta: CatalogStore | None = None,
 ) -> Flask:
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli
-    from .backends import make_blob_store, make_metadata_store
-    from .http import access_log, files, health
+    from .backends import describe, make_blob_store, make_metadata_store
+    from .http import access_log, admin, auth, docs, files, health
+    from .ratelimit import RateLimiter
+    from .users import UserService
 
     settings = settings or Settings.from_env()
     _configure_logging(settings.log_level)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # In embedded mode the app makes its own data directory: no setup step before a first run.
+    create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
     meta = meta or make_metadata_store(settings, app)
-    app.extensions["filedrop"] = FileService(blobs, meta, settings.max_file_size)
+    service = FileService(blobs, meta, settings.max_file_size)
+    users = UserService(meta, service, settings.default_quota_bytes)
+    app.extensions["filedrop"] = service
+    app.extensions["filedrop.users"] = users
     app.extensions["filedrop.settings"] = settings
+    app.extensions["filedrop.ratelimit"] = RateLimiter(
+        meta, settings.rate_limit_per_window, settings.rate_limit_window_s
+    )
+    app.extensions["filedrop.started"] = time.time()
     register_error_handlers(app)
     access_log.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(files.bp)
+    auth.init_app(app)
+    for blueprint in (health.bp, files.bp, admin.bp, admin.me_bp, docs.bp):
+        app.register_blueprint(blueprint)
     cli.init_app(app)
-    _prepare(meta)
-    log.info("FILE DROP %s: metadata in %s, blobs in %s", __version__, meta.name, blobs.name)
+    _prepare(meta, blobs if create_data_dir else None)
+    log.info(
+        "FILE DROP %s: metadata in %s, blobs in %s", __version__, describe(meta), describe(blobs)
+    )
+    if not settings.auth_enabled:
+        log.warning(
+            "FILEDROP_AUTH is disabled: no API keys; anyone who can reach this port can read, "
+            "change and delete every file. For local use only."
+        )
+        _best_effort("create the implicit user", users.ensure_implicit_user)
     return app
 
 
-def _prepare(meta: MetadataStore) -> None:
-    """Create indexes now if the database answers; listing still works without them."""
+def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
+    """Create indexes now if the database answers; listing still works without them.
+
+    ``local_blobs`` (embedded mode) gets its directory created too.
+    """
+    if local_blobs is not None:
+        try:
+            local_blobs.ensure_bucket()
+        except FileDropError as exc:
+            log.warning("could not create the data directory at startup: %s", exc.message)
     try:
         meta.ensure_indexes()
     except FileDropError as exc:
         log.warning("could not create indexes at startup: %s", exc.message)
+
+
+def _best_effort(what: str, action: Callable[[], None]) -> None:
+    """Startup work that can wait for the database: log, don't crash the worker."""
+    try:
+        action()
+    except FileDropError as exc:
+        log.warning("could not %s at startup: %s", what, exc.message)
 
 
 def _configure_logging(level: str) -> None:

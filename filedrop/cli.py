@@ -8,8 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .config import parse_size
 from .fsck import fsck
 from .service import FileService
+from .users import UserService
 
 
 def _service() -> FileService:
@@ -43,6 +45,22 @@ def fsck_command(repair: bool, grace: int | None) -> None:
         raise SystemExit(1)
 
 
+@click.command("create-user")
+@click.argument("name")
+@click.option("--quota", default=None, help="Quota in bytes or units (5GiB); default from config.")
+@with_appcontext
+def create_user_command(name: str, quota: str | None) -> None:
+    """Create a user and print their API key (shown only this once)."""
+    users: UserService = current_app.extensions["filedrop.users"]
+    try:
+        quota_bytes = parse_size(quota) if quota is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--quota") from None
+    user, key = users.create(name, quota_bytes)
+    click.echo(f"user {user.user_id} ({user.name}), quota {user.quota_bytes} bytes")
+    click.echo(f"api key (shown once): {key}")
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(create_bucket_command)
-    app.cli.add_command(fsck_command)
+    for command in (create_bucket_command, fsck_command, create_user_command):
+        app.cli.add_command(command)

@@ -73,7 +73,9 @@ class Settings:
     default_quota_bytes: int = field(
         default=10 * 1024**3, metadata={"env": "DEFAULT_QUOTA_BYTES", "size": True}
     )
-    auth: bool = field(default=True, metadata={"env": "FILEDROP_AUTH"})
+    auth: str = field(default="auto", metadata={"env": "FILEDROP_AUTH"})
+    rate_limit_per_window: int = field(default=3000, metadata={"env": "RATE_LIMIT_REQUESTS"})
+    rate_limit_window_s: int = field(default=60, metadata={"env": "RATE_LIMIT_WINDOW_S"})
     admin_token: str = field(default="", metadata={"env": "FILEDROP_ADMIN_TOKEN"})
     data_dir: str = field(default="./data", metadata={"env": "DATA_DIR"})
     port: int = field(default=8000, metadata={"env": "PORT"})
@@ -96,15 +98,31 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, f.type, raw, bool(f.metadata.get("size")))
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.s3_endpoint_url and not settings.mongo_uri:
+            # Half a production config must not quietly become a keyless local instance.
+            raise ValueError("S3_ENDPOINT_URL is set but MONGO_URI is not: set both, or neither")
+        if settings.auth.strip().lower() != "auto":
+            _convert("auth", bool, settings.auth, False)  # refuse typos at startup
+        return settings
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def auth_enabled(self) -> bool:
+        """``enabled``/``disabled``; ``auto`` (the default) disables keys only for the
+        embedded zero-setup mode, never when MongoDB and S3 are configured."""
+        mode = self.auth.strip().lower()
+        if mode == "auto":
+            return self.backend != "embedded"
+        return _parse_bool(mode)
+
+    @property
     def backend(self) -> str:
-        """``"mongo+s3"`` when both servers are configured, else ``"embedded"``."""
-        return "mongo+s3" if self.mongo_uri and self.s3_endpoint_url else "embedded"
+        """``"mongo+s3"`` when MONGO_URI is set (S3_ENDPOINT_URL may stay empty for
+        AWS S3 itself), else ``"embedded"``: SQLite and files under DATA_DIR."""
+        return "mongo+s3" if self.mongo_uri else "embedded"
 
 
 def _convert(name: str, type_name: object, raw: str, is_size: bool) -> object:

@@ -47,6 +47,9 @@ class ChecksumMismatch(FileDropError):
 class Unauthorized(FileDropError):
     status, code = 401, "UNAUTHORIZED"
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, WWW_Authenticate='Bearer realm="filedrop"')
+
 
 class Forbidden(FileDropError):
     status, code = 403, "FORBIDDEN"
@@ -57,6 +60,21 @@ class FileNotFound(FileDropError):
 
     def __init__(self, file_id: str) -> None:
         super().__init__(f"No file with id {file_id}")
+
+
+class UserNotFound(FileDropError):
+    status, code = 404, "USER_NOT_FOUND"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"No user with id {user_id}")
+
+
+class RateLimited(FileDropError):
+    status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class PreconditionFailed(FileDropError):
@@ -113,6 +131,9 @@ def error_response(status: int, code: str, message: str, **headers: Any) -> Resp
 
 def register_error_handlers(app: Flask) -> None:
     """Route every exception, ours, Werkzeug's or a bug, to a JSON response."""
+    # Werkzeug answers "/files//x" with a 308 and an HTML page that no error handler
+    # sees (Flask returns routing redirects as they are). An API path is exact: 404.
+    app.url_map.merge_slashes = False
 
     @app.errorhandler(FileDropError)
     def _domain(exc: FileDropError) -> Response:

@@ -4,7 +4,8 @@
   failed, a replaced or deleted file whose old blob could not be removed);
 - missing blobs: records whose object is gone (content lost: the record is
   dropped on repair, since it can never be served);
-- stale multipart uploads: parts of uploads that never completed.
+- stale multipart uploads: parts of uploads that never completed;
+- usage counters that differ from the sum of a user's files (repair sets them).
 
 Anything younger than the grace period may belong to a request still in
 flight, so it is reported but never touched.
@@ -12,12 +13,13 @@ flight, so it is reported but never touched.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .ids import BLOB_PREFIX
 from .storage.blobs import BlobStore
-from .storage.metadata import MetadataStore
+from .storage.metadata import CatalogStore
 
 
 @dataclass
@@ -26,11 +28,14 @@ class FsckReport:
     recent_unreferenced_blobs: list[str] = field(default_factory=list)
     missing_blobs: list[str] = field(default_factory=list)  # file ids
     stale_uploads: list[str] = field(default_factory=list)
+    usage_mismatches: list[dict[str, object]] = field(default_factory=list)
     repaired: bool = False
 
     @property
     def clean(self) -> bool:
-        return not (self.orphan_blobs or self.missing_blobs or self.stale_uploads)
+        return not (
+            self.orphan_blobs or self.missing_blobs or self.stale_uploads or self.usage_mismatches
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -38,13 +43,14 @@ class FsckReport:
             "recent_unreferenced_blobs": self.recent_unreferenced_blobs,
             "missing_blobs": self.missing_blobs,
             "stale_uploads": self.stale_uploads,
+            "usage_mismatches": self.usage_mismatches,
             "repaired": self.repaired,
             "clean": self.clean,
         }
 
 
 def fsck(
-    blobs: BlobStore, meta: MetadataStore, repair: bool = False, grace_s: int = 3600
+    blobs: BlobStore, meta: CatalogStore, repair: bool = False, grace_s: int = 3600
 ) -> FsckReport:
     report = FsckReport(repaired=repair)
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
@@ -71,4 +77,29 @@ def fsck(
         if repair:
             meta.remove(record.file_id)
     report.stale_uploads = blobs.abort_stale_uploads(BLOB_PREFIX, cutoff, dry_run=not repair)
+    _check_usage(meta, report, repair)
     return report
+
+
+def _check_usage(meta: CatalogStore, report: FsckReport, repair: bool) -> None:
+    """bytes_used and file_count must equal the sums over the user's files.
+
+    Counters of a user with uploads in flight can differ for a moment; run
+    fsck --repair when the service is quiet.
+    """
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for record in meta.iter_all():
+        totals[record.owner][0] += record.file_size
+        totals[record.owner][1] += 1
+    for user in meta.list_users():
+        actual_bytes, actual_files = totals.get(user.user_id, [0, 0])
+        if (user.bytes_used, user.file_count) != (actual_bytes, actual_files):
+            report.usage_mismatches.append(
+                {
+                    "user_id": user.user_id,
+                    "recorded": {"bytes_used": user.bytes_used, "file_count": user.file_count},
+                    "actual": {"bytes_used": actual_bytes, "file_count": actual_files},
+                }
+            )
+            if repair:
+                meta.set_usage(user.user_id, actual_bytes, actual_files)

@@ -16,14 +16,16 @@ from typing import Any, Protocol
 from . import mediatypes
 from .checksums import ExpectedDigests, Hasher
 from .errors import (
+    DatabaseUnavailable,
     FileNotFound,
     FileTooLarge,
     PreconditionFailed,
+    QuotaExceeded,
     StorageUnavailable,
 )
 from .ids import new_blob_key, new_file_id
 from .storage.blobs import BlobNotFound, BlobReader, BlobStore
-from .storage.metadata import FileRecord, ListCursor, MetadataStore, utcnow
+from .storage.metadata import CatalogStore, FileRecord, ListCursor, utcnow
 from .validation import validate_file_name
 
 log = logging.getLogger("filedrop.service")
@@ -97,10 +99,19 @@ class Download:
 
 
 class FileService:
-    def __init__(self, blobs: BlobStore, meta: MetadataStore, max_file_size: int) -> None:
+    """Files of one owner at a time. Usage counters move with every write, so
+    ``bytes_used`` always equals the sum of the owner's file sizes."""
+
+    def __init__(self, blobs: BlobStore, meta: CatalogStore, max_file_size: int) -> None:
         self.blobs = blobs
         self.meta = meta
         self.max_file_size = max_file_size
+
+    def check_room(self, owner: str, incoming_bytes: int) -> None:
+        """Refuse early, before reading a byte, when the declared size cannot fit."""
+        user = self.meta.get_user(owner)
+        if user is not None and user.bytes_used + incoming_bytes > user.quota_bytes:
+            raise _quota_error(user.quota_bytes)
 
     # -- writes ---------------------------------------------------------------
 
@@ -119,9 +130,14 @@ class FileService:
             sha256=stored.sha256,
             blob_key=stored.blob_key,
         )
-        try:
+        reserved = False
+        try:  # from here on the blob exists: any failure must take it away again
+            self._reserve(owner, stored.size, files=1)
+            reserved = True
             self.meta.insert(record)
         except BaseException:
+            if reserved:
+                self._release(owner, stored.size, 1)
             self._discard_blob(stored.blob_key)
             raise
         return record
@@ -154,23 +170,48 @@ class FileService:
         elif new_name is not None:
             changes["file_name"] = validate_file_name(new_name)
         changes["updated_at"] = utcnow()
-        try:
+        if stored is None:
             before = self.meta.update(
-                owner, file_id, changes, if_sha256=current.sha256 if if_match is not None else None
+                owner, file_id, changes, if_sha256=_expected(current, if_match)
             )
-        except BaseException:
-            if stored:
-                self._discard_blob(stored.blob_key)
-            raise
+        else:
+            before = self._swap_content(owner, file_id, stored, changes, current, if_match)
         if before is None:
-            if stored:
-                self._discard_blob(stored.blob_key)
             if self.meta.get(owner, file_id) is None:
                 raise FileNotFound(file_id)
             raise PreconditionFailed("The file changed while it was being updated")
-        if stored:
-            self._discard_blob(before.blob_key)
         return replace(before, **changes)
+
+    def _swap_content(
+        self,
+        owner: str,
+        file_id: str,
+        stored: _Stored,
+        changes: dict[str, Any],
+        current: FileRecord,
+        if_match: ETagCondition | None,
+    ) -> FileRecord | None:
+        """Point the record at the new blob; then the old blob goes (or, on failure, the new)."""
+        reserved = False
+        try:
+            # Counted twice until the swap: concurrent writes can never overshoot the quota.
+            self._reserve(owner, stored.size, files=0)
+            reserved = True
+            before = self.meta.update(
+                owner, file_id, changes, if_sha256=_expected(current, if_match)
+            )
+        except BaseException:
+            if reserved:
+                self._release(owner, stored.size, 0)
+            self._discard_blob(stored.blob_key)
+            raise
+        if before is None:
+            self._release(owner, stored.size, 0)
+            self._discard_blob(stored.blob_key)
+            return None
+        self._release(owner, before.file_size, 0)
+        self._discard_blob(before.blob_key)
+        return before
 
     def delete(self, owner: str, file_id: str, if_match: ETagCondition | None) -> FileRecord:
         if if_match is not None:
@@ -184,8 +225,19 @@ class FileService:
             removed = self.meta.delete(owner, file_id)
             if removed is None:
                 raise FileNotFound(file_id)
+        self._release(owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
         return removed
+
+    def delete_all(self, owner: str) -> int:
+        """Delete every file of ``owner`` (user removal); returns how many."""
+        count = 0
+        while page := self.meta.list(owner, 500, None, None):
+            for record in page:
+                if self.meta.delete(owner, record.file_id) is not None:
+                    self._discard_blob(record.blob_key)
+                    count += 1
+        return count
 
     # -- reads ----------------------------------------------------------------
 
@@ -257,9 +309,30 @@ class FileService:
         media_type = incoming.declared_type or mediatypes.detect(meter.head, name)
         return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name)
 
+    def _reserve(self, owner: str, size: int, files: int) -> None:
+        if not self.meta.reserve(owner, size, files):
+            user = self.meta.get_user(owner)
+            raise _quota_error(user.quota_bytes if user else 0)
+
+    def _release(self, owner: str, size: int, files: int) -> None:
+        try:
+            self.meta.release(owner, size, files)
+        except DatabaseUnavailable:
+            # The file change stands; fsck recomputes usage from the files themselves.
+            log.warning("could not release %d bytes for %s (fsck will fix usage)", size, owner)
+
     def _discard_blob(self, key: str) -> None:
         """Best effort: a blob left behind is an orphan that fsck reports and removes."""
         try:
             self.blobs.delete(key)
         except (StorageUnavailable, BlobNotFound) as exc:
             log.warning("could not delete blob %s (fsck will find it): %s", key, exc)
+
+
+def _quota_error(quota: int) -> QuotaExceeded:
+    return QuotaExceeded(f"This would exceed your storage quota of {quota} bytes")
+
+
+def _expected(current: FileRecord, if_match: ETagCondition | None) -> str | None:
+    """The sha256 a conditional write must still find (None: unconditional)."""
+    return current.sha256 if if_match is not None else None

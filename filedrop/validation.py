@@ -33,9 +33,10 @@ def header_file_name(raw: str) -> str:
     """
     try:
         text = raw.encode("latin-1").decode("utf-8")
+        # The escapes must spell UTF-8 too: "%FF" is as invalid as a raw 0xFF byte.
+        return unquote(text, errors="strict") if "%" in text else text
     except (UnicodeEncodeError, UnicodeDecodeError):
         raise InvalidFileName("X-File-Name is not valid UTF-8") from None
-    return unquote(text, errors="strict") if "%" in text else text
 
 
 def declared_media_type(value: str | None) -> str | None:

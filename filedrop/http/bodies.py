@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
     Data,
     Epilogue,
@@ -27,13 +28,57 @@ from ..validation import declared_media_type
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
+# What the decoder may hold besides one chunk: a part's headers, the preamble, the epilogue.
+MAX_FORM_OVERHEAD = 64 * 1024
+
+
+class RequestBody:
+    """The request body as the WSGI server hands it over; what the client broke is a 400.
+
+    Werkzeug guards a plain ``Content-Length`` body itself, but servers that
+    delimit the body on their own (gunicorn always, any server for chunked
+    requests) hand over their raw stream: a bad chunk raises the server's own
+    exception (gunicorn's are not even ``OSError``) from ``read``, and a client
+    that hangs up before its declared length just makes the stream end early.
+    Neither may become a 500, nor a file silently cut short.
+    """
+
+    def __init__(self, stream: IO[bytes], declared_length: int | None) -> None:
+        self._stream = stream
+        self._declared = declared_length
+        self._received = 0
+
+    @classmethod
+    def of(cls, req: Request) -> RequestBody:
+        codings = {c.strip().lower() for c in req.headers.get("Transfer-Encoding", "").split(",")}
+        if codings - {"", "chunked", "identity"}:
+            # Servers only undo the chunking: a gzip-coded body would be stored still compressed.
+            raise InvalidRequest("Transfer-Encoding other than chunked is not supported")
+        return cls(req.stream, req.content_length)
+
+    def read(self, size: int) -> bytes:
+        try:
+            chunk = self._stream.read(size)
+        except HTTPException:
+            raise  # Werkzeug's own verdict (client disconnected, too large) stands
+        except Exception as exc:  # whatever the server raises: the body cannot be read
+            raise InvalidRequest(
+                "The request body could not be read (malformed chunked encoding?)"
+            ) from exc
+        self._received += len(chunk)
+        if not chunk and self._declared is not None and self._received < self._declared:
+            raise InvalidRequest(
+                f"The body ended after {self._received} of the {self._declared} bytes"
+                " its Content-Length announced"
+            )
+        return chunk
 
 
 class RawBody:
     """The whole request body is the file."""
 
     def __init__(
-        self, stream: IO[bytes], file_name: str | None, content_type: str | None, chunk_size: int
+        self, stream: RequestBody, file_name: str | None, content_type: str | None, chunk_size: int
     ) -> None:
         self._stream = stream
         self._chunk_size = chunk_size
@@ -49,11 +94,17 @@ class RawBody:
 class MultipartBody:
     """A ``multipart/form-data`` body whose part ``file`` is the file."""
 
-    def __init__(self, stream: IO[bytes], boundary: str, chunk_size: int) -> None:
+    def __init__(self, stream: RequestBody, boundary: str, chunk_size: int) -> None:
         self._stream = stream
         self._chunk_size = chunk_size
         try:
-            self._decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=MAX_PARTS)
+            # File data flows through; without a bound, a preamble or part headers that
+            # never end would be buffered whole, up to the file size limit.
+            self._decoder = MultipartDecoder(
+                boundary.encode("latin-1"),
+                max_form_memory_size=chunk_size + MAX_FORM_OVERHEAD,
+                max_parts=MAX_PARTS,
+            )
         except UnicodeEncodeError:
             raise InvalidRequest("The multipart boundary is not ASCII") from None
         self._events = self._read_events()
@@ -128,7 +179,13 @@ class MultipartBody:
                 raise InvalidRequest(f"More than {MAX_PARTS} parts in the form") from None
             if isinstance(event, NeedData):
                 chunk = self._stream.read(self._chunk_size)
-                decoder.receive_data(chunk or None)
+                try:
+                    decoder.receive_data(chunk or None)
+                except RequestEntityTooLarge:
+                    raise InvalidRequest(
+                        "Malformed multipart body: part headers, preamble or epilogue"
+                        f" longer than {MAX_FORM_OVERHEAD // 1024} KiB"
+                    ) from None
             elif isinstance(event, Epilogue):
                 return
             else:

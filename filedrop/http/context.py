@@ -9,9 +9,8 @@ from flask import current_app, g, request
 from ..config import Settings
 from ..ids import new_request_id
 from ..service import FileService
+from ..users import UserService
 
-# Until users and keys exist (SPEC §4) every request acts as this one user.
-IMPLICIT_OWNER = "local"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -25,8 +24,15 @@ def get_settings() -> Settings:
     return settings
 
 
+def get_users() -> UserService:
+    users: UserService = current_app.extensions["filedrop.users"]
+    return users
+
+
 def current_owner() -> str:
-    return IMPLICIT_OWNER
+    """The authenticated user's id (set by :mod:`filedrop.http.auth`)."""
+    owner: str = g.owner
+    return owner
 
 
 def assign_request_id() -> str:

@@ -13,13 +13,13 @@ from ..checksums import ExpectedDigests
 from ..errors import FileTooLarge, InvalidRequest, NoFile
 from ..storage.metadata import ListCursor
 from ..validation import header_file_name, int_param, validate_file_name
-from .bodies import MultipartBody, RawBody
+from .bodies import MultipartBody, RawBody, RequestBody
 from .context import current_owner, get_service, get_settings
 from .downloads import send_file
+from .jsonbody import read_json_object
 
 bp = Blueprint("files", __name__)
 
-MAX_JSON_BYTES = 64 * 1024
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
 
@@ -37,6 +37,8 @@ def upload() -> tuple[Response, int, dict[str, str]]:
         if not _has_body(request):
             raise NoFile("Send the file as a 'file' form part or as the request body")
         incoming = _raw(request, require_name=True)
+        if request.content_length:
+            service.check_room(current_owner(), request.content_length)
     record = service.upload(current_owner(), incoming, _digests(request))
     return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
 
@@ -122,14 +124,14 @@ def _multipart(req: Request) -> MultipartBody:
     boundary = req.mimetype_params.get("boundary")
     if not boundary:
         raise InvalidRequest("multipart/form-data without a boundary")
-    return MultipartBody(req.stream, boundary, _chunk_size())
+    return MultipartBody(RequestBody.of(req), boundary, _chunk_size())
 
 
 def _raw(req: Request, require_name: bool) -> RawBody:
     name = _query_or_header_name(req)
     if name is not None or require_name:
         validate_file_name(name)  # fail before reading the body
-    return RawBody(req.stream, name, req.headers.get("Content-Type"), _chunk_size())
+    return RawBody(RequestBody.of(req), name, req.headers.get("Content-Type"), _chunk_size())
 
 
 def _query_or_header_name(req: Request) -> str | None:
@@ -140,21 +142,7 @@ def _query_or_header_name(req: Request) -> str | None:
 
 
 def _json_file_name(req: Request) -> str | None:
-    if (req.content_length or 0) > MAX_JSON_BYTES:
-        raise InvalidRequest("The JSON body is too large")
-    raw = req.stream.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise InvalidRequest("The JSON body is too large")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The JSON body must be an object")
-    unknown = set(body) - {"file_name"}
-    if unknown:
-        raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}")
-    name = body.get("file_name")
+    name = read_json_object(allowed={"file_name"}).get("file_name")
     if name is not None and not isinstance(name, str):
         raise InvalidRequest("file_name must be a string")
     return name
@@ -185,6 +173,7 @@ def _decode_cursor(token: str | None) -> ListCursor | None:
         if not isinstance(millis, int) or not isinstance(file_id, str):
             raise ValueError
         created = datetime.fromtimestamp(millis / 1000, UTC)
-    except (ValueError, TypeError, binascii.Error, OverflowError, OSError):
+    # RecursionError: a token of nested "[[[…" that json cannot follow; never one of ours.
+    except (ValueError, TypeError, binascii.Error, OverflowError, OSError, RecursionError):
         raise InvalidRequest("cursor is not one this server gave out") from None
     return ListCursor(created.replace(microsecond=millis % 1000 * 1000), file_id)

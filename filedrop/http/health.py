@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, jsonify
 
-from ..errors import FileDropError
+from ..errors import FileDropError, error_response
 from .context import get_service
 
 bp = Blueprint("health", __name__)
@@ -29,5 +31,7 @@ def readyz() -> tuple[Response, int]:
             failed = failed or exc
     if failed is None:
         return jsonify({"status": "ready", "checks": checks}), 200
-    body = {"status": "unavailable", "checks": checks, "error": {"code": failed.code}}
-    return jsonify(body), 503
+    response = error_response(failed.status, failed.code, failed.message, Retry_After=5)
+    body = response.get_json()
+    response.set_data(json.dumps({"status": "unavailable", "checks": checks, **body}))
+    return response, 503

@@ -165,3 +165,10 @@ class RateLimitStore(Protocol):
     def hit(self, bucket: str, window_start: int, window_s: int) -> int:
         """Count one request for ``bucket`` in the window starting at ``window_start``
         (epoch seconds); return the count so far in that window."""
+
+
+class CatalogStore(MetadataStore, UserStore, RateLimitStore, Protocol):
+    """Everything the service keeps in its database: files, users, request counters."""
+
+    def describe(self) -> str:
+        """Where the data lives, for the startup log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from ..errors import DatabaseUnavailable
-from .metadata import FileRecord, ListCursor
+from .metadata import FileRecord, ListCursor, UserRecord
 
 log = logging.getLogger("filedrop.mongo")
 
@@ -61,12 +62,30 @@ def _from_doc(doc: dict[str, Any]) -> FileRecord:
     return FileRecord(file_id=doc["_id"], **values)
 
 
+_USER_FIELDS = ("name", "key_hash", "quota_bytes", "bytes_used", "file_count", "created_at")
+
+
+def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
+    values = {name: doc[name] for name in _USER_FIELDS}
+    values["created_at"] = _utc(values["created_at"])
+    return UserRecord(user_id=doc["_id"], **values)
+
+
 class MongoMetadataStore:
+    """Files, users and rate-limit counters, one collection each."""
+
     name = "mongo"
+    _CLEANUP_EVERY = 500  # rate-limit hits between sweeps of expired windows
 
     def __init__(self, db: Database[Any]) -> None:
         self._files: Collection[Any] = db["files"]
+        self._users: Collection[Any] = db["users"]
+        self._limits: Collection[Any] = db["rate_limits"]
         self._db = db
+        self._hits = 0
+
+    def describe(self) -> str:
+        return f"MongoDB database {self._db.name!r}"
 
     def insert(self, record: FileRecord) -> None:
         with _mongo_errors("store file metadata"):
@@ -125,8 +144,85 @@ class MongoMetadataStore:
         with _mongo_errors("delete file metadata"):
             self._files.delete_one({"_id": file_id})
 
+    # -- users -----------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> None:
+        doc = {name: getattr(user, name) for name in _USER_FIELDS}
+        doc["_id"] = user.user_id
+        with _mongo_errors("create a user"):
+            self._users.insert_one(doc)
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        with _mongo_errors("read a user"):
+            doc = self._users.find_one({"_id": user_id})
+        return _user_from_doc(doc) if doc else None
+
+    def find_by_key_hash(self, key_hash: str) -> UserRecord | None:
+        with _mongo_errors("look up a key"):
+            doc = self._users.find_one({"key_hash": key_hash})
+        return _user_from_doc(doc) if doc else None
+
+    def list_users(self) -> builtins.list[UserRecord]:
+        with _mongo_errors("list users"):
+            docs = list(self._users.find({}).sort([("created_at", ASCENDING), ("_id", ASCENDING)]))
+        return [_user_from_doc(doc) for doc in docs]
+
+    def delete_user(self, user_id: str) -> UserRecord | None:
+        with _mongo_errors("delete a user"):
+            doc = self._users.find_one_and_delete({"_id": user_id})
+        return _user_from_doc(doc) if doc else None
+
+    def set_key_hash(self, user_id: str, key_hash: str) -> bool:
+        with _mongo_errors("rotate a key"):
+            result = self._users.update_one({"_id": user_id}, {"$set": {"key_hash": key_hash}})
+        return result.matched_count == 1
+
+    def reserve(self, user_id: str, size: int, files: int) -> bool:
+        with _mongo_errors("reserve quota"):
+            user = self._users.find_one({"_id": user_id}, {"quota_bytes": 1})
+            if user is None:
+                return True
+            quota = user["quota_bytes"]
+            # The guard and the increment are one update: MongoDB applies them atomically.
+            result = self._users.update_one(
+                {"_id": user_id, "quota_bytes": quota, "bytes_used": {"$lte": quota - size}},
+                {"$inc": {"bytes_used": size, "file_count": files}},
+            )
+        return result.matched_count == 1
+
+    def release(self, user_id: str, size: int, files: int) -> None:
+        with _mongo_errors("release quota"):
+            self._users.update_one(
+                {"_id": user_id}, {"$inc": {"bytes_used": -size, "file_count": -files}}
+            )
+
+    def set_usage(self, user_id: str, bytes_used: int, file_count: int) -> None:
+        with _mongo_errors("set usage"):
+            self._users.update_one(
+                {"_id": user_id}, {"$set": {"bytes_used": bytes_used, "file_count": file_count}}
+            )
+
+    # -- rate limits -----------------------------------------------------------
+
+    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
+        with _mongo_errors("count a request"):
+            doc = self._limits.find_one_and_update(
+                {"_id": f"{bucket}@{window_start}"},
+                {"$inc": {"n": 1}, "$setOnInsert": {"window_end": window_start + window_s}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            self._hits += 1
+            if doc is None:  # upsert=True always returns a document; be explicit anyway
+                return 1
+            if self._hits % self._CLEANUP_EVERY == 0:
+                # No TTL index: FerretDB v1 has none, so expired windows are swept here.
+                self._limits.delete_many({"window_end": {"$lt": window_start}})
+        return int(doc["n"])
+
     def ensure_indexes(self) -> None:
         with _mongo_errors("create indexes"):
+            self._users.create_index("key_hash", unique=True, name="key_hash")
             self._files.create_index(
                 [("owner", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="owner_newest_first",

@@ -1,0 +1,67 @@
+"""Who is calling: bearer keys, the admin token, and per-caller rate limits.
+
+Runs before every request. Public endpoints (health, docs, share downloads)
+need no key but are still rate limited by client address.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+
+from ..errors import Forbidden, Unauthorized
+from ..ratelimit import RateLimiter
+from ..users import IMPLICIT_USER, is_admin_token
+from .context import get_settings, get_users
+
+# Probes and docs must answer even when the database (which counts requests) is down.
+_UNMETERED_BLUEPRINTS = {"health", "docs"}
+_PUBLIC_BLUEPRINTS = {"links_public"}
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _authenticate() -> None:
+    g.owner = None
+    endpoint = request.endpoint
+    limiter: RateLimiter = current_app.extensions["filedrop.ratelimit"]
+    if endpoint is None or request.blueprint in _UNMETERED_BLUEPRINTS:
+        return
+    if request.blueprint in _PUBLIC_BLUEPRINTS:
+        limiter.check(f"ip:{request.remote_addr}")
+        return
+    settings = get_settings()
+    token = bearer_token()
+    if request.blueprint == "admin":
+        _require_admin(token, settings.admin_token, settings.auth_enabled)
+        g.owner = "admin"
+        limiter.check("admin")
+        return
+    if not settings.auth_enabled:
+        g.owner = IMPLICIT_USER
+        return
+    if is_admin_token(token, settings.admin_token):
+        raise Forbidden("The admin token manages users; use a user's key for files")
+    user = get_users().authenticate(token)
+    g.owner = user.user_id
+    limiter.check(f"user:{user.user_id}")
+
+
+def _require_admin(token: str | None, admin_token: str, auth_enabled: bool) -> None:
+    if not admin_token:
+        raise Forbidden("The admin API is off: set FILEDROP_ADMIN_TOKEN to use it")
+    if is_admin_token(token, admin_token):
+        return
+    if token and auth_enabled:
+        get_users().authenticate(token)  # 401 for a bad key, and for a user's key:
+        raise Forbidden("Only the admin token may manage users")
+    raise Unauthorized("Send Authorization: Bearer <admin token>")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_authenticate)

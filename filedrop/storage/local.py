@@ -1,0 +1,272 @@
+"""BlobStore on the local filesystem, for embedded mode (no S3 server needed).
+
+Each key maps to one file under ``root`` (``blobs/<id>/<rand>`` becomes
+``root/blobs/<id>/<rand>``). A write streams into a hidden temp file in the
+target's directory, is fsynced, then renamed into place and the directory
+fsynced: a crash leaves either no file under the key or the whole file, never
+a torn one. Temp files are what S3 calls unfinished uploads; fsck sweeps them.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import secrets
+import stat as stat_mod
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import StorageUnavailable
+from .blobs import BlobInfo, BlobNotFound
+
+log = logging.getLogger("filedrop.local")
+
+# Keys are ours (filedrop.ids), but they still pass through this gate before
+# touching a path: no "..", no absolute paths, no separators of any platform.
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+")
+# A temp file is ".<final name>.<random>.tmp"; the leading dot keeps it out of any valid key.
+_TEMP_RE = re.compile(r"\.([A-Za-z0-9_-]+)\.[0-9a-f]+\.tmp")
+_PUT_ATTEMPTS = 3
+
+
+class InvalidBlobKey(ValueError):
+    """A key that could never have come from :mod:`filedrop.ids`: a bug, not a 404."""
+
+
+@contextmanager
+def _os_errors(action: str) -> Iterator[None]:
+    """Missing files are BlobNotFound; any other OS failure (ENOSPC, EIO, EACCES…) means
+    the storage can't serve."""
+    try:
+        yield
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+        # Some path component is missing or is not what a key needs: no such object.
+        raise BlobNotFound(action) from exc
+    except OSError as exc:
+        log.warning("local storage failed to %s: %s", action, exc)
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        raise StorageUnavailable(f"Local storage failed to {action} ({name})") from exc
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or new entry in ``directory`` durable."""
+    if os.name == "nt":  # Windows can't open a directory to fsync it; NTFS journals renames
+        return
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _raise_unless_gone(exc: OSError) -> None:
+    """os.walk's error hook: a directory removed while we list it is just empty."""
+    if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+        raise exc
+
+
+class _FileReader:
+    """Bytes ``start``..``end`` (inclusive) of an open file, read a chunk at a time."""
+
+    def __init__(self, handle: BinaryIO, start: int, end: int | None, chunk_size: int) -> None:
+        self._handle = handle
+        self._start = start
+        self._end = end
+        self._chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _os_errors("read an object"):
+            self._handle.seek(self._start)
+            remaining = None if self._end is None else self._end - self._start + 1
+            while remaining is None or remaining > 0:
+                size = self._chunk_size if remaining is None else min(self._chunk_size, remaining)
+                chunk = self._handle.read(size)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class LocalBlobStore:
+    """Objects as files under one directory (the embedded stand-in for a bucket)."""
+
+    name = "local"
+
+    def __init__(self, root: Path | str, chunk_size: int = 1024**2) -> None:
+        self.root = Path(root).absolute()
+        self._chunk_size = max(1, chunk_size)
+
+    def describe(self) -> str:
+        return f"local files in {self.root}"
+
+    # -- keys and paths ---------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        """The file for ``key``; refuses anything but ``[A-Za-z0-9_-]`` segments."""
+        segments = key.split("/")
+        if not all(_SEGMENT_RE.fullmatch(segment) for segment in segments):
+            raise InvalidBlobKey(f"not a blob key: {key!r}")
+        return self.root.joinpath(*segments)
+
+    def _key(self, path: Path) -> str:
+        return "/".join(path.relative_to(self.root).parts)
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create ``directory`` and its parents under root, each new entry made durable."""
+        missing: list[Path] = []
+        current = directory
+        while current != self.root and not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for path in reversed(missing):
+            with suppress(FileExistsError):
+                path.mkdir(mode=0o700)
+                _fsync_dir(path.parent)
+
+    # -- writes ---------------------------------------------------------------
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], before_commit: Callable[[], None] | None = None
+    ) -> None:
+        path = self._path(key)
+        temp, handle = self._create_temp(path)
+        try:
+            with handle:
+                for chunk in chunks:
+                    with _os_errors("store an object"):
+                        handle.write(chunk)
+                with _os_errors("store an object"):
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if before_commit:
+                before_commit()
+            with _os_errors("store an object"):
+                os.replace(temp, path)
+                _fsync_dir(path.parent)
+        except BaseException:
+            with suppress(OSError):
+                temp.unlink()
+            raise
+
+    def _create_temp(self, path: Path) -> tuple[Path, BinaryIO]:
+        # A delete may remove the (empty) directory between our mkdir and open: try again.
+        for attempt in range(_PUT_ATTEMPTS):
+            temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+            try:
+                with _os_errors("store an object"):
+                    self._make_dirs(path.parent)
+                    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                return temp, os.fdopen(fd, "wb")
+            except BlobNotFound:
+                if attempt == _PUT_ATTEMPTS - 1:
+                    raise StorageUnavailable("Local storage failed to store an object") from None
+        raise AssertionError("unreachable")
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with _os_errors("delete an object"):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return
+            _fsync_dir(path.parent)
+        self._prune_empty_dirs(path.parent)
+
+    def _prune_empty_dirs(self, directory: Path) -> None:
+        """Drop directories a delete left empty (best effort; a writer may be filling one)."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        # No server to copy for us: the bytes stream through, a chunk at a time.
+        self._path(dest_key)  # refuse a bad destination before reading anything
+        reader = self.open(source_key)
+        try:
+            self.put_stream(dest_key, reader)
+        finally:
+            reader.close()
+
+    # -- reads ----------------------------------------------------------------
+
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> _FileReader:
+        path = self._path(key)
+        with _os_errors("read an object"):
+            handle = path.open("rb")
+        if start is None:
+            return _FileReader(handle, 0, None, self._chunk_size)
+        return _FileReader(handle, start, end, self._chunk_size)
+
+    def exists(self, key: str) -> bool:
+        path = self._path(key)
+        with _os_errors("check an object"):
+            return path.is_file()
+
+    def iter_blobs(self, prefix: str) -> Iterator[BlobInfo]:
+        for path, stat in self._walk(prefix):
+            # Temp files and anything not named like a key (a stray file) are not blobs.
+            if _SEGMENT_RE.fullmatch(path.name):
+                key = self._key(path)
+                if key.startswith(prefix):
+                    yield BlobInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def _walk(self, prefix: str) -> Iterator[tuple[Path, os.stat_result]]:
+        """Regular files under the directory ``prefix`` names, in sorted order; no symlinks."""
+        directories = prefix.split("/")[:-1]
+        if not all(_SEGMENT_RE.fullmatch(segment) for segment in directories):
+            return
+        start = self.root.joinpath(*directories)
+        with _os_errors("list objects"):
+            for dirpath, dirnames, filenames in os.walk(start, onerror=_raise_unless_gone):
+                dirnames[:] = sorted(d for d in dirnames if _SEGMENT_RE.fullmatch(d))
+                for filename in sorted(filenames):
+                    path = Path(dirpath, filename)
+                    try:
+                        stat = path.lstat()
+                    except FileNotFoundError:
+                        continue  # deleted or committed while we listed
+                    if stat_mod.S_ISREG(stat.st_mode):
+                        yield path, stat
+
+    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
+        stale: list[str] = []
+        for path, stat in self._walk(prefix):
+            match = _TEMP_RE.fullmatch(path.name)
+            if not match:
+                continue
+            key = self._key(path.with_name(match.group(1)))
+            if key.startswith(prefix) and datetime.fromtimestamp(stat.st_mtime, UTC) < older_than:
+                stale.append(key)
+                if not dry_run:
+                    with _os_errors("abort an upload"), suppress(FileNotFoundError):
+                        path.unlink()
+                    self._prune_empty_dirs(path.parent)
+        return stale
+
+    # -- the container ----------------------------------------------------------
+
+    def ensure_bucket(self) -> bool:
+        with _os_errors("create the data directory"):
+            if self.root.is_dir():
+                return False
+            self.root.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(self.root.parent)
+        return True
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise StorageUnavailable(f"Data directory {self.root} does not exist")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"Data directory {self.root} is not writable")

@@ -1,0 +1,400 @@
+"""Metadata, users and rate-limit counters in one SQLite file, for embedded mode.
+
+Several gunicorn workers (processes) and threads may share the file, so:
+WAL journal (readers never block the writer), a busy timeout instead of
+immediate "database is locked", one connection per thread and per process
+(never carried across a fork), and ``BEGIN IMMEDIATE`` for every write, so a
+read-modify-write takes the write lock before it reads and concurrent
+writers queue instead of deadlocking. Datetimes are stored as integer epoch
+milliseconds (UTC): exact round trips, and they sort as they should.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatabaseUnavailable
+from .metadata import FileRecord, ListCursor, UserRecord
+
+log = logging.getLogger("filedrop.sqlite")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_SCAN_PAGE = 500
+_PRUNE_EVERY = 256  # rate-limit hits between sweeps of expired windows
+
+_FILE_COLUMNS = (
+    "file_id",
+    "owner",
+    "file_name",
+    "file_size",
+    "file_type",
+    "created_at",
+    "updated_at",
+    "sha256",
+    "blob_key",
+)
+_FILE_SELECT = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files"
+_USER_COLUMNS = (
+    "user_id",
+    "name",
+    "key_hash",
+    "quota_bytes",
+    "bytes_used",
+    "file_count",
+    "created_at",
+)
+_USER_SELECT = f"SELECT {', '.join(_USER_COLUMNS)} FROM users"
+_DATETIME_COLUMNS = {"created_at", "updated_at"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    file_id    TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    file_name  TEXT NOT NULL,
+    file_size  INTEGER NOT NULL,
+    file_type  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    blob_key   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_owner_newest_first
+    ON files (owner, created_at DESC, file_id DESC);
+CREATE INDEX IF NOT EXISTS files_owner_name ON files (owner, file_name);
+CREATE TABLE IF NOT EXISTS users (
+    user_id     TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    key_hash    TEXT NOT NULL UNIQUE,
+    quota_bytes INTEGER NOT NULL,
+    bytes_used  INTEGER NOT NULL,
+    file_count  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_limits (
+    bucket       TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end   INTEGER NOT NULL,
+    hits         INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rate_limits_window_end ON rate_limits (window_end);
+"""
+
+
+def to_millis(moment: datetime) -> int:
+    """Epoch milliseconds, computed exactly (no float rounding); naive means UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MS
+
+
+def from_millis(millis: int) -> datetime:
+    return _EPOCH + millis * _MS
+
+
+def _record(row: tuple[Any, ...]) -> FileRecord:
+    values = dict(zip(_FILE_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    values["updated_at"] = from_millis(values["updated_at"])
+    return FileRecord(**values)
+
+
+def _user(row: tuple[Any, ...]) -> UserRecord:
+    values = dict(zip(_USER_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    return UserRecord(**values)
+
+
+@contextmanager
+def _sqlite_errors(action: str) -> Iterator[None]:
+    """A locked, full, unreadable or unopenable database can't serve: DatabaseUnavailable.
+
+    Misuse of the API (ProgrammingError, InterfaceError) is a bug and stays one.
+    """
+    try:
+        yield
+    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise
+    except sqlite3.Error as exc:
+        log.warning("SQLite %s failed: %s", action, exc)
+        raise DatabaseUnavailable(f"The metadata database failed to {action}") from exc
+    except OSError as exc:  # creating the database's directory
+        log.warning("SQLite %s failed: %s", action, exc)
+        raise DatabaseUnavailable(f"The metadata database is unreachable ({action})") from exc
+
+
+class SqliteMetadataStore:
+    """File records, users and rate-limit windows in one SQLite database file."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path | str, timeout_s: float = 10.0) -> None:
+        self.path = Path(path).absolute()
+        self._timeout_s = timeout_s
+        self._local = threading.local()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+        self._hits = itertools.count(1)
+
+    def describe(self) -> str:
+        return f"sqlite database {self.path}"
+
+    # -- connections and transactions -----------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again after a fork)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            # A connection inherited across a fork belongs to the parent: leave it unclosed.
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    self._create_schema(conn)
+                    self._schema_ready = True
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
+        conn = sqlite3.connect(
+            self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=True
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit is on disk before we answer, like the blob it points to.
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its first statement."""
+        with _sqlite_errors(action):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may already have rolled back (disk full, I/O)
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with _sqlite_errors(action):
+            return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close this thread's connection (tests; the next call reopens)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local.conn = None
+
+    # -- MetadataStore ----------------------------------------------------------
+
+    def insert(self, record: FileRecord) -> None:
+        values = [getattr(record, column) for column in _FILE_COLUMNS]
+        values[_FILE_COLUMNS.index("created_at")] = to_millis(record.created_at)
+        values[_FILE_COLUMNS.index("updated_at")] = to_millis(record.updated_at)
+        placeholders = ", ".join("?" * len(_FILE_COLUMNS))
+        with self._write("store file metadata") as conn:
+            conn.execute(
+                f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({placeholders})", values
+            )
+
+    def get(self, owner: str, file_id: str) -> FileRecord | None:
+        sql = f"{_FILE_SELECT} WHERE file_id = ? AND owner = ?"
+        rows = self._read("read file metadata", sql, (file_id, owner))
+        return _record(rows[0]) if rows else None
+
+    def update(
+        self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
+    ) -> FileRecord | None:
+        unknown = set(changes) - set(_FILE_COLUMNS[1:])
+        if unknown:
+            raise ValueError(f"not file record fields: {sorted(unknown)}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        values = [
+            to_millis(value) if column in _DATETIME_COLUMNS else value
+            for column, value in changes.items()
+        ]
+        with self._write("update file metadata") as conn:
+            before = self._locked_get(conn, owner, file_id, if_sha256)
+            if before is not None and changes:
+                sql = f"UPDATE files SET {assignments} WHERE file_id = ?"
+                conn.execute(sql, (*values, file_id))
+        return before
+
+    def delete(self, owner: str, file_id: str, if_sha256: str | None = None) -> FileRecord | None:
+        with self._write("delete file metadata") as conn:
+            before = self._locked_get(conn, owner, file_id, if_sha256)
+            if before is not None:
+                conn.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+        return before
+
+    @staticmethod
+    def _locked_get(
+        conn: sqlite3.Connection, owner: str, file_id: str, if_sha256: str | None
+    ) -> FileRecord | None:
+        sql = f"{_FILE_SELECT} WHERE file_id = ? AND owner = ?"
+        params: tuple[str, ...] = (file_id, owner)
+        if if_sha256 is not None:
+            sql += " AND sha256 = ?"
+            params += (if_sha256,)
+        row = conn.execute(sql, params).fetchone()
+        return _record(row) if row else None
+
+    def list(
+        self, owner: str, limit: int, after: ListCursor | None, prefix: str | None
+    ) -> list[FileRecord]:
+        sql = f"{_FILE_SELECT} WHERE owner = ?"
+        params: list[Any] = [owner]
+        if prefix:
+            # Literal prefix, in characters: no LIKE wildcards (% and _) to escape.
+            sql += " AND substr(file_name, 1, length(?)) = ?"
+            params += [prefix, prefix]
+        if after is not None:
+            created = to_millis(after.created_at)
+            sql += " AND (created_at < ? OR (created_at = ? AND file_id < ?))"
+            params += [created, created, after.file_id]
+        sql += " ORDER BY created_at DESC, file_id DESC LIMIT ?"
+        params.append(limit)
+        return [_record(row) for row in self._read("list files", sql, tuple(params))]
+
+    def iter_all(self) -> Iterator[FileRecord]:
+        # Pages by file_id, so no read transaction stays open while the caller works.
+        last = ""
+        while True:
+            rows = self._read(
+                "scan file metadata",
+                f"{_FILE_SELECT} WHERE file_id > ? ORDER BY file_id LIMIT ?",
+                (last, _SCAN_PAGE),
+            )
+            for row in rows:
+                yield _record(row)
+            if len(rows) < _SCAN_PAGE:
+                return
+            last = rows[-1][0]
+
+    def remove(self, file_id: str) -> None:
+        with self._write("delete file metadata") as conn:
+            conn.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+
+    def ensure_indexes(self) -> None:
+        with _sqlite_errors("create the schema"):
+            self._create_schema(self._conn())
+
+    def check(self) -> None:
+        self._read("answer a ping", "SELECT count(*) FROM sqlite_master")
+
+    # -- UserStore --------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> None:
+        values = [getattr(user, column) for column in _USER_COLUMNS]
+        values[_USER_COLUMNS.index("created_at")] = to_millis(user.created_at)
+        placeholders = ", ".join("?" * len(_USER_COLUMNS))
+        with self._write("store a user") as conn:
+            conn.execute(
+                f"INSERT INTO users ({', '.join(_USER_COLUMNS)}) VALUES ({placeholders})", values
+            )
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        rows = self._read("read a user", f"{_USER_SELECT} WHERE user_id = ?", (user_id,))
+        return _user(rows[0]) if rows else None
+
+    def find_by_key_hash(self, key_hash: str) -> UserRecord | None:
+        rows = self._read("read a user", f"{_USER_SELECT} WHERE key_hash = ?", (key_hash,))
+        return _user(rows[0]) if rows else None
+
+    def list_users(self) -> builtins.list[UserRecord]:  # `list` here is the method above
+        rows = self._read("list users", f"{_USER_SELECT} ORDER BY created_at, user_id")
+        return [_user(row) for row in rows]
+
+    def delete_user(self, user_id: str) -> UserRecord | None:
+        with self._write("delete a user") as conn:
+            row = conn.execute(f"{_USER_SELECT} WHERE user_id = ?", (user_id,)).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+        return _user(row) if row else None
+
+    def set_key_hash(self, user_id: str, key_hash: str) -> bool:
+        with self._write("change a user's key") as conn:
+            cursor = conn.execute(
+                "UPDATE users SET key_hash = ? WHERE user_id = ?", (key_hash, user_id)
+            )
+        return cursor.rowcount > 0
+
+    def reserve(self, user_id: str, size: int, files: int) -> bool:
+        with self._write("reserve quota") as conn:
+            cursor = conn.execute(
+                "UPDATE users SET bytes_used = bytes_used + ?, file_count = file_count + ?"
+                " WHERE user_id = ? AND bytes_used + ? <= quota_bytes",
+                (size, files, user_id, size),
+            )
+            if cursor.rowcount:
+                return True
+            exists = conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone()
+        return exists is None  # no such user (auth disabled): no quota to keep
+
+    def release(self, user_id: str, size: int, files: int) -> None:
+        with self._write("release quota") as conn:
+            conn.execute(
+                "UPDATE users SET bytes_used = bytes_used - ?, file_count = file_count - ?"
+                " WHERE user_id = ?",
+                (size, files, user_id),
+            )
+
+    def set_usage(self, user_id: str, bytes_used: int, file_count: int) -> None:
+        with self._write("set a user's usage") as conn:
+            conn.execute(
+                "UPDATE users SET bytes_used = ?, file_count = ? WHERE user_id = ?",
+                (bytes_used, file_count, user_id),
+            )
+
+    # -- RateLimitStore -----------------------------------------------------------
+
+    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
+        with self._write("count a request") as conn:
+            conn.execute(
+                "INSERT INTO rate_limits (bucket, window_start, window_end, hits)"
+                " VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1",
+                (bucket, window_start, window_start + window_s),
+            )
+            (count,) = conn.execute(
+                "SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?",
+                (bucket, window_start),
+            ).fetchone()
+            if next(self._hits) % _PRUNE_EVERY == 0:
+                conn.execute("DELETE FROM rate_limits WHERE window_end < ?", (int(time.time()),))
+        return int(count)

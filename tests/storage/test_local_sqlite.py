@@ -1,0 +1,632 @@
+"""Embedded mode's stores on their own: files on disk (LocalBlobStore) and SQLite metadata.
+
+The HTTP contract runs against them through the ``backend`` fixture
+(``local+sqlite``); these tests cover what only they can get wrong: atomic
+writes, keys as paths, SQL prefix matching, and several threads and processes
+sharing one database file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from filedrop import create_app
+from filedrop.backends import make_blob_store, make_metadata_store
+from filedrop.errors import DatabaseUnavailable, StorageUnavailable
+from filedrop.ids import new_blob_key, new_file_id
+from filedrop.storage import sqlite as sqlite_module
+from filedrop.storage.blobs import BlobNotFound
+from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.metadata import FileRecord, ListCursor, UserRecord, utcnow
+from filedrop.storage.mongo import MongoMetadataStore
+from filedrop.storage.s3 import S3BlobStore
+from filedrop.storage.sqlite import SqliteMetadataStore
+from tests.conftest import _settings
+from tests.helpers import pattern, upload_ok
+
+# -- fixtures and helpers -----------------------------------------------------
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> LocalBlobStore:
+    store = LocalBlobStore(tmp_path / "blobs", chunk_size=4096)
+    assert store.ensure_bucket() is True
+    assert store.ensure_bucket() is False
+    return store
+
+
+@pytest.fixture
+def meta(tmp_path: Path) -> Iterator[SqliteMetadataStore]:
+    store = SqliteMetadataStore(tmp_path / "meta.sqlite3")
+    store.ensure_indexes()
+    yield store
+    store.close()
+
+
+def _read(
+    store: LocalBlobStore, key: str, start: int | None = None, end: int | None = None
+) -> bytes:
+    reader = store.open(key, start, end)
+    try:
+        return b"".join(reader)
+    finally:
+        reader.close()
+
+
+def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    for offset in range(0, len(data), size):
+        yield data[offset : offset + size]
+
+
+def _files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def _record(
+    owner: str = "alice", name: str = "file.txt", created_at: datetime | None = None
+) -> FileRecord:
+    moment = created_at or utcnow()
+    file_id = new_file_id()
+    return FileRecord(
+        file_id=file_id,
+        owner=owner,
+        file_name=name,
+        file_size=3,
+        file_type="text/plain",
+        created_at=moment,
+        updated_at=moment,
+        sha256=hashlib.sha256(file_id.encode()).hexdigest(),
+        blob_key=new_blob_key(file_id),
+    )
+
+
+def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
+    return UserRecord(user_id, "Ada", f"hash-{user_id}", quota, 0, 0, utcnow())
+
+
+# -- LocalBlobStore: writes are atomic ------------------------------------------
+
+
+def test_put_then_read_whole_and_ranges(blobs: LocalBlobStore) -> None:
+    content = pattern(50_000)
+    key = new_blob_key(new_file_id())
+    blobs.put_stream(key, _chunks(content))
+    assert _read(blobs, key) == content
+    assert _read(blobs, key, 0, 0) == content[:1]
+    assert _read(blobs, key, 4095, 8200) == content[4095:8201]
+    assert _read(blobs, key, 49_990) == content[49_990:]
+    assert _read(blobs, key, 49_990, 10**9) == content[49_990:]  # clamped, as S3 does
+    assert blobs.exists(key)
+
+
+def test_reader_yields_bounded_chunks(blobs: LocalBlobStore) -> None:
+    key = new_blob_key(new_file_id())
+    blobs.put_stream(key, [pattern(20_000)])
+    reader = blobs.open(key)
+    sizes = [len(chunk) for chunk in reader]
+    reader.close()
+    assert max(sizes) <= 4096 and sum(sizes) == 20_000
+
+
+def test_failing_before_commit_stores_nothing_and_leaves_no_temp_file(
+    blobs: LocalBlobStore,
+) -> None:
+    key = new_blob_key(new_file_id())
+
+    def refuse() -> None:
+        raise ValueError("checksum mismatch")
+
+    with pytest.raises(ValueError):
+        blobs.put_stream(key, _chunks(pattern(30_000)), refuse)
+    assert not blobs.exists(key)
+    assert _files_under(blobs.root) == []
+    assert list(blobs.iter_blobs("blobs/")) == []
+
+
+def test_raising_chunk_iterator_stores_nothing_and_leaves_no_temp_file(
+    blobs: LocalBlobStore,
+) -> None:
+    key = new_blob_key(new_file_id())
+
+    def broken() -> Iterator[bytes]:
+        yield b"x" * 10_000
+        raise ConnectionResetError("client went away")
+
+    committed: list[bool] = []
+    with pytest.raises(ConnectionResetError):
+        blobs.put_stream(key, broken(), lambda: committed.append(True))
+    assert committed == []
+    assert not blobs.exists(key)
+    assert _files_under(blobs.root) == []
+
+
+def test_write_is_invisible_until_it_commits(blobs: LocalBlobStore) -> None:
+    key = new_blob_key(new_file_id())
+    seen: list[bool] = []
+
+    def before_commit() -> None:
+        seen.append(blobs.exists(key))
+
+    blobs.put_stream(key, [b"abc"], before_commit)
+    assert seen == [False]
+    assert blobs.exists(key)
+
+
+def test_disk_errors_are_storage_unavailable_and_leave_nothing(
+    blobs: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = new_blob_key(new_file_id())
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("filedrop.storage.local.os.fsync", full)
+    with pytest.raises(StorageUnavailable):
+        blobs.put_stream(key, [b"abc"])
+    monkeypatch.undo()
+    assert _files_under(blobs.root) == []
+
+
+def test_missing_blob_is_not_found_and_delete_is_idempotent(blobs: LocalBlobStore) -> None:
+    key = new_blob_key(new_file_id())
+    with pytest.raises(BlobNotFound):
+        blobs.open(key)
+    assert not blobs.exists(key)
+    blobs.delete(key)
+    blobs.put_stream(key, [b"abc"])
+    blobs.delete(key)
+    blobs.delete(key)
+    assert not blobs.exists(key)
+    with pytest.raises(BlobNotFound):
+        blobs.open(key)
+    assert list(blobs.root.iterdir()) == []  # emptied directories are pruned
+
+
+def test_open_reader_survives_the_blob_being_deleted(blobs: LocalBlobStore) -> None:
+    """A replace deletes the old blob while a download may still be streaming it."""
+    key = new_blob_key(new_file_id())
+    content = pattern(40_000)
+    blobs.put_stream(key, [content])
+    reader = blobs.open(key)
+    blobs.delete(key)
+    assert b"".join(reader) == content
+    reader.close()
+
+
+def test_copy_and_write_after_directory_was_pruned(blobs: LocalBlobStore) -> None:
+    file_id = new_file_id()
+    first, second = new_blob_key(file_id), new_blob_key(file_id)
+    blobs.put_stream(first, [b"content"])
+    blobs.copy(first, second)
+    assert _read(blobs, second) == b"content"
+    blobs.delete(first)
+    blobs.delete(second)
+    blobs.put_stream(first, [b"again"])  # its directory was removed: made again
+    assert _read(blobs, first) == b"again"
+    with pytest.raises(BlobNotFound):
+        blobs.copy(new_blob_key(file_id), second)
+
+
+# -- LocalBlobStore: keys never become arbitrary paths ----------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "/etc/passwd",
+        "../outside",
+        "blobs/../../outside",
+        "blobs/./x",
+        "blobs//x",
+        "blobs/x/",
+        "blobs\\x",
+        "blobs/x.tmp",
+        "blobs/.hidden",
+        "blobs/caf\u00e9",
+        "blobs/x\n",
+        "blobs/x\x00y",
+        "C:/x",
+    ],
+)
+def test_keys_that_are_not_ours_never_touch_the_filesystem(
+    blobs: LocalBlobStore, tmp_path: Path, key: str
+) -> None:
+    before = sorted(tmp_path.rglob("*"))
+    for call in (
+        lambda: blobs.put_stream(key, [b"evil"]),
+        lambda: blobs.open(key),
+        lambda: blobs.delete(key),
+        lambda: blobs.exists(key),
+        lambda: blobs.copy(new_blob_key(new_file_id()), key),
+    ):
+        with pytest.raises(InvalidBlobKey):
+            call()
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_listing_with_a_foreign_prefix_finds_nothing(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("not a blob")
+    blobs.put_stream(new_blob_key(new_file_id()), [b"abc"])
+    assert list(blobs.iter_blobs("../")) == []
+    assert list(blobs.iter_blobs("/etc/")) == []
+    assert len(list(blobs.iter_blobs(""))) == 1
+
+
+# -- LocalBlobStore: listing and sweeping ---------------------------------------
+
+
+def test_iter_blobs_lists_committed_blobs_with_utc_times(blobs: LocalBlobStore) -> None:
+    keys = sorted(new_blob_key(new_file_id()) for _ in range(5))
+    for number, key in enumerate(keys):
+        blobs.put_stream(key, [b"x" * number])
+    (blobs.root / "blobs" / ".stray.0123abcd.tmp").write_bytes(b"half")
+    (blobs.root / "blobs" / "notes.txt").write_bytes(b"not ours: never listed, never deleted")
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    listed = list(blobs.iter_blobs("blobs/"))
+    assert [info.key for info in listed] == keys
+    assert [info.size for info in listed] == list(range(5))
+    for info in listed:
+        assert info.last_modified.tzinfo is not None
+        assert info.last_modified.utcoffset() == timedelta(0)
+        assert info.last_modified > started
+    one = keys[2]
+    assert [info.key for info in blobs.iter_blobs(one[: len("blobs/") + 5])] == [
+        k for k in keys if k.startswith(one[: len("blobs/") + 5])
+    ]
+    assert list(blobs.iter_blobs("nothing/")) == []
+
+
+def test_abort_stale_uploads_sweeps_only_old_temp_files(blobs: LocalBlobStore) -> None:
+    file_id = new_file_id()
+    key = new_blob_key(file_id)
+    directory = blobs.root / "blobs" / file_id
+    directory.mkdir(parents=True)
+    stale = directory / f".{key.rsplit('/', 1)[1]}.00ff00ff00ff00ff.tmp"
+    stale.write_bytes(b"crashed mid-write")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    fresh = directory / ".other.1234.tmp"
+    fresh.write_bytes(b"still being written")
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+
+    assert blobs.abort_stale_uploads("blobs/", cutoff, dry_run=True) == [key]
+    assert stale.exists()
+    assert blobs.abort_stale_uploads("blobs/", cutoff, dry_run=False) == [key]
+    assert not stale.exists() and fresh.exists()
+    assert list(blobs.iter_blobs("blobs/")) == []
+    os.utime(fresh, (old, old))
+    blobs.abort_stale_uploads("blobs/", cutoff, dry_run=False)
+    assert list(blobs.root.iterdir()) == []  # emptied directories are pruned
+
+
+def test_check_needs_the_data_directory(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "not-yet")
+    with pytest.raises(StorageUnavailable):
+        store.check()
+    store.ensure_bucket()
+    store.check()
+
+
+def test_memory_stays_bounded_while_streaming_in_and_out(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs", chunk_size=256 * 1024)
+    store.ensure_bucket()
+    key = new_blob_key(new_file_id())
+    chunk = b"z" * (256 * 1024)
+    size = 64 * 1024**2
+    tracemalloc.start()
+    try:
+        store.put_stream(key, (chunk for _ in range(size // len(chunk))))
+        reader = store.open(key)
+        total = sum(len(part) for part in reader)
+        reader.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == size
+    assert peak < 4 * 1024**2
+
+
+# -- SqliteMetadataStore: the MetadataStore contract ---------------------------------
+
+
+def test_records_round_trip_with_millisecond_utc_times(meta: SqliteMetadataStore) -> None:
+    moment = datetime(2026, 11, 25, 19, 30, 0, 123_000, tzinfo=UTC)
+    record = _record(created_at=moment)
+    meta.insert(record)
+    got = meta.get("alice", record.file_id)
+    assert got == record
+    assert got is not None and got.created_at.tzinfo is not None
+    assert meta.get("bob", record.file_id) is None  # other owners never see it
+
+
+def test_update_returns_the_record_before_and_honours_sha256(meta: SqliteMetadataStore) -> None:
+    record = _record()
+    meta.insert(record)
+    later = record.updated_at + timedelta(seconds=5)
+    assert meta.update("alice", record.file_id, {"file_name": "x"}, if_sha256="nope") is None
+    assert meta.update("bob", record.file_id, {"file_name": "x"}) is None
+    before = meta.update(
+        "alice",
+        record.file_id,
+        {"file_name": "new.txt", "sha256": "beef", "updated_at": later},
+        if_sha256=record.sha256,
+    )
+    assert before == record
+    after = meta.get("alice", record.file_id)
+    assert after is not None
+    assert (after.file_name, after.sha256, after.updated_at) == ("new.txt", "beef", later)
+    with pytest.raises(ValueError):
+        meta.update("alice", record.file_id, {"file_name = 'x'; --": 1})
+
+
+def test_delete_returns_the_record_and_honours_sha256(meta: SqliteMetadataStore) -> None:
+    record = _record()
+    meta.insert(record)
+    assert meta.delete("alice", record.file_id, if_sha256="nope") is None
+    assert meta.delete("bob", record.file_id) is None
+    assert meta.delete("alice", record.file_id, if_sha256=record.sha256) == record
+    assert meta.delete("alice", record.file_id) is None
+    assert meta.get("alice", record.file_id) is None
+
+
+def test_list_is_newest_first_and_cursor_pages_through_ties(meta: SqliteMetadataStore) -> None:
+    tie = utcnow()
+    records = [_record(created_at=tie) for _ in range(7)]
+    records += [_record(created_at=tie - timedelta(milliseconds=n)) for n in range(1, 6)]
+    records.append(_record(owner="bob", created_at=tie))
+    for record in records:
+        meta.insert(record)
+    expected = sorted(
+        (r for r in records if r.owner == "alice"),
+        key=lambda r: (r.created_at, r.file_id),
+        reverse=True,
+    )
+    seen: list[FileRecord] = []
+    after: ListCursor | None = None
+    while True:
+        page = meta.list("alice", 3, after, None)
+        seen += page
+        if len(page) < 3:
+            break
+        after = ListCursor(page[-1].created_at, page[-1].file_id)
+    assert seen == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("100%", ["100% done.txt"]),
+        ("a_b", ["a_b.txt"]),
+        ("a%", []),
+        ("_", ["_hidden"]),
+        ("\u00e9t\u00e9", ["\u00e9t\u00e9 \U0001f31e.jpg"]),
+        ("\U0001f31e", ["\U0001f31e only"]),
+        ("A", []),  # case-sensitive, like the MongoDB regex
+        ("'; DROP TABLE files; --", []),
+    ],
+)
+def test_prefix_is_matched_literally(
+    meta: SqliteMetadataStore, prefix: str, expected: list[str]
+) -> None:
+    names = [
+        "100% done.txt",
+        "100 percent.txt",
+        "a_b.txt",
+        "axb.txt",
+        "abc",
+        "_hidden",
+        "\u00e9t\u00e9 \U0001f31e.jpg",
+        "\u00e9te.jpg",
+        "\U0001f31e only",
+    ]
+    for name in names:
+        meta.insert(_record(name=name))
+    assert sorted(r.file_name for r in meta.list("alice", 100, None, prefix)) == expected
+    assert len(meta.list("alice", 100, None, None)) == len(names)
+
+
+def test_iter_all_pages_through_every_owner(
+    meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "_SCAN_PAGE", 3)
+    records = [_record(owner=f"user{n % 3}") for n in range(10)]
+    for record in records:
+        meta.insert(record)
+    assert sorted(r.file_id for r in meta.iter_all()) == sorted(r.file_id for r in records)
+    meta.remove(records[0].file_id)
+    assert len(list(meta.iter_all())) == 9
+
+
+def test_a_locked_database_is_database_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite3"
+    store = SqliteMetadataStore(path, timeout_s=0.2)
+    store.ensure_indexes()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            store.insert(_record())
+        assert store.list("alice", 10, None, None) == []  # WAL: readers still read
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    store.insert(_record())
+    store.close()
+
+
+def test_unopenable_database_is_database_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    store = SqliteMetadataStore(tmp_path / "file" / "meta.sqlite3")
+    with pytest.raises(DatabaseUnavailable):
+        store.check()
+
+
+# -- SqliteMetadataStore: users, quotas, rate limits -------------------------------
+
+
+def test_users_by_id_and_key_hash(meta: SqliteMetadataStore) -> None:
+    ada, bob = _user("u1"), _user("u2")
+    meta.create_user(ada)
+    meta.create_user(bob)
+    assert meta.get_user("u1") == ada
+    assert meta.find_by_key_hash("hash-u2") == bob
+    assert [u.user_id for u in meta.list_users()] == ["u1", "u2"]
+    assert meta.set_key_hash("u1", "rotated") is True
+    assert meta.find_by_key_hash("hash-u1") is None
+    assert meta.set_key_hash("nobody", "x") is False
+    assert meta.delete_user("u2") == bob
+    assert meta.delete_user("u2") is None
+    assert meta.get_user("u2") is None
+
+
+def test_reserve_release_and_set_usage(meta: SqliteMetadataStore) -> None:
+    meta.create_user(_user("u1", quota=100))
+    assert meta.reserve("u1", 60, 1)
+    assert not meta.reserve("u1", 41, 1)
+    assert meta.reserve("u1", 40, 1)
+    user = meta.get_user("u1")
+    assert user is not None and (user.bytes_used, user.file_count) == (100, 2)
+    meta.release("u1", 30, 1)
+    user = meta.get_user("u1")
+    assert user is not None and (user.bytes_used, user.file_count) == (70, 1)
+    meta.set_usage("u1", 5, 9)
+    user = meta.get_user("u1")
+    assert user is not None and (user.bytes_used, user.file_count) == (5, 9)
+    assert meta.reserve("no-such-user", 10**15, 1) is True  # no user, no quota
+    assert meta.get_user("no-such-user") is None
+
+
+def test_reserve_never_exceeds_quota_under_20_threads(meta: SqliteMetadataStore) -> None:
+    meta.create_user(_user("u1", quota=1000))
+    barrier = threading.Barrier(20)
+
+    def worker(_: int) -> int:
+        barrier.wait()
+        return sum(meta.reserve("u1", 30, 1) for _ in range(5))
+
+    with ThreadPoolExecutor(20) as pool:
+        granted = sum(pool.map(worker, range(20)))
+    user = meta.get_user("u1")
+    assert user is not None
+    assert granted == 1000 // 30
+    assert (user.bytes_used, user.file_count) == (granted * 30, granted)
+
+
+def test_hit_counts_per_bucket_and_window_and_prunes_old_windows(
+    meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    assert [meta.hit("key-a", now, 60) for _ in range(3)] == [1, 2, 3]
+    assert meta.hit("key-b", now, 60) == 1
+    assert meta.hit("key-a", now + 60, 60) == 1
+    meta.hit("old", now - 3600, 60)
+    monkeypatch.setattr(sqlite_module, "_PRUNE_EVERY", 1)
+    meta.hit("key-a", now, 60)
+    conn = sqlite3.connect(meta.path)
+    buckets = {row[0] for row in conn.execute("SELECT bucket FROM rate_limits")}
+    conn.close()
+    assert buckets == {"key-a", "key-b"}
+
+
+# -- several processes on one database file ------------------------------------------
+
+
+def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
+    """One process's share of writes; runs in a fresh interpreter (spawn)."""
+    time.sleep(max(0.0, start_at - time.time()))
+    store = SqliteMetadataStore(path)
+    store.ensure_indexes()
+    for n in range(count):
+        record = _record(owner=f"w{worker}", name=f"{worker}-{n}")
+        store.insert(record)
+        store.update(record.owner, record.file_id, {"file_name": f"renamed {n}"}, record.sha256)
+        store.hit("shared", 0, 60)
+        assert store.reserve("shared-user", 1, 1)
+    return count
+
+
+def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    setup = SqliteMetadataStore(path)
+    setup.create_user(_user("shared-user", quota=10**9))
+    setup.close()
+    count = 150
+    start_at = time.time() + 2.0  # both interpreters are up before either writes
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        done = list(pool.map(_hammer, [str(path)] * 2, [0, 1], [count] * 2, [start_at] * 2))
+    assert done == [count, count]
+    store = SqliteMetadataStore(path)
+    assert len(list(store.iter_all())) == 2 * count
+    assert store.hit("shared", 0, 60) == 2 * count + 1
+    user = store.get_user("shared-user")
+    assert user is not None and (user.bytes_used, user.file_count) == (2 * count, 2 * count)
+    store.close()
+
+
+def _use_inherited_store(store: SqliteMetadataStore) -> None:
+    store.insert(_record(owner="child"))
+
+
+def test_a_forked_worker_opens_its_own_connection(meta: SqliteMetadataStore) -> None:
+    """gunicorn --preload forks after create_app has used the store."""
+    meta.insert(_record(owner="parent"))
+    child = multiprocessing.get_context("fork").Process(target=_use_inherited_store, args=(meta,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert len(meta.list("child", 10, None, None)) == 1
+    meta.insert(_record(owner="parent"))  # the parent's connection still works
+    assert len(meta.list("parent", 10, None, None)) == 2
+
+
+# -- embedded mode end to end ------------------------------------------------------
+
+
+def test_embedded_settings_choose_local_and_sqlite(tmp_path: Path) -> None:
+    settings = _settings(data_dir=str(tmp_path))
+    assert settings.backend == "embedded"
+    blob_store, meta_store = make_blob_store(settings), make_metadata_store(settings)
+    assert isinstance(blob_store, LocalBlobStore) and blob_store.root == tmp_path / "blobs"
+    assert isinstance(meta_store, SqliteMetadataStore)
+    assert meta_store.path == tmp_path / "filedrop.sqlite3"
+    servers = settings.with_overrides(
+        mongo_uri="mongodb://127.0.0.1:1", s3_endpoint_url="http://127.0.0.1:1"
+    )
+    assert isinstance(make_blob_store(servers), S3BlobStore)
+    assert isinstance(make_metadata_store(servers), MongoMetadataStore)
+
+
+def test_files_persist_across_restarts_with_same_ids_and_sha256(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = _settings(data_dir=str(data_dir))
+    content = pattern(300_000)
+    first = create_app(settings).test_client()
+    assert first.get("/readyz").status_code == 200  # no setup step: directories made at startup
+    uploaded = [upload_ok(first, content, "big.bin"), upload_ok(first, b"small", "100% _x.txt")]
+    assert (data_dir / "filedrop.sqlite3").is_file() and (data_dir / "blobs").is_dir()
+
+    second = create_app(settings).test_client()
+    listed = second.get("/files").get_json()["files"]
+    assert [f["file_id"] for f in listed] == [m["file_id"] for m in reversed(uploaded)]
+    for meta in uploaded:
+        again = second.get(f"/files/{meta['file_id']}/metadata").get_json()
+        assert again == meta
+    body = second.get(f"/files/{uploaded[0]['file_id']}")
+    assert body.data == content
+    assert hashlib.sha256(body.data).hexdigest() == uploaded[0]["sha256"]
+    assert second.get("/files?prefix=100%25%20_").get_json()["files"] == [uploaded[1]]

@@ -1,0 +1,140 @@
+"""Unit tests of small pure pieces: settings, names, media types, checksums, headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from filedrop.checksums import ExpectedDigests, Hasher
+from filedrop.config import Settings, parse_size
+from filedrop.errors import ChecksumMismatch, InvalidFileName, InvalidRequest
+from filedrop.http.downloads import content_disposition
+from filedrop.mediatypes import detect, inline_safe
+from filedrop.validation import declared_media_type, header_file_name, validate_file_name
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1024", 1024), ("5GiB", 5 * 1024**3), ("500MB", 500 * 10**6), ("1.5KiB", 1536), ("0", 0)],
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "abc", "5XB", "-1", "1 2"])
+def test_parse_size_refuses_junk(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_settings_from_env_and_defaults() -> None:
+    settings = Settings.from_env(
+        {"MAX_FILE_SIZE": "1GiB", "MONGO_URI": "mongodb://x", "FILEDROP_AUTH": "disabled"},
+        dotenv_path=None,
+    )
+    assert settings.max_file_size == 1024**3
+    assert settings.backend == "mongo+s3" and not settings.auth_enabled
+    assert Settings.from_env({}, dotenv_path=None).backend == "embedded"
+
+
+def test_auth_auto_is_off_only_for_embedded() -> None:
+    assert not Settings.from_env({}, dotenv_path=None).auth_enabled
+    assert Settings.from_env({"MONGO_URI": "mongodb://x"}, dotenv_path=None).auth_enabled
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"S3_ENDPOINT_URL": "http://s3"},  # half a production config
+        {"FILEDROP_AUTH": "maybe"},
+        {"MAX_FILE_SIZE": "big"},
+        {"PORT": "eighty"},
+    ],
+)
+def test_bad_settings_refuse_to_start(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        Settings.from_env(env, dotenv_path=None)
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: pytest.TempPathFactory) -> None:
+    dotenv = tmp_path / ".env"  # type: ignore[operator]
+    dotenv.write_text("S3_BUCKET=from-dotenv\nMONGO_DB=from-dotenv\n")
+    settings = Settings.from_env({"MONGO_DB": "from-env"}, dotenv_path=dotenv)
+    assert settings.s3_bucket == "from-dotenv" and settings.mongo_db == "from-env"
+
+
+@pytest.mark.parametrize("name", ["a", "report.pdf", "報告.txt", "x" * 255, ".", "..", "a b"])
+def test_valid_names(name: str) -> None:
+    assert validate_file_name(name) == name
+
+
+@pytest.mark.parametrize("name", [None, "", "a/b", "x" * 256, "a\x00", "a\u2028b", "\x1b[31m"])
+def test_invalid_names(name: str | None) -> None:
+    with pytest.raises(InvalidFileName):
+        validate_file_name(name)
+
+
+def test_header_file_name_decodes_utf8_and_percent() -> None:
+    assert header_file_name("caf%C3%A9.txt") == "café.txt"
+    assert header_file_name("café".encode().decode("latin-1")) == "café"
+    with pytest.raises(InvalidFileName):
+        header_file_name("\xff\xfe")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("application/octet-stream", None),
+        ("application/x-www-form-urlencoded", None),
+        ("Text/Plain; charset=utf-8", "text/plain"),
+        ("image/svg+xml", "image/svg+xml"),
+        ("text/html\r\nX-Evil: 1", None),
+        ("multipart/form-data; boundary=x", None),
+        ("nonsense", None),
+    ],
+)
+def test_declared_media_type(value: str | None, expected: str | None) -> None:
+    assert declared_media_type(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "x", "image/png"),
+        (b"%PDF-1.7", "x", "application/pdf"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8", "x", "image/webp"),
+        (b"\x00\x01\x02", "song.mp3", "audio/mpeg"),
+        (b"plain text", "noext", "text/plain"),
+        ("é".encode()[:1], "noext", "text/plain"),  # a character cut by the sniff window
+        (b"\x00\xff\x00", "noext", "application/octet-stream"),
+    ],
+)
+def test_detect(head: bytes, name: str, expected: str) -> None:
+    assert detect(head, name) == expected
+
+
+def test_inline_policy() -> None:
+    assert inline_safe("image/png") and inline_safe("application/pdf") and inline_safe("text/plain")
+    assert not inline_safe("image/svg+xml")
+    assert not inline_safe("text/html") and not inline_safe("application/xhtml+xml")
+
+
+def test_content_disposition_is_header_safe() -> None:
+    value = content_disposition('evil"\r\nSet-Cookie: x=1.txt', inline=False)
+    assert "\r" not in value and "\n" not in value
+    assert value.startswith('attachment; filename="evil___Set-Cookie: x=1.txt"')
+    assert content_disposition("日本", inline=True).startswith('inline; filename="download"')
+
+
+def test_digests_verify_and_refuse() -> None:
+    hasher = Hasher({"md5"})
+    hasher.update(b"abc")
+    good = ExpectedDigests.from_headers(
+        "sha-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=", None, "kAFQmDzST7DWlj99KOF/cg=="
+    )
+    good.verify(hasher)
+    with pytest.raises(ChecksumMismatch):
+        ExpectedDigests.from_headers(None, "sha-256=:AAAA:", None).verify(hasher)
+    with pytest.raises(InvalidRequest):
+        ExpectedDigests.from_headers("sha-256=not base64!", None, None)
+    assert ExpectedDigests.from_headers("unknown=abc", None, None).values == {}
