@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, Response
 
 from .config import Settings
 from .errors import FileDropError, register_error_handlers
@@ -20,6 +20,25 @@ from .storage.metadata import CatalogStore, MetadataStore
 log = logging.getLogger("filedrop")
 
 __version__ = "0.1.0"
+
+
+class FileDropFlask(Flask):
+    """Flask, with OPTIONS answered from the route that matched.
+
+    Werkzeug's automatic OPTIONS lists the methods of every rule the path
+    matches, so ``/files/upload`` would also advertise ``/files/<file_id>``'s.
+    """
+
+    def make_default_options_response(self) -> Response:
+        from flask import request
+
+        matched = request.url_rule
+        methods = {"OPTIONS"}
+        if matched is not None:
+            for rule in self.url_map.iter_rules():
+                if rule.rule == matched.rule:  # one pattern may have a rule per method
+                    methods |= rule.methods or set()
+        return Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
 
 
 def create_app(
@@ -37,7 +56,7 @@ def create_app(
 
     settings = settings or Settings.from_env()
     _configure_logging(settings.log_level)
-    app = Flask(__name__)
+    app = FileDropFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"

@@ -441,3 +441,17 @@ def test_health_and_ready(client: FlaskClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"database": "ok", "storage": "ok"}
+
+
+def test_options_lists_only_the_matched_routes_methods(client: FlaskClient) -> None:
+    upload_options = client.options("/files/upload")
+    assert upload_options.status_code == 204
+    assert set(upload_options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    file_options = client.options("/files/abc")
+    assert set(file_options.headers["Allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "PUT",
+        "DELETE",
+        "OPTIONS",
+    }

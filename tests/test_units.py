@@ -138,3 +138,36 @@ def test_digests_verify_and_refuse() -> None:
     with pytest.raises(InvalidRequest):
         ExpectedDigests.from_headers("sha-256=not base64!", None, None)
     assert ExpectedDigests.from_headers("unknown=abc", None, None).values == {}
+
+
+def test_env_example_lists_every_setting_and_parses() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from dotenv import dotenv_values
+
+    example = dotenv_values(Path(__file__).parent.parent / ".env.example")
+    names = {f.metadata["env"] for f in fields(Settings)}
+    assert names == set(example), names ^ set(example)
+    Settings.from_env({k: v or "" for k, v in example.items()}, dotenv_path=None)
+
+
+def test_s3_requests_carry_no_expect_100_continue() -> None:
+    """The handshake desyncs kept-alive connections on SeaweedFS/MinIO (see s3.py)."""
+    from botocore.awsrequest import AWSResponse
+
+    from filedrop.storage.s3 import S3BlobStore
+
+    store = S3BlobStore.connect(
+        "http://127.0.0.1:9", "a", "b", "us-east-1", "bucket", timeout_s=0.2
+    )
+    sent: list[dict[str, str]] = []
+
+    def capture(request: object, **_: object) -> AWSResponse:
+        sent.append(dict(request.headers))  # type: ignore[attr-defined]
+        raise RuntimeError("stop before the network")
+
+    store._s3.meta.events.register("before-send.s3", capture)
+    with pytest.raises(RuntimeError):
+        store._s3.put_object(Bucket="bucket", Key="k", Body=b"abc")
+    assert sent and "Expect" not in sent[0]

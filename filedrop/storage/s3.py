@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import add_expect_header
 
 from ..errors import StorageUnavailable
 from .blobs import BlobInfo, BlobNotFound
@@ -101,6 +102,12 @@ class S3BlobStore:
             region_name=region,
             config=config,
         )
+        # botocore sends "Expect: 100-continue" with every body. SeaweedFS and MinIO can
+        # answer it in a way that leaves a stray response on the kept-alive connection;
+        # the next call then hangs for the whole read timeout (boto3 #3757, botocore
+        # #1833; seen here under schemathesis against SeaweedFS 4.48). We send bodies
+        # we already hold, so the handshake buys nothing: switch it off.
+        client.meta.events.unregister("before-call.s3", add_expect_header)
         return cls(client, bucket, **kwargs)
 
     def put_stream(

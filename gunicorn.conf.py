@@ -1,0 +1,18 @@
+"""gunicorn settings for FILE DROP: ``gunicorn app:app`` picks this file up.
+
+Threads (gthread) suit an I/O-bound service: a worker waits on sockets to the
+client, S3 and MongoDB, and streams in bounded chunks. Every value can be
+overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# A 5 GiB upload on a slow link takes long; the heartbeat, not the request, is timed.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+accesslog = None  # FILE DROP writes its own JSON access line per request

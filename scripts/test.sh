@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs the test dependencies into the current Python,
+# builds (or reuses) the real servers, and runs the whole suite against them:
+# moto+mongomock, SQLite+disk, SeaweedFS+FerretDB and MinIO+FerretDB.
+# A missing server, a skipped test or an empty run is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q -r requirements-dev.txt
+bash scripts/build-servers.sh all
+export FILEDROP_REQUIRE_SERVERS=1
+python -m pytest -p no:cacheprovider -q "$@"
