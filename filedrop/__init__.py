@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from flask import Flask, Response
 
@@ -51,6 +52,8 @@ def create_app(
     from . import cli
     from .backends import describe, make_blob_store, make_metadata_store
     from .http import access_log, admin, auth, docs, files, health
+    from .http import metrics as metrics_http
+    from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter
     from .users import UserService
 
@@ -62,6 +65,10 @@ def create_app(
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
     meta = meta or make_metadata_store(settings, app)
+    metrics = Metrics()
+    app.extensions["filedrop.metrics"] = metrics
+    # Everything above the stores sees them through a stopwatch (backend latency metrics).
+    blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
     users = UserService(meta, service, settings.default_quota_bytes)
     app.extensions["filedrop"] = service
@@ -72,10 +79,12 @@ def create_app(
     )
     app.extensions["filedrop.started"] = time.time()
     register_error_handlers(app)
-    access_log.init_app(app)
+    access_log.init_app(app, metrics)
     auth.init_app(app)
     for blueprint in (health.bp, files.bp, admin.bp, admin.me_bp, docs.bp):
         app.register_blueprint(blueprint)
+    if settings.metrics != "off":
+        app.register_blueprint(metrics_http.bp)
     cli.init_app(app)
     _prepare(meta, blobs if create_data_dir else None)
     log.info(

@@ -81,7 +81,10 @@ class Settings:
     port: int = field(default=8000, metadata={"env": "PORT"})
     chunk_size: int = field(default=1024**2, metadata={"env": "CHUNK_SIZE", "size": True})
     orphan_grace_s: int = field(default=3600, metadata={"env": "FSCK_ORPHAN_GRACE_S"})
+    tus_expiry_s: int = field(default=86400, metadata={"env": "TUS_EXPIRY_S"})
+    tus_lock_s: int = field(default=60, metadata={"env": "TUS_LOCK_S"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
+    metrics: str = field(default="admin", metadata={"env": "METRICS"})
 
     @classmethod
     def from_env(
@@ -102,6 +105,8 @@ class Settings:
         if settings.s3_endpoint_url and not settings.mongo_uri:
             # Half a production config must not quietly become a keyless local instance.
             raise ValueError("S3_ENDPOINT_URL is set but MONGO_URI is not: set both, or neither")
+        if settings.metrics not in ("admin", "public", "off"):
+            raise ValueError("setting METRICS: use admin, public or off")
         if settings.auth.strip().lower() != "auto":
             _convert("auth", bool, settings.auth, False)  # refuse typos at startup
         return settings

@@ -37,6 +37,7 @@ AUTH_PATHS = frozenset(
         "/admin/users/{user_id}/keys",
         "/admin/status",
         "/me",
+        "/metrics",
     }
 )
 
@@ -1091,6 +1092,23 @@ def _auth_paths() -> Obj:
 
     no_such_user = ("404", _error(404, "USER_NOT_FOUND"))
     return {
+        "/metrics": {
+            "get": {
+                **admin,
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (admin token unless METRICS=public)",
+                "description": "Requests by route and status, latency histograms, bytes in "
+                "and out, S3 and database call latency and errors, uploads in flight. "
+                "Not served with METRICS=off.",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **admin_errors(),
+                },
+            }
+        },
         "/admin/users": {
             "post": {
                 **admin,

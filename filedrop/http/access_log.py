@@ -1,4 +1,6 @@
-"""One JSON log line per request: method, path, status, bytes, duration, request id.
+"""One JSON log line and one metrics observation per request.
+
+The line has method, path, status, bytes, duration, request id and owner.
 
 The line is written when the response is closed, so a streamed download is
 timed to its last byte. Headers (and so API keys) and bodies are never logged.
@@ -12,35 +14,52 @@ import time
 
 from flask import Flask, Response, g, request
 
+from ..metrics import Metrics
 from .context import assign_request_id
 
 log = logging.getLogger("filedrop.access")
 
 
-def init_app(app: Flask) -> None:
+_UPLOAD_METHODS = ("POST", "PUT", "PATCH")
+
+
+def init_app(app: Flask, metrics: Metrics) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
         assign_request_id()
+        g.uploading = request.method in _UPLOAD_METHODS and bool(
+            request.content_length or request.headers.get("Transfer-Encoding")
+        )
+        if g.uploading:
+            metrics.active_uploads.inc()
 
     @app.after_request
     def _finish(response: Response) -> Response:
         request_id = g.get("request_id") or assign_request_id()
         response.headers["X-Request-Id"] = request_id
+        request_method, status = request.method, response.status_code
+        bytes_in, bytes_out = request.content_length or 0, response.content_length or 0
         line = {
-            "method": request.method,
+            "method": request_method,
             "path": request.path,
-            "status": response.status_code,
-            "bytes_in": request.content_length or 0,
-            "bytes_out": response.content_length or 0,
+            "status": status,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
             "request_id": request_id,
             "owner": g.get("owner"),
         }
         started = g.get("started", time.perf_counter())
+        uploading = g.get("uploading", False)
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
 
         def _write() -> None:
-            line["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            seconds = time.perf_counter() - started
+            line["duration_ms"] = round(seconds * 1000, 2)
             log.info(json.dumps(line, ensure_ascii=False))
+            metrics.observe_request(request_method, route, status, bytes_in, bytes_out, seconds)
+            if uploading:
+                metrics.active_uploads.dec()
 
         response.call_on_close(_write)
         return response

@@ -30,14 +30,16 @@ def _authenticate() -> None:
     g.owner = None
     endpoint = request.endpoint
     limiter: RateLimiter = current_app.extensions["filedrop.ratelimit"]
+    settings = get_settings()
     if endpoint is None or request.blueprint in _UNMETERED_BLUEPRINTS:
+        return
+    if request.blueprint == "metrics" and settings.metrics == "public":
         return
     if request.blueprint in _PUBLIC_BLUEPRINTS:
         limiter.check(f"ip:{request.remote_addr}")
         return
-    settings = get_settings()
     token = bearer_token()
-    if request.blueprint == "admin":
+    if request.blueprint in ("admin", "metrics"):
         _require_admin(token, settings.admin_token, settings.auth_enabled)
         g.owner = "admin"
         limiter.check("admin")

@@ -90,7 +90,9 @@ def send_file(service: FileService, owner: str, file_id: str, request: Request) 
     if body is None:
         response = Response(status=status, headers=headers)
     else:
-        response = Response(_stream(body), status=status, headers=headers, direct_passthrough=True)
+        # Not direct_passthrough: Werkzeug then hands the bare generator to the server, and
+        # call_on_close (the access log line, metrics) would never run for downloads.
+        response = Response(_stream(body), status=status, headers=headers)
     # Flask would otherwise set a default mimetype with a charset we did not store.
     response.headers["Content-Type"] = record.file_type
     response.headers["Content-Length"] = str(length)
