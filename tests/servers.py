@@ -587,13 +587,29 @@ class S3Server(ServerProcess):
             )
         try:
             self._probe.list_buckets()
+            if self.probe_data_path:
+                # S3 answers before the volume server is registered again after a
+                # restart; until then reads fail with InternalError. A write and a
+                # read prove the data path is back, not just the API.
+                bucket = "filedrop-readiness-probe"
+                try:
+                    self._probe.create_bucket(Bucket=bucket)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                        raise
+                self._probe.put_object(Bucket=bucket, Key="probe", Body=b"ok")
+                self._probe.get_object(Bucket=bucket, Key="probe")["Body"].read()
         except (BotoCoreError, ClientError):
             return False
         return True
 
+    probe_data_path: ClassVar[bool] = False
+
 
 class SeaweedS3(S3Server):
     """SeaweedFS ``weed mini`` (master, volume, filer, S3 in one process)."""
+
+    probe_data_path = True
 
     name = "seaweedfs"
     port_names = ("port", "master", "volume", "filer", "admin", "webdav")
