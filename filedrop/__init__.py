@@ -49,7 +49,7 @@ def create_app(
     meta: CatalogStore | None = None,
 ) -> Flask:
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
-    from . import cli
+    from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
     from .http import access_log, admin, auth, docs, files, health
     from .http import metrics as metrics_http
@@ -58,7 +58,7 @@ def create_app(
     from .users import UserService
 
     settings = settings or Settings.from_env()
-    _configure_logging(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # In embedded mode the app makes its own data directory: no setup step before a first run.
@@ -121,12 +121,3 @@ def _best_effort(what: str, action: Callable[[], None]) -> None:
         action()
     except FileDropError as exc:
         log.warning("could not %s at startup: %s", what, exc.message)
-
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-    logging.getLogger("filedrop").setLevel(level.upper())

@@ -84,6 +84,7 @@ class Settings:
     tus_expiry_s: int = field(default=86400, metadata={"env": "TUS_EXPIRY_S"})
     tus_lock_s: int = field(default=60, metadata={"env": "TUS_LOCK_S"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
+    log_format: str = field(default="json", metadata={"env": "LOG_FORMAT"})
     metrics: str = field(default="admin", metadata={"env": "METRICS"})
 
     @classmethod
@@ -105,6 +106,8 @@ class Settings:
         if settings.s3_endpoint_url and not settings.mongo_uri:
             # Half a production config must not quietly become a keyless local instance.
             raise ValueError("S3_ENDPOINT_URL is set but MONGO_URI is not: set both, or neither")
+        if settings.log_format not in ("json", "text"):
+            raise ValueError("setting LOG_FORMAT: use json or text")
         if settings.metrics not in ("admin", "public", "off"):
             raise ValueError("setting METRICS: use admin, public or off")
         if settings.auth.strip().lower() != "auto":

@@ -8,7 +8,6 @@ timed to its last byte. Headers (and so API keys) and bodies are never logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -42,7 +41,10 @@ def init_app(app: Flask, metrics: Metrics) -> None:
         bytes_in, bytes_out = request.content_length or 0, response.content_length or 0
         line = {
             "method": request_method,
-            "path": request.path,
+            # A share-link token in the path is a credential: log the route instead.
+            "path": request.url_rule.rule
+            if request.view_args and "token" in request.view_args and request.url_rule
+            else request.path,
             "status": status,
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
@@ -56,7 +58,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
         def _write() -> None:
             seconds = time.perf_counter() - started
             line["duration_ms"] = round(seconds * 1000, 2)
-            log.info(json.dumps(line, ensure_ascii=False))
+            log.info("%s %s %s", request_method, line["path"], status, extra={"fields": line})
             metrics.observe_request(request_method, route, status, bytes_in, bytes_out, seconds)
             if uploading:
                 metrics.active_uploads.dec()

@@ -1,0 +1,41 @@
+"""The ``filedrop`` command (``pip install -e .``): the Flask CLI of this app plus ``serve``.
+
+    filedrop serve [--port 8000] [--workers 2]   # gunicorn with gunicorn.conf.py defaults
+    filedrop create-bucket | create-user NAME | fsck [--repair] | ...
+
+It is the same as ``flask --app app <command>``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from . import create_app
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Interface to bind (default: gunicorn.conf.py's).")
+@click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes.")
+def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the API with gunicorn, configured from the environment and .env."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    argv = ["filedrop", "app:app"]
+    if host or port:
+        argv += ["--bind", f"{host or '127.0.0.1'}:{port or 8000}"]
+    if workers:
+        argv += ["--workers", str(workers)]
+    sys.argv = argv  # gunicorn parses its options from sys.argv
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="filedrop serve").run()
+
+
+cli = FlaskGroup(create_app=create_app, add_default_commands=True)
+cli.add_command(serve_command)
+
+
+def main() -> None:
+    cli(prog_name="filedrop")
