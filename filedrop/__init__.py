@@ -39,7 +39,9 @@ class FileDropFlask(Flask):
             for rule in self.url_map.iter_rules():
                 if rule.rule == matched.rule:  # one pattern may have a rule per method
                     methods |= rule.methods or set()
-        return Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
+        response = Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
+        del response.headers["Content-Type"]  # no body, so no (default text/html) type
+        return response
 
 
 def create_app(
@@ -51,10 +53,13 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
-    from .http import access_log, admin, auth, docs, files, health
+    from .folders import FolderService
+    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
     from .http import metrics as metrics_http
+    from .links import LinkService
     from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter
+    from .uploads import UploadService
     from .users import UserService
 
     settings = settings or Settings.from_env()
@@ -71,8 +76,17 @@ def create_app(
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
     users = UserService(meta, service, settings.default_quota_bytes)
+    app.extensions["filedrop.uploads"] = UploadService(
+        service,
+        settings.tus_expiry_s,
+        settings.tus_lock_s,
+        settings.s3_part_size,
+        settings.s3_upload_concurrency,
+    )
     app.extensions["filedrop"] = service
     app.extensions["filedrop.users"] = users
+    app.extensions["filedrop.folders"] = FolderService(service)
+    app.extensions["filedrop.links"] = LinkService(service)
     app.extensions["filedrop.settings"] = settings
     app.extensions["filedrop.ratelimit"] = RateLimiter(
         meta, settings.rate_limit_per_window, settings.rate_limit_window_s
@@ -81,7 +95,17 @@ def create_app(
     register_error_handlers(app)
     access_log.init_app(app, metrics)
     auth.init_app(app)
-    for blueprint in (health.bp, files.bp, admin.bp, admin.me_bp, docs.bp):
+    for blueprint in (
+        health.bp,
+        files.bp,
+        folders.bp,
+        links.bp,
+        links.public_bp,
+        tus.bp,
+        admin.bp,
+        admin.me_bp,
+        docs.bp,
+    ):
         app.register_blueprint(blueprint)
     if settings.metrics != "off":
         app.register_blueprint(metrics_http.bp)

@@ -9,8 +9,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .config import parse_size
+from .expiry import purge
 from .fsck import fsck
+from .links import LinkService
 from .service import FileService
+from .storage.metadata import utcnow
+from .uploads import UploadService
 from .users import UserService
 
 
@@ -61,6 +65,44 @@ def create_user_command(name: str, quota: str | None) -> None:
     click.echo(f"api key (shown once): {key}")
 
 
+@click.command("purge-uploads")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Report what would go, change nothing.")
+def purge_uploads_command(dry_run: bool) -> None:
+    """Remove expired resumable uploads: abort their multipart uploads, free their quota."""
+    uploads: UploadService = current_app.extensions["filedrop.uploads"]
+    click.echo(json.dumps(uploads.purge(dry_run=dry_run).as_dict(), indent=2))
+
+
+@click.command("purge")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Report what would go, change nothing.")
+@click.option(
+    "--unaccessed-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Also delete files not downloaded or changed for this many days "
+    "(default: PURGE_UNACCESSED_DAYS; 0 turns it off).",
+)
+def purge_command(dry_run: bool, unaccessed_days: int | None) -> None:
+    """Delete expired files (metadata, then blobs), unaccessed ones if so configured,
+    the records of share links that ended, and expired resumable uploads."""
+    settings = current_app.extensions["filedrop.settings"]
+    days = settings.purge_unaccessed_days if unaccessed_days is None else unaccessed_days
+    links: LinkService = current_app.extensions["filedrop.links"]
+    report = purge(_service(), links, utcnow(), unaccessed_days=days, dry_run=dry_run)
+    # One cron job for everything that expires: resumable uploads too (as purge-uploads).
+    uploads: UploadService = current_app.extensions["filedrop.uploads"]
+    expired_uploads = uploads.purge(dry_run=dry_run).as_dict()
+    click.echo(json.dumps({**report.as_dict(), "uploads": expired_uploads}, indent=2))
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_bucket_command, fsck_command, create_user_command):
+    for command in (
+        create_bucket_command,
+        fsck_command,
+        create_user_command,
+        purge_uploads_command,
+        purge_command,
+    ):
         app.cli.add_command(command)

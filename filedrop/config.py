@@ -81,6 +81,10 @@ class Settings:
     port: int = field(default=8000, metadata={"env": "PORT"})
     chunk_size: int = field(default=1024**2, metadata={"env": "CHUNK_SIZE", "size": True})
     orphan_grace_s: int = field(default=3600, metadata={"env": "FSCK_ORPHAN_GRACE_S"})
+    # Issue 5: `flask purge` also deletes files not downloaded or changed for this many days.
+    purge_unaccessed_days: int = field(default=0, metadata={"env": "PURGE_UNACCESSED_DAYS"})
+    # Base of the share-link URLs the API hands out; empty: the request's own scheme and host.
+    public_base_url: str = field(default="", metadata={"env": "PUBLIC_BASE_URL"})
     tus_expiry_s: int = field(default=86400, metadata={"env": "TUS_EXPIRY_S"})
     tus_lock_s: int = field(default=60, metadata={"env": "TUS_LOCK_S"})
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
@@ -110,6 +114,12 @@ class Settings:
             raise ValueError("setting LOG_FORMAT: use json or text")
         if settings.metrics not in ("admin", "public", "off"):
             raise ValueError("setting METRICS: use admin, public or off")
+        if settings.purge_unaccessed_days < 0:
+            raise ValueError("setting PURGE_UNACCESSED_DAYS: use 0 (off) or a number of days")
+        if settings.public_base_url and not settings.public_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("setting PUBLIC_BASE_URL: use an http:// or https:// URL")
         if settings.auth.strip().lower() != "auto":
             _convert("auth", bool, settings.auth, False)  # refuse typos at startup
         return settings

@@ -44,6 +44,16 @@ class ChecksumMismatch(FileDropError):
     status, code = 400, "CHECKSUM_MISMATCH"
 
 
+class BodyInterrupted(InvalidRequest):
+    """The request body stopped before its end (the client hung up, or broke the framing)."""
+
+
+class UploadChecksumMismatch(ChecksumMismatch):
+    """tus checksum extension: a PATCH whose Upload-Checksum does not match is discarded."""
+
+    status = 460
+
+
 class Unauthorized(FileDropError):
     status, code = 401, "UNAUTHORIZED"
 
@@ -62,6 +72,48 @@ class FileNotFound(FileDropError):
         super().__init__(f"No file with id {file_id}")
 
 
+class InvalidFolder(FileDropError):
+    status, code = 400, "INVALID_FOLDER"
+
+
+class FolderNotFound(FileDropError):
+    status, code = 404, "FOLDER_NOT_FOUND"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"No folder {path}")
+
+
+class FolderNotEmpty(FileDropError):
+    status, code = 409, "FOLDER_NOT_EMPTY"
+
+
+class FileExists(FileDropError):
+    """``on_conflict=fail`` met a file of the same name in the target folder."""
+
+    status, code = 409, "FILE_EXISTS"
+
+
+class LinkNotFound(FileDropError):
+    """A share-link token (or link id) never issued, or not the caller's."""
+
+    status, code = 404, "LINK_NOT_FOUND"
+
+    def __init__(self, message: str = "No such link") -> None:
+        super().__init__(message)
+
+
+class LinkGone(FileDropError):
+    """A share link that worked once: expired, used up, revoked, or its file changed."""
+
+    status, code = 410, "LINK_GONE"
+
+
+class LinkPasswordRequired(FileDropError):
+    """A password-protected share link without the right password."""
+
+    status, code = 403, "LINK_PASSWORD_REQUIRED"
+
+
 class UserNotFound(FileDropError):
     status, code = 404, "USER_NOT_FOUND"
 
@@ -75,6 +127,29 @@ class RateLimited(FileDropError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+class UploadNotFound(FileDropError):
+    status, code = 404, "UPLOAD_NOT_FOUND"
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"No upload with id {upload_id}")
+
+
+class OffsetMismatch(FileDropError):
+    status, code = 409, "OFFSET_MISMATCH"
+
+
+class UploadExpired(FileDropError):
+    status, code = 410, "UPLOAD_EXPIRED"
+
+
+class UnsupportedMediaType(FileDropError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
+class UploadLocked(FileDropError):
+    status, code, retry_after = 423, "UPLOAD_LOCKED", 1
 
 
 class PreconditionFailed(FileDropError):

@@ -4,8 +4,10 @@
   failed, a replaced or deleted file whose old blob could not be removed);
 - missing blobs: records whose object is gone (content lost: the record is
   dropped on repair, since it can never be served);
-- stale multipart uploads: parts of uploads that never completed;
-- usage counters that differ from the sum of a user's files (repair sets them).
+- stale multipart uploads: parts of uploads that never completed (but those of
+  resumable uploads still alive, which ``purge-uploads`` expires);
+- usage counters that differ from the sum of a user's files and the lengths of
+  their unfinished resumable uploads (repair sets them).
 
 Anything younger than the grace period may belong to a request still in
 flight, so it is reported but never touched.
@@ -76,7 +78,11 @@ def fsck(
         report.missing_blobs.append(record.file_id)
         if repair:
             meta.remove(record.file_id)
-    report.stale_uploads = blobs.abort_stale_uploads(BLOB_PREFIX, cutoff, dry_run=not repair)
+    # Resumable uploads live for days: their multipart uploads are purge-uploads' business.
+    resumable = {u.blob_key for u in meta.iter_uploads() if not u.complete}
+    report.stale_uploads = blobs.abort_stale_uploads(
+        BLOB_PREFIX, cutoff, dry_run=not repair, keep=resumable
+    )
     _check_usage(meta, report, repair)
     return report
 
@@ -91,6 +97,9 @@ def _check_usage(meta: CatalogStore, report: FsckReport, repair: bool) -> None:
     for record in meta.iter_all():
         totals[record.owner][0] += record.file_size
         totals[record.owner][1] += 1
+    for upload in meta.iter_uploads():
+        if not upload.complete:  # its Upload-Length is reserved from creation to the end
+            totals[upload.owner][0] += upload.length
     for user in meta.list_users():
         actual_bytes, actual_files = totals.get(user.user_id, [0, 0])
         if (user.bytes_used, user.file_count) != (actual_bytes, actual_files):

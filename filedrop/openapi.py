@@ -22,6 +22,10 @@ from typing import Any
 
 from . import __version__
 from .errors import _HTTP_CODES, FileDropError
+from .expiry import MAX_EXPIRES_IN
+from .folders import MAX_FOLDER_LENGTH
+from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
+from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
@@ -90,6 +94,30 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The `Range` lies outside the file; `Content-Range: bytes */<size>` tells the size.",
         "The range is outside the file's 48213 bytes",
     ),
+    "INVALID_FOLDER": (
+        "A folder that does not start with `/`, has empty, `.` or `..` segments or control "
+        "characters, or is longer than 1024 characters.",
+        "folder must not have '.' or '..' segments",
+    ),
+    "FOLDER_NOT_FOUND": ("No such folder for this user.", "No folder /projects/q3"),
+    "FOLDER_NOT_EMPTY": (
+        "Deleting a folder that still holds files or folders, without `recursive=true`.",
+        "Folder /projects is not empty; use recursive=true",
+    ),
+    "FILE_EXISTS": (
+        "`on_conflict=fail` and a file of that name is already in the target folder.",
+        "A file named 'report.pdf' already exists in /projects",
+    ),
+    "LINK_NOT_FOUND": ("No such share link (never issued, or not yours).", "No such link"),
+    "LINK_GONE": (
+        "The share link worked once but no longer: it expired, its downloads are used up, "
+        "it was revoked, or its file was replaced or deleted.",
+        "This link has been used up",
+    ),
+    "LINK_PASSWORD_REQUIRED": (
+        "The share link has a password and the request did not send the right one.",
+        "This link needs a password: send it as ?password= or X-Link-Password",
+    ),
     "USER_NOT_FOUND": ("No user with this id.", "No user with id u_Yq3n0Zb1mPx7TkQa"),
     "RATE_LIMITED": (
         "Too many requests for this key; see `Retry-After`.",
@@ -107,6 +135,26 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The user's storage quota would be exceeded.",
         "This would exceed your storage quota of 10737418240 bytes",
     ),
+    "UPLOAD_NOT_FOUND": (
+        "No such resumable upload for this user (also for other users' uploads).",
+        "No upload with id fX-sF7TeLf_lpnX497YsfQ",
+    ),
+    "OFFSET_MISMATCH": (
+        "`Upload-Offset` is not the upload's current offset (HEAD tells it).",
+        "Upload-Offset is 0 but the upload has 5242880 bytes",
+    ),
+    "UPLOAD_EXPIRED": (
+        "The unfinished upload passed its `Upload-Expires`; start a new one.",
+        "Upload fX-sF7TeLf_lpnX497YsfQ expired at 2026-11-26T21:03:28.946Z",
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": (
+        "A PATCH (or creation body) that is not `application/offset+octet-stream`.",
+        "PATCH bodies must be application/offset+octet-stream",
+    ),
+    "UPLOAD_LOCKED": (
+        "Another request is writing to the upload; see `Retry-After`.",
+        "Another request is writing to this upload; try again",
+    ),
     "INTERNAL_ERROR": (
         "A bug: no stack trace in the body, the full trace is in the server log.",
         "Internal error; see the server log",
@@ -118,9 +166,13 @@ _STATUS_TEXT = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
+    409: "Conflict",
+    410: "Gone",
     412: "Precondition failed",
     413: "Content too large",
+    415: "Unsupported media type",
     416: "Range not satisfiable",
+    423: "Locked",
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
@@ -141,7 +193,13 @@ def error_codes() -> list[str]:
 
 def build_spec(include_auth: bool = False) -> Obj:
     """The OpenAPI 3.1 document; ``include_auth`` adds SPEC §4 (users, keys, admin)."""
-    paths: Obj = {**_health_paths(), **_docs_paths(), **_file_paths()}
+    paths: Obj = {
+        **_health_paths(),
+        **_docs_paths(),
+        **_file_paths(),
+        **_upload_paths(),
+        **_sharing_paths(),
+    }
     components = _components()
     spec: Obj = {
         "openapi": OPENAPI_VERSION,
@@ -149,10 +207,16 @@ def build_spec(include_auth: bool = False) -> Obj:
             "title": "FILE DROP",
             "version": __version__,
             "summary": "Upload, read, update, delete and list files over REST.",
-            "description": _DESCRIPTION,
+            "description": _DESCRIPTION + _SHARING_DESCRIPTION,
         },
         "tags": [
             {"name": "files", "description": "Files: content and metadata (SPEC §1)."},
+            {
+                "name": "uploads",
+                "description": "Resumable uploads over tus 1.0.0 that become files.",
+            },
+            {"name": "folders", "description": "Folders: empty ones and deletion (issue 5)."},
+            {"name": "links", "description": "Share links: public downloads (SPEC §5)."},
             {"name": "health", "description": "Liveness and readiness probes (SPEC §6)."},
             {"name": "docs", "description": "This document and its interactive viewer."},
         ],
@@ -331,6 +395,10 @@ _HEADER_COMPONENTS: dict[str, Obj] = {
         "schema": {"type": "integer", "minimum": 0},
     },
     "Allow": {"schema": {"type": "string", "examples": ["GET, HEAD, OPTIONS"]}},
+    "Referrer-Policy": {
+        "description": "A share link's URL is its credential: never sent on as a Referer.",
+        "schema": {"const": "no-referrer"},
+    },
 }
 
 _PARAMETERS: dict[str, Obj] = {
@@ -456,6 +524,10 @@ def _components() -> Obj:
             "updated_at",
             "sha256",
             "etag",
+            "folder",
+            "expires_at",
+            "last_accessed_at",
+            "download_count",
         ],
         "properties": {
             "file_id": {
@@ -476,6 +548,19 @@ def _components() -> Obj:
             "updated_at": _TIMESTAMP,
             "sha256": _SHA256,
             "etag": _ETAG,
+            "folder": _schema("FolderPath"),
+            "expires_at": {
+                **_NULLABLE_TIMESTAMP,
+                "description": "When the file stops existing; null: never.",
+            },
+            "last_accessed_at": {
+                **_NULLABLE_TIMESTAMP,
+                "description": "The last download (null: none yet); best effort.",
+            },
+            "download_count": {
+                **_COUNT,
+                "description": "Downloads that sent content, links included; best effort.",
+            },
         },
     }
     schemas: Obj = {
@@ -504,6 +589,14 @@ def _components() -> Obj:
                     "type": ["string", "null"],
                     "description": "Pass as `cursor` for the next page; null on the last page.",
                 },
+                "folders": {
+                    "type": "array",
+                    "items": _schema("Folder"),
+                    "description": (
+                        "With `folder` only: its direct subfolders, by name, on the first "
+                        "page (empty on later pages)."
+                    ),
+                },
             },
         },
         "FileUpdated": {
@@ -527,10 +620,14 @@ def _components() -> Obj:
                     **_BINARY,
                     "description": (
                         "The content. Its part `filename` names the file unless "
-                        "`file_name` is sent; its part `Content-Type` is the declared type."
+                        "`file_name` is sent; its part `Content-Type` is the declared type. "
+                        "Several `file` parts upload several files: then `file_name` is "
+                        "refused, and each file gets the fields sent up to the next `file` "
+                        "part."
                     ),
                 },
                 "file_name": _schema("FileName"),
+                **_PLACEMENT_PROPERTIES,
             },
         },
         "ReplaceForm": {
@@ -539,13 +636,19 @@ def _components() -> Obj:
             "properties": {
                 "file": {**_BINARY, "description": "New content (optional)."},
                 "file_name": {**_schema("FileName"), "description": "A new name (optional)."},
+                **_PLACEMENT_PROPERTIES,
             },
         },
         "RenameRequest": {
             "type": "object",
-            "required": ["file_name"],
+            "minProperties": 1,
             "additionalProperties": False,
-            "properties": {"file_name": _schema("FileName")},
+            "description": "Rename, move, or set or clear (`null`) the expiry; any of them.",
+            "properties": {
+                "file_name": _schema("FileName"),
+                **_PLACEMENT_PROPERTIES,
+                "expires_at": {"oneOf": [_EXPIRES_AT, {"type": "null"}]},
+            },
         },
         "ErrorCode": {
             "enum": error_codes(),
@@ -599,9 +702,11 @@ def _components() -> Obj:
             },
         },
     }
+    schemas["UploadStatus"] = _UPLOAD_STATUS
+    schemas.update(_sharing_schemas())
     return {
         "schemas": schemas,
-        "parameters": _PARAMETERS,
+        "parameters": {**_PARAMETERS, **_SHARING_PARAMETERS},
         "headers": _HEADER_COMPONENTS,
         "securitySchemes": {
             "bearerAuth": {
@@ -682,7 +787,7 @@ def _docs_paths() -> Obj:
     }
 
 
-def _download_responses(head: bool) -> Obj:
+def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> Obj:
     """GET and HEAD of a file answer alike; HEAD never has a body."""
     common = (
         "Content-Length",
@@ -695,7 +800,7 @@ def _download_responses(head: bool) -> Obj:
         "Cache-Control",
     )
     body: Obj = {} if head else {"content": {"*/*": {"schema": _BINARY}}}
-    not_found = _error(404, "FILE_NOT_FOUND")
+    not_found = _error(404, not_found_code)
     unsatisfiable = _error(416, "RANGE_NOT_SATISFIABLE")
     unsatisfiable["headers"]["Content-Range"] = {
         **_HEADER_COMPONENTS["Content-Range"],
@@ -756,11 +861,18 @@ def _file_paths() -> Obj:
                     "`X-File-Name` or `?file_name=`. Any `Content-Type` other than "
                     "`multipart/form-data` is a raw body: the type is stored as "
                     "`file_type`, or detected when it is absent or "
-                    "`application/octet-stream`."
+                    "`application/octet-stream`. Folder, `on_conflict` and expiry: form "
+                    "fields or query parameters. A form with several `file` parts stores "
+                    "each: `201` with all of them, or `207` with a result per part when "
+                    "any failed (a part that cannot be read to its end stops the batch)."
                 ),
                 "parameters": [
                     _param("X-File-Name"),
                     _param("FileNameQuery"),
+                    _param("TargetFolder"),
+                    _param("OnConflict"),
+                    _param("ExpiresIn"),
+                    _param("ExpiresAt"),
                     *digest_params,
                     _param("X-Request-Id"),
                 ],
@@ -777,11 +889,23 @@ def _file_paths() -> Obj:
                 },
                 "responses": {
                     "201": _json_response(
-                        "Stored.", _schema("FileMetadata"), required_headers=("Location",)
+                        "Stored: the file's metadata (with `Location`), or for several "
+                        "`file` parts every file's.",
+                        {"oneOf": [_schema("FileMetadata"), _schema("UploadedFiles")]},
+                        "Location",
+                    ),
+                    "207": _json_response(
+                        "Several `file` parts, not all stored.", _schema("BatchUploadResult")
                     ),
                     "400": _error(
-                        400, "NO_FILE", "INVALID_FILE_NAME", "INVALID_REQUEST", "CHECKSUM_MISMATCH"
+                        400,
+                        "NO_FILE",
+                        "INVALID_FILE_NAME",
+                        "INVALID_REQUEST",
+                        "CHECKSUM_MISMATCH",
+                        "INVALID_FOLDER",
                     ),
+                    "409": _error(409, "FILE_EXISTS"),
                     "413": _error(413, "FILE_TOO_LARGE"),
                     "503": _unavailable(*_BOTH_BACKENDS),
                     "500": _INTERNAL,
@@ -807,19 +931,25 @@ def _file_paths() -> Obj:
             "put": {
                 "tags": ["files"],
                 "operationId": "updateFile",
-                "summary": "Replace a file's content and/or rename it",
+                "summary": "Replace a file's content, rename, move it or set its expiry",
                 "description": (
                     "New content: `multipart/form-data` with a part `file`, or a raw "
                     'body. Rename: a `file_name` form field, JSON `{"file_name": …}`, '
                     "or with an empty body `X-File-Name` / `?file_name=`. Both at once: "
                     "a form with `file` and `file_name`, or a raw body with "
                     "`X-File-Name`. The content is swapped atomically: readers see the "
-                    "old or the new, never a mix."
+                    "old or the new, never a mix, and the file's share links end. Move "
+                    "and expiry: `folder`, `expires_in`, `expires_at` as form fields, JSON "
+                    "keys or query parameters; `on_conflict` settles a name clash."
                 ),
                 "parameters": [
                     _param("If-Match"),
                     _param("X-File-Name"),
                     _param("FileNameQuery"),
+                    _param("TargetFolder"),
+                    _param("OnConflict"),
+                    _param("ExpiresIn"),
+                    _param("ExpiresAt"),
                     *digest_params,
                     _param("X-Request-Id"),
                 ],
@@ -837,8 +967,15 @@ def _file_paths() -> Obj:
                 },
                 "responses": {
                     "200": _json_response("Updated.", _schema("FileUpdated")),
-                    "400": _error(400, "INVALID_REQUEST", "INVALID_FILE_NAME", "CHECKSUM_MISMATCH"),
+                    "400": _error(
+                        400,
+                        "INVALID_REQUEST",
+                        "INVALID_FILE_NAME",
+                        "CHECKSUM_MISMATCH",
+                        "INVALID_FOLDER",
+                    ),
                     "404": _error(404, "FILE_NOT_FOUND"),
+                    "409": _error(409, "FILE_EXISTS"),
                     "412": _error(412, "PRECONDITION_FAILED"),
                     "413": _error(413, "FILE_TOO_LARGE"),
                     "503": _unavailable(*_BOTH_BACKENDS),
@@ -884,11 +1021,13 @@ def _file_paths() -> Obj:
                     _param("Limit"),
                     _param("Cursor"),
                     _param("Prefix"),
+                    _param("FolderFilter"),
+                    _param("Recursive"),
                     _param("X-Request-Id"),
                 ],
                 "responses": {
                     "200": _json_response("A page of files.", _schema("FileList")),
-                    "400": _error(400, "INVALID_REQUEST"),
+                    "400": _error(400, "INVALID_REQUEST", "INVALID_FOLDER"),
                     "503": _unavailable("DATABASE_UNAVAILABLE"),
                     "500": _INTERNAL,
                 },
@@ -897,12 +1036,920 @@ def _file_paths() -> Obj:
     }
 
 
+# -- resumable uploads (tus 1.0.0) ---------------------------------------------------
+
+_OFFSET_STREAM = "application/offset+octet-stream"
+_TUS_HEADERS: dict[str, Obj] = {
+    "Tus-Resumable": {
+        "description": "The tus protocol version, on every response of these routes.",
+        "schema": {"const": "1.0.0"},
+    },
+    "Tus-Version": {
+        "description": "The tus versions this server speaks.",
+        "schema": {"const": "1.0.0"},
+    },
+    "Upload-Offset": {
+        "description": "Bytes of the upload stored so far.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Upload-Length": {
+        "description": "The upload's declared total size.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Upload-Expires": {
+        "description": "When the unfinished upload expires (an HTTP date); absent once complete.",
+        "schema": {"type": "string", "examples": ["Thu, 26 Nov 2026 21:03:28 GMT"]},
+    },
+    "Upload-Metadata": {
+        "description": "The `Upload-Metadata` sent at creation, as sent.",
+        "schema": {"type": "string"},
+    },
+    "X-File-Id": {
+        "description": "The file the upload became; only once it is complete.",
+        "schema": {"type": "string", "examples": ["8kQ2mZrT4vXn1bYc"]},
+    },
+    "Cache-Control": {"schema": {"const": "no-store"}},
+    "Location": {
+        "description": "The upload's URL, relative: `/uploads/{upload_id}`.",
+        "schema": {"type": "string", "pattern": "^/uploads/[^/]+$"},
+    },
+}
+
+_UPLOAD_STATUS: Obj = {
+    "type": "object",
+    "description": "A resumable upload (not part of tus: `GET /uploads/{upload_id}`).",
+    "required": [
+        "upload_id",
+        "state",
+        "offset",
+        "length",
+        "file_name",
+        "file_type",
+        "folder",
+        "file_id",
+        "created_at",
+        "expires_at",
+    ],
+    "properties": {
+        "upload_id": {"type": "string", "examples": ["fX-sF7TeLf_lpnX497YsfQ"]},
+        "state": {"enum": ["active", "complete"]},
+        "offset": {"type": "integer", "minimum": 0},
+        "length": {"type": "integer", "minimum": 0},
+        "file_name": _schema("FileName"),
+        "file_type": {
+            "type": ["string", "null"],
+            "description": "`filetype` from Upload-Metadata; null to detect it from the content.",
+        },
+        "folder": {
+            "type": ["string", "null"],
+            "description": "`folder` from Upload-Metadata: where the file goes (the root if null).",
+        },
+        "file_id": {
+            "type": ["string", "null"],
+            "description": "The file the upload became; null until it is complete.",
+        },
+        "created_at": _TIMESTAMP,
+        "expires_at": {
+            "anyOf": [_TIMESTAMP, {"type": "null"}],
+            "description": "When the unfinished upload expires; null once complete.",
+        },
+    },
+}
+
+
+def _tus_headers(*names: str, required: tuple[str, ...] = ()) -> Obj:
+    headers: Obj = {"X-Request-Id": _ref("headers", "X-Request-Id")}
+    for name in ("Tus-Resumable", *names, *required):
+        headers[name] = dict(_TUS_HEADERS[name])
+        if name in required or name == "Tus-Resumable":
+            headers[name]["required"] = True
+    return headers
+
+
+def _tus_param(name: str, description: str, required: bool = False, **schema: Any) -> Obj:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _upload_paths() -> Obj:
+    """tus 1.0.0: core, creation, creation-with-upload, termination, expiration, checksum.
+
+    ``OPTIONS /uploads/`` (tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size,
+    Tus-Checksum-Algorithm) is served too but, like every OPTIONS, not listed.
+    """
+    version = _tus_param(
+        "Tus-Resumable",
+        "The tus version the client speaks: `1.0.0`; anything else answers 412.",
+        required=True,
+        const="1.0.0",
+    )
+    checksum = _tus_param(
+        "Upload-Checksum",
+        "`<algorithm> <base64 digest>` of this body (sha1, md5, sha256 or sha512);"
+        " a mismatch answers 460 and the body is discarded.",
+        examples=["sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0="],
+    )
+    binary_body = {
+        "content": {_OFFSET_STREAM: {"schema": {**_BINARY, "contentMediaType": _OFFSET_STREAM}}}
+    }
+    wrong_version = _error(412, "PRECONDITION_FAILED", description="Not tus 1.0.0")
+    wrong_version["headers"]["Tus-Version"] = {**_TUS_HEADERS["Tus-Version"], "required": True}
+    locked = _error(423, "UPLOAD_LOCKED")
+    locked["headers"]["Retry-After"] = {**_HEADER_COMPONENTS["Retry-After"], "required": True}
+    mismatch = _error(
+        460, "CHECKSUM_MISMATCH", description="Checksum mismatch: the body was discarded"
+    )
+    not_found = _error(404, "UPLOAD_NOT_FOUND")
+    expired = _error(410, "UPLOAD_EXPIRED")
+    head_errors: Obj = {
+        "404": copy.deepcopy(not_found),
+        "410": copy.deepcopy(expired),
+        "412": copy.deepcopy(wrong_version),
+        "503": _unavailable("DATABASE_UNAVAILABLE"),
+        "500": copy.deepcopy(_INTERNAL),
+    }
+    for response in head_errors.values():
+        del response["content"]
+    upload_id = {
+        "name": "upload_id",
+        "in": "path",
+        "required": True,
+        "description": "From the creation's `Location`. Unknown ids answer 404.",
+        "schema": {"type": "string", "examples": ["fX-sF7TeLf_lpnX497YsfQ"]},
+    }
+    return {
+        "/uploads/": {
+            "post": {
+                "tags": ["uploads"],
+                "operationId": "createUpload",
+                "summary": "Start a resumable upload (tus creation, creation-with-upload)",
+                "description": (
+                    "Declares the size (`Upload-Length`, checked against the size limit"
+                    " and reserved against the quota before any byte is taken) and the"
+                    " file: `Upload-Metadata` pairs `filename` (required), `filetype`,"
+                    " `folder` (a path such as `/projects/q3`), values base64. A body"
+                    " (`application/offset+octet-stream`)"
+                    " is the upload's first bytes. Send the rest with PATCH to"
+                    " `Location`; when the last byte arrives the upload becomes a file,"
+                    " whose id comes back as `X-File-Id`. An unfinished upload expires"
+                    " after `Upload-Expires`, and with it its reserved quota."
+                ),
+                "parameters": [
+                    version,
+                    _tus_param(
+                        "Upload-Length",
+                        "The upload's size in bytes.",
+                        required=True,
+                        type="integer",
+                        minimum=0,
+                    ),
+                    _tus_param(
+                        "Upload-Metadata",
+                        "Comma-separated `key base64(value)` pairs: `filename`,"
+                        " `filetype`, `folder`.",
+                        examples=["filename cmVwb3J0LnBkZg==,filetype YXBwbGljYXRpb24vcGRm"],
+                    ),
+                    checksum,
+                    _param("X-Request-Id"),
+                ],
+                "requestBody": {"required": False, **binary_body},
+                "responses": {
+                    "201": _json_response_with(
+                        "Created; `Upload-Offset` counts the bytes the body carried.",
+                        _schema("UploadStatus"),
+                        _tus_headers(
+                            "Upload-Expires", "X-File-Id", required=("Location", "Upload-Offset")
+                        ),
+                    ),
+                    "400": _error(400, "INVALID_REQUEST", "INVALID_FILE_NAME", "INVALID_FOLDER"),
+                    "412": wrong_version,
+                    "413": _error(413, "FILE_TOO_LARGE"),
+                    "415": _error(415, "UNSUPPORTED_MEDIA_TYPE"),
+                    "460": copy.deepcopy(mismatch),
+                    "503": _unavailable(*_BOTH_BACKENDS),
+                    "500": _INTERNAL,
+                },
+            }
+        },
+        "/uploads/{upload_id}": {
+            "parameters": [upload_id],
+            "head": {
+                "tags": ["uploads"],
+                "operationId": "getUploadOffset",
+                "summary": "How many bytes of the upload are stored (tus core)",
+                "description": (
+                    "Waits a moment for a PATCH in progress to finish, so the offset is"
+                    " where to resume. Never more than the bytes in storage."
+                ),
+                "parameters": [version, _param("X-Request-Id")],
+                "responses": {
+                    "200": {
+                        "description": "The upload's progress. No body.",
+                        "headers": _tus_headers(
+                            "Upload-Expires",
+                            "Upload-Metadata",
+                            "X-File-Id",
+                            required=("Upload-Offset", "Upload-Length", "Cache-Control"),
+                        ),
+                    },
+                    **head_errors,
+                },
+            },
+            "get": {
+                "tags": ["uploads"],
+                "operationId": "getUpload",
+                "summary": "The upload as JSON, with its file_id once complete",
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response_with(
+                        "The upload.",
+                        _schema("UploadStatus"),
+                        _tus_headers(
+                            "Upload-Expires",
+                            "X-File-Id",
+                            required=("Upload-Offset", "Upload-Length", "Cache-Control"),
+                        ),
+                    ),
+                    "404": copy.deepcopy(not_found),
+                    "410": copy.deepcopy(expired),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            },
+            "patch": {
+                "tags": ["uploads"],
+                "operationId": "appendToUpload",
+                "summary": "Append bytes at Upload-Offset (tus core, checksum)",
+                "description": (
+                    "If the connection drops mid-body, the bytes that arrived are kept"
+                    " (unless `Upload-Checksum` covered them): HEAD tells where to resume."
+                    " The PATCH that brings the last byte makes the file and answers"
+                    " `X-File-Id`."
+                ),
+                "parameters": [
+                    version,
+                    _tus_param(
+                        "Upload-Offset",
+                        "Where this body starts: the offset HEAD reported.",
+                        required=True,
+                        type="integer",
+                        minimum=0,
+                    ),
+                    checksum,
+                    _param("X-Request-Id"),
+                ],
+                "requestBody": {"required": True, **binary_body},
+                "responses": {
+                    "204": {
+                        "description": "Stored. No body.",
+                        "headers": _tus_headers(
+                            "Upload-Expires", "X-File-Id", required=("Upload-Offset",)
+                        ),
+                    },
+                    "400": _error(400, "INVALID_REQUEST"),
+                    "404": copy.deepcopy(not_found),
+                    "409": _error(409, "OFFSET_MISMATCH"),
+                    "410": copy.deepcopy(expired),
+                    "412": copy.deepcopy(wrong_version),
+                    "413": _error(413, "FILE_TOO_LARGE"),
+                    "415": _error(415, "UNSUPPORTED_MEDIA_TYPE"),
+                    "423": copy.deepcopy(locked),
+                    "460": mismatch,
+                    "503": _unavailable(*_BOTH_BACKENDS),
+                    "500": _INTERNAL,
+                },
+            },
+            "delete": {
+                "tags": ["uploads"],
+                "operationId": "terminateUpload",
+                "summary": "Cancel the upload: its bytes and reserved quota go (tus termination)",
+                "description": "A completed upload's record goes; the file it became stays.",
+                "parameters": [version, _param("X-Request-Id")],
+                "responses": {
+                    "204": {"description": "Gone. No body.", "headers": _tus_headers()},
+                    "404": copy.deepcopy(not_found),
+                    "412": copy.deepcopy(wrong_version),
+                    "423": locked,
+                    "503": _unavailable(*_BOTH_BACKENDS),
+                    "500": _INTERNAL,
+                },
+            },
+        },
+    }
+
+
+def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
+    return {"description": description, "headers": headers, "content": {JSON: {"schema": schema}}}
+
+
+# == Issue 5: folders, copy, batches, expiring files, share links =================
+# Joined to the document by build_spec; tests/test_openapi.py checks routes and
+# responses against it like every other part.
+
+_FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
+_NULLABLE_TIMESTAMP: Obj = {**_TIMESTAMP, "type": ["string", "null"]}
+_EXPIRES_IN: Obj = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_EXPIRES_IN,
+    "description": "Seconds from now until it expires.",
+    "examples": [86400],
+}
+_EXPIRES_AT: Obj = {
+    "type": "string",
+    "format": "date-time",
+    "description": "When it expires: ISO 8601, in the future; without a zone it is UTC.",
+    "examples": ["2026-12-31T23:59:59Z"],
+}
+_ON_CONFLICT: Obj = {
+    "enum": list(ON_CONFLICT),
+    "default": "allow",
+    "description": (
+        "When a live file of the same name is already in the target folder: `allow` keeps "
+        "both (the default), `rename` picks `name (1).ext`, `(2)`…, `replace` deletes the "
+        "other file once this one is stored, `fail` answers 409 FILE_EXISTS and stores "
+        "nothing. A check, not a lock: two requests racing for one new name may both get it."
+    ),
+}
+_PLACEMENT_PROPERTIES: Obj = {
+    "folder": _schema("FolderPath"),
+    "on_conflict": _ON_CONFLICT,
+    "expires_in": _EXPIRES_IN,
+    "expires_at": _EXPIRES_AT,
+}
+_COUNT: Obj = {"type": "integer", "minimum": 0}
+# In a query string a value travels percent-encoded (up to 12 bytes a character) inside
+# the request line, which servers bound (gunicorn: 4094 bytes) and refuse past that
+# before the app runs. Folders up to the full 1024 characters travel in JSON or forms.
+_QUERY_FOLDER: Obj = {"allOf": [_schema("FolderPath")], "maxLength": 200}
+
+_SHARING_HEADERS: dict[str, Obj] = {
+    "Referrer-Policy": {
+        "description": "A share link's URL is its credential: never sent on as a Referer.",
+        "schema": {"const": "no-referrer"},
+    },
+}
+
+_SHARING_PARAMETERS: dict[str, Obj] = {
+    "TargetFolder": {
+        "name": "folder",
+        "in": "query",
+        "description": (
+            "The folder the file goes to (a form field `folder` wins over this). Longer "
+            "folders (to 1024 characters) fit in a form field or JSON rather than a URL."
+        ),
+        "schema": _QUERY_FOLDER,
+    },
+    "OnConflict": {
+        "name": "on_conflict",
+        "in": "query",
+        "description": _ON_CONFLICT["description"],
+        "schema": {"enum": list(ON_CONFLICT), "default": "allow"},
+    },
+    "ExpiresIn": {
+        "name": "expires_in",
+        "in": "query",
+        "description": "The file expires this many seconds from now (not with `expires_at`).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_EXPIRES_IN},
+    },
+    "ExpiresAt": {
+        "name": "expires_at",
+        "in": "query",
+        "description": "The file expires then: ISO 8601 (not with `expires_in`).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "FolderFilter": {
+        "name": "folder",
+        "in": "query",
+        "description": (
+            "Only files in this folder (`/` is the root); the first page then also lists "
+            "the folder's direct subfolders in `folders`."
+        ),
+        "schema": _QUERY_FOLDER,
+    },
+    "Recursive": {
+        "name": "recursive",
+        "in": "query",
+        "description": "With `folder`: every file beneath it, not only those directly in it.",
+        "schema": {"type": "boolean", "default": False},
+    },
+    "FolderPathQuery": {
+        "name": "path",
+        "in": "query",
+        "required": True,
+        "description": "The folder.",
+        "schema": _QUERY_FOLDER,
+    },
+    "RecursiveDelete": {
+        "name": "recursive",
+        "in": "query",
+        "description": "Delete every file and folder beneath it too (else it must be empty).",
+        "schema": {"type": "boolean", "default": False},
+    },
+    "LinkToken": {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "The token `POST /files/{file_id}/links` returned (once).",
+        "schema": {"type": "string", "maxLength": 128},
+    },
+    "LinkPassword": {
+        "name": "password",
+        "in": "query",
+        "description": (
+            "The link's password, if it has one (or send `X-Link-Password`, which also "
+            "carries passwords too long for a URL)."
+        ),
+        "schema": {"type": "string", "maxLength": 100},
+    },
+    "X-Link-Password": {
+        "name": "X-Link-Password",
+        "in": "header",
+        "description": "The link's password, if it has one; UTF-8. Wins over `?password=`.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _sharing_schemas() -> Obj:
+    error_detail: Obj = {
+        "type": "object",
+        "required": ["code", "message", "request_id"],
+        "properties": {
+            "code": _schema("ErrorCode"),
+            "message": {"type": "string"},
+            "request_id": {"type": "string"},
+        },
+    }
+    link: Obj = {
+        "type": "object",
+        "description": "A share link as its owner sees it; its token is never shown again.",
+        "required": [
+            "link_id",
+            "file_id",
+            "created_at",
+            "expires_at",
+            "max_downloads",
+            "downloads",
+            "has_password",
+            "revoked_at",
+            "state",
+        ],
+        "properties": {
+            "link_id": {
+                "type": "string",
+                "description": "Names the link to its owner (for `DELETE /links/{token}`); "
+                "grants nothing.",
+                "examples": ["l_Q2mZrT4vXn1bYc"],
+            },
+            "file_id": {"type": "string"},
+            "created_at": _TIMESTAMP,
+            "expires_at": _NULLABLE_TIMESTAMP,
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "downloads": _COUNT,
+            "has_password": {"type": "boolean"},
+            "revoked_at": _NULLABLE_TIMESTAMP,
+            "state": {
+                "enum": ["active", "expired", "used_up", "revoked", "replaced", "deleted"],
+                "description": (
+                    "`active`, or why the link ended: it expired, its downloads are used "
+                    "up, it was revoked, the file's content was replaced, or the file was "
+                    "deleted (or expired)."
+                ),
+            },
+        },
+    }
+    return {
+        "FolderPath": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_FOLDER_LENGTH,
+            "pattern": f"^/({_FOLDER_SEGMENT}(/{_FOLDER_SEGMENT})*)?$",
+            "description": (
+                "`/` (the root) or `/segment/…`: any Unicode segments, none empty, `.` or "
+                "`..`; no control characters. Metadata only, like a file name."
+            ),
+            "examples": ["/projects/q3"],
+        },
+        "Folder": {
+            "type": "object",
+            "required": ["name", "path"],
+            "properties": {"name": {"type": "string"}, "path": _schema("FolderPath")},
+        },
+        "ErrorDetail": error_detail,
+        "UploadedFiles": {
+            "type": "object",
+            "description": "Several `file` parts, all stored, in the order sent.",
+            "required": ["files"],
+            "properties": {"files": {"type": "array", "items": _schema("FileMetadata")}},
+        },
+        "BatchUploadResult": {
+            "type": "object",
+            "description": "Several `file` parts, some not stored: one entry per part read.",
+            "required": ["files"],
+            "properties": {
+                "files": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["status", "file"],
+                                "properties": {
+                                    "status": {"const": 201},
+                                    "file": _schema("FileMetadata"),
+                                },
+                            },
+                            {
+                                "type": "object",
+                                "required": ["status", "file_name", "error"],
+                                "properties": {
+                                    "status": {"type": "integer", "minimum": 400},
+                                    "file_name": {
+                                        "type": ["string", "null"],
+                                        "description": "The part's filename, if it had one.",
+                                    },
+                                    "error": _schema("ErrorDetail"),
+                                },
+                            },
+                        ]
+                    },
+                }
+            },
+        },
+        "CopyRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "All optional: by default the copy keeps the name and folder.",
+            "properties": {"file_name": _schema("FileName"), **_PLACEMENT_PROPERTIES},
+        },
+        "DeleteFilesRequest": {
+            "type": "object",
+            "required": ["file_ids"],
+            "additionalProperties": False,
+            "properties": {
+                "file_ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1000,
+                    "items": {"type": "string"},
+                }
+            },
+        },
+        "DeleteFilesResult": {
+            "type": "object",
+            "required": ["files"],
+            "properties": {
+                "files": {
+                    "type": "array",
+                    "description": "One entry per id sent, in order.",
+                    "items": {
+                        "type": "object",
+                        "required": ["file_id", "status"],
+                        "properties": {
+                            "file_id": {"type": "string"},
+                            "status": {"type": "integer"},
+                            "error": _schema("ErrorDetail"),
+                        },
+                    },
+                }
+            },
+        },
+        "NewFolderRequest": {
+            "type": "object",
+            "required": ["path"],
+            "additionalProperties": False,
+            "properties": {"path": _schema("FolderPath")},
+        },
+        "FolderCreated": {
+            "type": "object",
+            "required": ["folder", "created"],
+            "properties": {
+                "folder": _schema("Folder"),
+                "created": {"type": "boolean", "description": "False if it was recorded already."},
+            },
+        },
+        "FolderDeleted": {
+            "type": "object",
+            "required": ["message", "path", "files_deleted"],
+            "properties": {
+                "message": {"const": "Folder deleted"},
+                "path": _schema("FolderPath"),
+                "files_deleted": _COUNT,
+            },
+        },
+        "NewLinkRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "All optional: by default a link never expires and has no limit.",
+            "properties": {
+                "expires_in": _EXPIRES_IN,
+                "expires_at": _EXPIRES_AT,
+                "max_downloads": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_DOWNLOADS,
+                    "description": "Downloads (GETs that send content) allowed; 1 is a one-time "
+                    "link.",
+                },
+                "password": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_PASSWORD_LENGTH,
+                    "description": "Kept only as a scrypt hash.",
+                },
+            },
+        },
+        "Link": link,
+        "NewLink": {
+            "allOf": [_schema("Link")],
+            "required": ["token", "url"],
+            "properties": {
+                "token": {
+                    "type": "string",
+                    "description": "256 random bits; shown this once, stored only as a hash.",
+                },
+                "url": {
+                    "type": "string",
+                    "description": "`PUBLIC_BASE_URL` (or this request's host) + `/d/{token}`.",
+                    "examples": ["https://files.example.com/d/Xb3…"],
+                },
+            },
+        },
+        "LinkList": {
+            "type": "object",
+            "required": ["links"],
+            "properties": {
+                "links": {"type": "array", "items": _schema("Link"), "description": "Newest first."}
+            },
+        },
+        "LinkRevoked": {
+            "type": "object",
+            "required": ["message", "link"],
+            "properties": {"message": {"const": "Link revoked"}, "link": _schema("Link")},
+        },
+    }
+
+
+def _shared_download_responses(head: bool) -> Obj:
+    """As a file's download, but a link's errors: unknown (404), ended (410), password."""
+    responses = _download_responses(head, not_found_code="LINK_NOT_FOUND")
+    for status in ("200", "206", "304"):
+        responses[status]["headers"]["Referrer-Policy"] = _ref("headers", "Referrer-Policy")
+    password = _error(403, "LINK_PASSWORD_REQUIRED")
+    gone = _error(410, "LINK_GONE")
+    if head:
+        for response in (password, gone):
+            del response["content"]
+    responses["403"] = password
+    responses["410"] = gone
+    return responses
+
+
+def _sharing_paths() -> Obj:
+    link_errors = {
+        "404": _error(404, "FILE_NOT_FOUND"),
+        "503": _unavailable("DATABASE_UNAVAILABLE"),
+        "500": _INTERNAL,
+    }
+    shared_download_params = [
+        _param("LinkPassword"),
+        _param("X-Link-Password"),
+        _param("Disposition"),
+        _param("Range"),
+        _param("If-Range"),
+        _param("If-None-Match"),
+        _param("X-Request-Id"),
+    ]
+    no_store = {"description": "The token is never cached.", "schema": {"const": "no-store"}}
+    return {
+        "/files/{file_id}/copy": {
+            "parameters": [_param("FileId")],
+            "post": {
+                "tags": ["files"],
+                "operationId": "copyFile",
+                "summary": "Copy a file (server-side, counted against the quota)",
+                "description": (
+                    "A new file with the same content, copied inside the object storage "
+                    "(no bytes pass through the app), by default with the same name in "
+                    "the same folder. Links and expiry are not copied."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "requestBody": {
+                    "required": False,
+                    "content": {JSON: {"schema": _schema("CopyRequest")}},
+                },
+                "responses": {
+                    "201": _json_response(
+                        "Copied.", _schema("FileMetadata"), required_headers=("Location",)
+                    ),
+                    "400": _error(400, "INVALID_REQUEST", "INVALID_FILE_NAME", "INVALID_FOLDER"),
+                    "404": _error(404, "FILE_NOT_FOUND"),
+                    "409": _error(409, "FILE_EXISTS"),
+                    "503": _unavailable(*_BOTH_BACKENDS),
+                    "500": _INTERNAL,
+                },
+            },
+        },
+        "/files/delete": {
+            "post": {
+                "tags": ["files"],
+                "operationId": "deleteFiles",
+                "summary": "Delete several files",
+                "description": "Each id is deleted in turn, as `DELETE /files/{file_id}` would.",
+                "parameters": [_param("X-Request-Id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("DeleteFilesRequest")}},
+                },
+                "responses": {
+                    "200": _json_response("All deleted.", _schema("DeleteFilesResult")),
+                    "207": _json_response(
+                        "Some not deleted: see each entry's status and error.",
+                        _schema("DeleteFilesResult"),
+                    ),
+                    "400": _error(400, "INVALID_REQUEST"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            }
+        },
+        "/folders": {
+            "post": {
+                "tags": ["folders"],
+                "operationId": "createFolder",
+                "summary": "Create a folder (it exists even while empty)",
+                "description": (
+                    "Folders holding files exist without this; a created folder stays "
+                    "until deleted. Its parents need no creating."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("NewFolderRequest")}},
+                },
+                "responses": {
+                    "201": _json_response("Created.", _schema("FolderCreated")),
+                    "200": _json_response("It was created before.", _schema("FolderCreated")),
+                    "400": _error(400, "INVALID_REQUEST", "INVALID_FOLDER"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            },
+            "delete": {
+                "tags": ["folders"],
+                "operationId": "deleteFolder",
+                "summary": "Delete a folder; with recursive=true everything beneath it",
+                "description": (
+                    "Without `recursive` the folder must be empty (no live file or folder "
+                    "beneath it). Recursive deletion is not one transaction: a file "
+                    "uploaded into the folder meanwhile may survive it."
+                ),
+                "parameters": [
+                    _param("FolderPathQuery"),
+                    _param("RecursiveDelete"),
+                    _param("X-Request-Id"),
+                ],
+                "responses": {
+                    "200": _json_response("Deleted.", _schema("FolderDeleted")),
+                    "400": _error(400, "INVALID_REQUEST", "INVALID_FOLDER"),
+                    "404": _error(404, "FOLDER_NOT_FOUND"),
+                    "409": _error(409, "FOLDER_NOT_EMPTY"),
+                    "503": _unavailable(*_BOTH_BACKENDS),
+                    "500": _INTERNAL,
+                },
+            },
+        },
+        "/files/{file_id}/links": {
+            "parameters": [_param("FileId")],
+            "post": {
+                "tags": ["links"],
+                "operationId": "createLink",
+                "summary": "Share the file's current content by a public URL",
+                "description": (
+                    "`GET /d/{token}` then downloads it without a key. The link ends when "
+                    "it expires, when `max_downloads` are used up, when revoked, and when "
+                    "the file's content is replaced or the file deleted."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "requestBody": {
+                    "required": False,
+                    "content": {JSON: {"schema": _schema("NewLinkRequest")}},
+                },
+                "responses": {
+                    "201": _with_header(
+                        _with_header(
+                            _json_response(
+                                "Created; the token is shown this once.", _schema("NewLink")
+                            ),
+                            "Location",
+                            {
+                                "description": "The link, relative: `/d/{token}`.",
+                                "schema": {"type": "string", "pattern": "^/d/[^/]+$"},
+                                "required": True,
+                            },
+                        ),
+                        "Cache-Control",
+                        {**no_store, "required": True},
+                    ),
+                    "400": _error(400, "INVALID_REQUEST"),
+                    **link_errors,
+                },
+            },
+            "get": {
+                "tags": ["links"],
+                "operationId": "listLinks",
+                "summary": "The file's links and their states (no tokens)",
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response("The links.", _schema("LinkList")),
+                    **link_errors,
+                },
+            },
+        },
+        "/links/{token}": {
+            "parameters": [
+                {
+                    **_SHARING_PARAMETERS["LinkToken"],
+                    "description": "The link's token, or its `link_id`.",
+                }
+            ],
+            "delete": {
+                "tags": ["links"],
+                "operationId": "revokeLink",
+                "summary": "Revoke a link now (again is fine)",
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response("Revoked.", _schema("LinkRevoked")),
+                    "404": _error(404, "LINK_NOT_FOUND"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            },
+        },
+        "/d/{token}": {
+            "parameters": [_param("LinkToken")],
+            "get": {
+                "tags": ["links"],
+                "operationId": "downloadSharedFile",
+                "summary": "Download through a share link (no key)",
+                "description": (
+                    "Headers, ranges and streaming as `GET /files/{file_id}`. Each response "
+                    "that sends content counts as one download; with `max_downloads` the "
+                    "count is claimed before the first byte, atomically (of two concurrent "
+                    "downloads of a one-time link exactly one gets the file). HEAD and 304 "
+                    "count nothing."
+                ),
+                "parameters": shared_download_params,
+                "responses": _shared_download_responses(head=False),
+            },
+            "head": {
+                "tags": ["links"],
+                "operationId": "headSharedFile",
+                "summary": "The headers a shared download would have; counts nothing",
+                "parameters": shared_download_params,
+                "responses": _shared_download_responses(head=True),
+            },
+        },
+    }
+
+
+_SHARING_DESCRIPTION = """
+**Folders.** A file lives in a folder (`folder`, `/` by default): set it at
+upload (form field or `?folder=`) or move it with `PUT`. `GET /files?folder=…`
+lists that folder's files and its direct subfolders, `recursive=true` every file
+beneath it. Names are unique per folder only when asked: `on_conflict`.
+
+**Expiring files.** `expires_in` or `expires_at` at upload or by `PUT` (JSON
+`"expires_at": null` clears it). An expired file is gone for every endpoint at
+once; `flask --app app purge` then deletes it, and with
+`PURGE_UNACCESSED_DAYS` also files nobody downloaded or changed for that long
+(`last_accessed_at` and `download_count` say when and how often).
+
+**Share links.** `POST /files/{file_id}/links` makes a public URL
+`/d/{token}` for the file's current content. Ended links (expired, used up,
+revoked, or the file replaced or deleted) answer `410 LINK_GONE`; unknown
+tokens `404 LINK_NOT_FOUND`; a password-protected link without the right
+password `403 LINK_PASSWORD_REQUIRED`.
+
+**Batches.** Several `file` parts in one upload answer `201 {"files": […]}`,
+or `207` with a result per file when any failed; `POST /files/delete` deletes a
+list of ids.
+"""
+
+
 # == SPEC §4: users, keys, admin, rate limits, quotas ===============================
 # Switched on by build_spec(include_auth=True); docs.py does that as soon as the app
 # serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
 # agree, and that the responses match.
 
 _PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+_SHARE_PATHS = ("/d/{token}",)
 _CACHE_CONTROL_NO_STORE: Obj = {
     "description": "Keys are never cached.",
     "schema": {"const": "no-store"},
@@ -1232,12 +2279,16 @@ def _add_auth(spec: Obj) -> None:
                 # Probes and docs are never metered: they answer even with the database down.
                 operation["security"] = []
                 continue
+            if path in _SHARE_PATHS:  # no key: the link is the credential; limited by address
+                operation["security"] = []
+                responses["429"] = _error(429, "RATE_LIMITED")
+                continue
             responses["401"] = _unauthorized()
             responses["403"] = _error(
                 403, "FORBIDDEN", description="The admin token used on a user's route"
             )
             responses["429"] = _error(429, "RATE_LIMITED")
-            if operation["operationId"] in ("uploadFile", "updateFile"):
+            if operation["operationId"] in ("uploadFile", "updateFile", "createUpload", "copyFile"):
                 responses["507"] = _error(507, "QUOTA_EXCEEDED")
     spec["paths"].update(_auth_paths())
 

@@ -3,26 +3,38 @@
 Write orders: upload = blob, then metadata (blob removed if metadata fails);
 replace = new blob, then one atomic metadata swap, then the old blob;
 delete = metadata, then blob. Blob keys are never reused, so a reader sees the
-old content or the new, never a mix.
+old content or the new, never a mix. A copy is a new file: quota reserved,
+then a server-side copy to a fresh key, then metadata (issue 5).
+
+Where a file lives (folder), how a name clash is settled and when a file
+expires are :class:`Placement`; an expired file is not found, whatever asks.
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from . import mediatypes
 from .checksums import ExpectedDigests, Hasher
 from .errors import (
     DatabaseUnavailable,
+    FileDropError,
+    FileExists,
     FileNotFound,
     FileTooLarge,
+    InvalidRequest,
     PreconditionFailed,
     QuotaExceeded,
     StorageUnavailable,
 )
+from .expiry import parse_expiry
+from .folders import ROOT, numbered_name, validate_folder
 from .ids import new_blob_key, new_file_id
 from .storage.blobs import BlobNotFound, BlobReader, BlobStore
 from .storage.metadata import CatalogStore, FileRecord, ListCursor, utcnow
@@ -32,6 +44,63 @@ log = logging.getLogger("filedrop.service")
 
 SNIFF_BYTES = 512
 _READ_RETRIES = 3
+ON_CONFLICT = ("allow", "rename", "replace", "fail")
+_RENAME_TRIES = 100
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a file goes and how long it stays, for an upload, move or copy (issue 5).
+
+    ``folder`` None keeps the file's folder (the root for a new file).
+    ``on_conflict`` settles a live file of the same name in the target folder:
+    ``allow`` keeps both (the default, as before folders), ``rename`` picks
+    ``name (1).ext``, ``(2)``…, ``replace`` deletes the other file once this one
+    is stored, ``fail`` refuses with 409 and stores nothing. The check is not a
+    lock: two requests racing for one new name may both get it.
+    ``expires_at`` applies when ``sets_expiry`` (None then clears an expiry).
+    """
+
+    folder: str | None = None
+    on_conflict: str = "allow"
+    expires_at: datetime | None = None
+    sets_expiry: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        folder: object = None,
+        on_conflict: object = None,
+        expires_in: object = None,
+        expires_at: object = None,
+        clear_expiry: bool = False,
+    ) -> Placement:
+        """Validate what a client sent (JSON values, or strings from a form or query)."""
+        if on_conflict is not None and on_conflict not in ON_CONFLICT:
+            raise InvalidRequest(f"on_conflict must be one of: {', '.join(ON_CONFLICT)}")
+        if clear_expiry and (expires_in is not None or expires_at is not None):
+            raise InvalidRequest("Send expires_in or expires_at, or clear the expiry, not both")
+        expiry = parse_expiry(expires_in, expires_at, utcnow())
+        return cls(
+            folder=None if folder is None else validate_folder(folder),
+            on_conflict=str(on_conflict or "allow"),
+            expires_at=expiry,
+            sets_expiry=expiry is not None or clear_expiry,
+        )
+
+    @property
+    def changes_anything(self) -> bool:
+        """Whether a PUT with only this placement (no content, no name) has work to do."""
+        return self.folder is not None or self.sets_expiry
+
+
+@dataclass
+class _Settled:
+    """A placement resolved against the store: the folder and the files a replace removes."""
+
+    placement: Placement
+    folder: str
+    victims: list[FileRecord] = field(default_factory=list)
 
 
 class Incoming(Protocol):
@@ -92,6 +161,15 @@ class _Meter:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """What hashing a file's content found: its SHA-256, size and first bytes (for sniffing)."""
+
+    sha256: str
+    size: int
+    head: bytes
+
+
+@dataclass(frozen=True)
 class Download:
     record: FileRecord
     body: BlobReader
@@ -115,9 +193,29 @@ class FileService:
 
     # -- writes ---------------------------------------------------------------
 
-    def upload(self, owner: str, incoming: Incoming, digests: ExpectedDigests) -> FileRecord:
+    def upload(
+        self,
+        owner: str,
+        incoming: Incoming,
+        digests: ExpectedDigests,
+        placement: Callable[[], Placement] | None = None,
+    ) -> FileRecord:
+        """``placement`` is asked once the content is read (a form may send its fields
+        after the file), before the blob commits: a bad folder or a clash stores nothing."""
         file_id = new_file_id()
-        stored = self._store_content(file_id, incoming, digests, lambda: incoming.fallback_name)
+        settled: list[_Settled] = []
+
+        def settle(name: str) -> str:
+            where = placement() if placement else Placement()
+            folder = where.folder or ROOT
+            final, victims = self._settle_name(owner, folder, name, where.on_conflict, None)
+            settled.append(_Settled(where, folder, victims))
+            return final
+
+        stored = self._store_content(
+            file_id, incoming, digests, lambda: incoming.fallback_name, settle
+        )
+        where = settled[0]
         now = utcnow()
         record = FileRecord(
             file_id=file_id,
@@ -129,6 +227,8 @@ class FileService:
             updated_at=now,
             sha256=stored.sha256,
             blob_key=stored.blob_key,
+            folder=where.folder,
+            expires_at=where.placement.expires_at,
         )
         reserved = False
         try:  # from here on the blob exists: any failure must take it away again
@@ -140,7 +240,65 @@ class FileService:
                 self._release(owner, stored.size, 1)
             self._discard_blob(stored.blob_key)
             raise
+        self._remove_replaced(where.victims)
         return record
+
+    def copy(
+        self, owner: str, file_id: str, new_name: str | None, placement: Placement | None = None
+    ) -> FileRecord:
+        """A new file with the same content: quota first, then a server-side copy of the
+        blob to a fresh key, then metadata. The copy shares nothing with the original
+        (not its links, not its expiry unless given)."""
+        where = placement or Placement()
+        source = self._get(owner, file_id)
+        folder = where.folder or source.folder
+        name = source.file_name if new_name is None else validate_file_name(new_name)
+        name, victims = self._settle_name(owner, folder, name, where.on_conflict, None)
+        new_id = new_file_id()
+        key = new_blob_key(new_id)
+        self._reserve(owner, source.file_size, files=1)
+        try:
+            source = self._copy_blob(owner, source, key)
+            now = utcnow()
+            record = FileRecord(
+                file_id=new_id,
+                owner=owner,
+                file_name=name,
+                file_size=source.file_size,
+                file_type=source.file_type,
+                created_at=now,
+                updated_at=now,
+                sha256=source.sha256,
+                blob_key=key,
+                folder=folder,
+                expires_at=where.expires_at,
+            )
+            self.meta.insert(record)
+        except BaseException:
+            self._release(owner, source.file_size, 1)
+            self._discard_blob(key)
+            raise
+        self._remove_replaced(victims)
+        return record
+
+    def _copy_blob(self, owner: str, source: FileRecord, dest_key: str) -> FileRecord:
+        """Copy the source's current blob; a replace racing us moves it, so follow it once
+        or twice. Returns the record whose content was copied."""
+        for _ in range(_READ_RETRIES):
+            try:
+                self.blobs.copy(source.blob_key, dest_key)
+                return source
+            except BlobNotFound:
+                latest = self._get(owner, source.file_id)
+                if latest.blob_key == source.blob_key:
+                    log.error("file %s has metadata but no blob", source.file_id)
+                    raise FileNotFound(source.file_id) from None
+                if latest.file_size != source.file_size:  # the reservation was for the old size
+                    raise StorageUnavailable(
+                        "The file changed while being copied; try again"
+                    ) from None
+                source = latest
+        raise StorageUnavailable("The file kept changing while being copied; try again")
 
     def replace(
         self,
@@ -150,16 +308,30 @@ class FileService:
         new_name: str | None,
         if_match: ETagCondition | None,
         digests: ExpectedDigests,
+        placement: Callable[[], Placement] | None = None,
     ) -> FileRecord:
-        """New content and/or a new name, swapped in by one conditional update."""
+        """New content, a new name, folder (a move) or expiry, swapped in by one
+        conditional update. A name clash is settled only when the name or folder
+        changes; ``placement`` is asked as in :meth:`upload`."""
         current = self._get(owner, file_id)
         if if_match is not None and not if_match.contains(current.sha256):
             raise PreconditionFailed("The file's ETag does not match If-Match")
+        settled: list[_Settled] = []
+
+        def settle(name: str) -> str:
+            where = placement() if placement else Placement()
+            folder = where.folder or current.folder
+            moved = folder != current.folder or name != current.file_name
+            policy = where.on_conflict if moved else "allow"
+            final, victims = self._settle_name(owner, folder, name, policy, file_id)
+            settled.append(_Settled(where, folder, victims))
+            return final
+
         changes: dict[str, Any] = {}
         stored: _Stored | None = None
         if incoming is not None:
             fallback = new_name or current.file_name
-            stored = self._store_content(file_id, incoming, digests, lambda: fallback)
+            stored = self._store_content(file_id, incoming, digests, lambda: fallback, settle)
             changes.update(
                 file_name=stored.file_name,
                 blob_key=stored.blob_key,
@@ -167,8 +339,16 @@ class FileService:
                 file_size=stored.size,
                 file_type=stored.media_type,
             )
-        elif new_name is not None:
-            changes["file_name"] = validate_file_name(new_name)
+        else:
+            asked = current.file_name if new_name is None else validate_file_name(new_name)
+            name = settle(asked)
+            if new_name is not None or name != current.file_name:
+                changes["file_name"] = name
+        where = settled[0]
+        if where.placement.folder is not None:
+            changes["folder"] = where.folder
+        if where.placement.sets_expiry:
+            changes["expires_at"] = where.placement.expires_at
         changes["updated_at"] = utcnow()
         if stored is None:
             before = self.meta.update(
@@ -180,6 +360,7 @@ class FileService:
             if self.meta.get(owner, file_id) is None:
                 raise FileNotFound(file_id)
             raise PreconditionFailed("The file changed while it was being updated")
+        self._remove_replaced(where.victims)
         return replace(before, **changes)
 
     def _swap_content(
@@ -213,6 +394,64 @@ class FileService:
         self._discard_blob(before.blob_key)
         return before
 
+    def adopt(
+        self,
+        owner: str,
+        file_id: str,
+        blob_key: str,
+        file_name: str,
+        declared_type: str | None,
+        folder: str | None = None,
+        measured: Measured | None = None,
+    ) -> FileRecord:
+        """Make a blob stored by other means (an assembled resumable upload) the new file
+        ``file_id`` in ``folder`` (the root if None; names may clash, as with
+        ``on_conflict=allow``): metadata after the blob, the blob removed if that fails.
+
+        The caller has already reserved the bytes against the owner's quota; the file
+        is counted here. Without ``measured`` the blob is read back once to hash it.
+        """
+        try:
+            measured = measured or self.measure(blob_key)
+            name = validate_file_name(file_name)
+            now = utcnow()
+            record = FileRecord(
+                file_id=file_id,
+                owner=owner,
+                file_name=name,
+                file_size=measured.size,
+                file_type=declared_type or mediatypes.detect(measured.head, name),
+                created_at=now,
+                updated_at=now,
+                sha256=measured.sha256,
+                blob_key=blob_key,
+                folder=folder or ROOT,
+            )
+            self.meta.insert(record)
+        except BaseException:
+            self._discard_blob(blob_key)
+            raise
+        try:
+            # The bytes were reserved up front; only the file count moves, unconditionally.
+            self.meta.release(owner, 0, -1)
+        except DatabaseUnavailable:
+            log.warning("could not count file %s for %s (fsck will fix usage)", file_id, owner)
+        return record
+
+    def measure(self, blob_key: str) -> Measured:
+        """Hash a stored blob, streaming it once from storage a chunk at a time."""
+        hasher = Hasher()
+        head = b""
+        reader = self.blobs.open(blob_key)
+        try:
+            for chunk in reader:
+                hasher.update(chunk)
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+        finally:
+            reader.close()
+        return Measured(hasher.sha256_hex, hasher.size, head)
+
     def delete(self, owner: str, file_id: str, if_match: ETagCondition | None) -> FileRecord:
         if if_match is not None:
             current = self._get(owner, file_id)
@@ -227,7 +466,31 @@ class FileService:
                 raise FileNotFound(file_id)
         self._release(owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
+        if removed.is_expired(utcnow()):  # it was gone already; now it is reclaimed too
+            raise FileNotFound(file_id)
         return removed
+
+    def delete_many(self, owner: str, file_ids: list[str]) -> list[FileRecord | FileDropError]:
+        """Delete each file in turn; each result is the deleted record or why not."""
+        results: list[FileRecord | FileDropError] = []
+        for file_id in file_ids:
+            try:
+                results.append(self.delete(owner, file_id, None))
+            except FileDropError as exc:
+                results.append(exc)
+        return results
+
+    def discard_file(self, record: FileRecord, if_unchanged: bool = False) -> bool:
+        """Delete a file a scan found (folder delete, purge, replace on conflict):
+        metadata first, then the blob. With ``if_unchanged`` only if its content is
+        still what the scan saw. False if it was gone (or changed) already."""
+        expected = record.sha256 if if_unchanged else None
+        removed = self.meta.delete(record.owner, record.file_id, if_sha256=expected)
+        if removed is None:
+            return False
+        self._release(record.owner, removed.file_size, 1)
+        self._discard_blob(removed.blob_key)
+        return True
 
     def delete_all(self, owner: str) -> int:
         """Delete every file of ``owner`` (user removal); returns how many."""
@@ -250,11 +513,13 @@ class FileService:
         file_id: str,
         byte_range: Callable[[FileRecord], tuple[int, int] | None],
         record: FileRecord | None = None,
+        pinned: bool = False,
     ) -> Download:
         """Open the current content. ``byte_range`` picks (start, end) from the record.
 
         A replace may delete the blob we just looked up; then the record has
-        moved on, and we follow it instead of answering 404.
+        moved on, and we follow it instead of answering 404 — unless ``pinned``
+        (a share link serves only the content it was made for): then 404.
         """
         for _ in range(_READ_RETRIES):
             record = record or self._get(owner, file_id)
@@ -265,16 +530,47 @@ class FileService:
             except BlobNotFound:
                 latest = self._get(owner, file_id)
                 if latest.blob_key != record.blob_key:
+                    if pinned:
+                        raise FileNotFound(file_id) from None
                     record = latest
                     continue
                 log.error("file %s has metadata but no blob %s", file_id, record.blob_key)
                 raise FileNotFound(file_id) from None
         raise StorageUnavailable("The file kept changing while being read; try again")
 
+    def download(
+        self,
+        owner: str,
+        file_id: str,
+        byte_range: Callable[[FileRecord], tuple[int, int] | None],
+        record: FileRecord | None = None,
+    ) -> Download:
+        """:meth:`open`, counted as a download of the file."""
+        opened = self.open(owner, file_id, byte_range, record)
+        self.record_download(opened.record)
+        return opened
+
+    def record_download(self, record: FileRecord) -> None:
+        """One write per download, best effort: a download never fails for its bookkeeping."""
+        try:
+            self.meta.record_access(record.file_id, utcnow())
+        except DatabaseUnavailable as exc:
+            log.warning("could not count a download of %s: %s", record.file_id, exc.message)
+
     def list(
-        self, owner: str, limit: int, after: ListCursor | None, prefix: str | None
+        self,
+        owner: str,
+        limit: int,
+        after: ListCursor | None,
+        prefix: str | None,
+        folder: str | None = None,
+        recursive: bool = False,
     ) -> tuple[list[FileRecord], ListCursor | None]:
-        records = self.meta.list(owner, limit + 1, after, prefix)
+        """A page of live files, newest first: all of them, or those in ``folder``
+        (and beneath it, if ``recursive``)."""
+        records = self.meta.list(
+            owner, limit + 1, after, prefix, folder=folder, recursive=recursive, live_at=utcnow()
+        )
         page, more = records[:limit], len(records) > limit
         cursor = ListCursor(page[-1].created_at, page[-1].file_id) if more else None
         return page, cursor
@@ -283,9 +579,45 @@ class FileService:
 
     def _get(self, owner: str, file_id: str) -> FileRecord:
         record = self.meta.get(owner, file_id)
-        if record is None:
+        if record is None or record.is_expired(utcnow()):
             raise FileNotFound(file_id)
         return record
+
+    def _settle_name(
+        self, owner: str, folder: str, name: str, policy: str, moving: str | None
+    ) -> tuple[str, builtins.list[FileRecord]]:
+        """Apply ``on_conflict``: the name to use, and the files ``replace`` will remove.
+
+        ``moving`` is the file being renamed or moved: it never clashes with itself.
+        """
+        if policy == "allow":
+            return name, []
+
+        def clashes(candidate: str) -> builtins.list[FileRecord]:
+            found = self.meta.find_named(owner, folder, candidate, utcnow())
+            return [record for record in found if record.file_id != moving]
+
+        existing = clashes(name)
+        if not existing:
+            return name, []
+        if policy == "fail":
+            raise FileExists(f"A file named {name!r} already exists in {folder}")
+        if policy == "replace":
+            return name, existing
+        for number in range(1, _RENAME_TRIES + 1):
+            candidate = numbered_name(name, number)
+            if not clashes(candidate):
+                return candidate, []
+        return numbered_name(name, secrets.token_hex(4)), []
+
+    def _remove_replaced(self, victims: builtins.list[FileRecord]) -> None:
+        """After ``on_conflict=replace`` stored the new file: the old ones go, unless they
+        changed meanwhile. Best effort: the new file stands either way."""
+        for victim in victims:
+            try:
+                self.discard_file(victim, if_unchanged=True)
+            except DatabaseUnavailable as exc:
+                log.warning("could not remove replaced file %s: %s", victim.file_id, exc.message)
 
     def _store_content(
         self,
@@ -293,16 +625,22 @@ class FileService:
         incoming: Incoming,
         digests: ExpectedDigests,
         fallback_name: Callable[[], str | None],
+        settle: Callable[[str], str] | None = None,
     ) -> _Stored:
-        """Stream the content to a fresh blob; verify name and digests before it commits."""
+        """Stream the content to a fresh blob; verify name and digests before it commits.
+
+        ``settle`` then gets the validated name and returns the one to store (or raises,
+        and nothing is stored).
+        """
         meter = _Meter(incoming.chunks(), self.max_file_size, digests)
         key = new_blob_key(file_id)
         names: list[str] = []
 
         def before_commit() -> None:
             explicit = incoming.file_name
-            names.append(validate_file_name(fallback_name() if explicit is None else explicit))
+            name = validate_file_name(fallback_name() if explicit is None else explicit)
             digests.verify(meter.hasher)
+            names.append(settle(name) if settle else name)
 
         self.blobs.put_stream(key, meter, before_commit)
         name = names[0]

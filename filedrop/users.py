@@ -81,10 +81,13 @@ class UserService:
         return key
 
     def delete(self, user_id: str) -> int:
-        """Remove the user (their key dies first), then all their files and blobs."""
+        """Remove the user (their key dies first), then all their files and blobs, then
+        their folders. Their share links end with the files; purge drops their records."""
         if self.store.delete_user(user_id) is None:
             raise UserNotFound(user_id)
-        return self.files.delete_all(user_id)
+        deleted = self.files.delete_all(user_id)
+        self.store.delete_folders(user_id, "/", recursive=True)
+        return deleted
 
     def authenticate(self, key: str | None) -> UserRecord:
         if not key:

@@ -66,3 +66,15 @@ def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> 
     if not low <= value <= high:
         raise InvalidRequest(f"{name} must be between {low} and {high}")
     return value
+
+
+def bool_param(raw: str | None, name: str) -> bool:
+    """A boolean query parameter: true/false, 1/0, yes/no; absent is false."""
+    if raw is None:
+        return False
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise InvalidRequest(f"{name} must be true or false")

@@ -637,6 +637,10 @@ class SeaweedS3(S3Server):
             "-s3.allowDeleteBucketNotEmpty=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Every bucket (a collection) takes volumes of its own, and mini's default
+            # limit is free disk / 1 GiB: ~60 buckets here, then "No writable volumes"
+            # (InternalError) for the rest of the session. Volumes are sparse: no disk cost.
+            "-volume.max=1000",
         ]
         # Every port explicitly, gRPC ones included, so nothing falls back
         # to a fixed default that parallel runs would fight over.

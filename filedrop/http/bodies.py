@@ -92,7 +92,13 @@ class RawBody:
 
 
 class MultipartBody:
-    """A ``multipart/form-data`` body whose part ``file`` is the file."""
+    """A ``multipart/form-data`` body whose part ``file`` is the file.
+
+    A form may hold several ``file`` parts (a batch upload): :meth:`find_file`
+    steps to the next one, and this object is then that file. Fields are
+    collected as they pass: each file sees every field sent before the next
+    ``file`` part (so a single file's fields may follow it, as they always could).
+    """
 
     def __init__(self, stream: RequestBody, boundary: str, chunk_size: int) -> None:
         self._stream = stream
@@ -113,24 +119,51 @@ class MultipartBody:
         self.declared_type: str | None = None
         self.has_file = False
         self._file_done = False
+        self.index = -1  # of the current `file` part: 0 for the first
+        # Known once the current file's bytes are read: another `file` part follows.
+        self.more_files = False
+        # The current file part and what follows it up to the next file were read
+        # cleanly: a batch can go on with the next file after this one failed.
+        self.part_finished = False
+        self._next_file: File | None = None
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether the form has several files (known once the first one is read)."""
+        return self.index > 0 or self.more_files
 
     @property
     def file_name(self) -> str | None:
+        if self.is_batch and "file_name" in self.fields:
+            raise InvalidRequest(
+                "file_name names one file: in a form with several files, "
+                "each part's own filename names it"
+            )
         return self.fields.get("file_name")
 
     def find_file(self) -> bool:
-        """Read up to the ``file`` part (collecting fields); False if there is none."""
+        """Read up to the next ``file`` part (collecting fields); False if there is none."""
+        event, self._next_file = self._next_file, None
+        if event is None:
+            event = self._skip_to_file()
+        if event is None:
+            return False
+        self.has_file, self._file_done = True, False
+        self.index += 1
+        self.more_files = self.part_finished = False
+        self.fallback_name = event.filename or None
+        self.declared_type = declared_media_type(event.headers.get("content-type"))
+        return True
+
+    def _skip_to_file(self) -> File | None:
         for event in self._events:
             if isinstance(event, File) and event.name == "file":
-                self.has_file = True
-                self.fallback_name = event.filename or None
-                self.declared_type = declared_media_type(event.headers.get("content-type"))
-                return True
+                return event
             self._consume_part(event)
-        return False
+        return None
 
     def chunks(self) -> Iterator[bytes]:
-        """The file part's bytes; then the rest of the form, for trailing fields."""
+        """The file part's bytes; then the form up to the next file, for trailing fields."""
         if not self.has_file or self._file_done:
             return
         self._file_done = True
@@ -141,8 +174,9 @@ class MultipartBody:
                 yield event.data
             if not event.more_data:
                 break
-        for event in self._events:
-            self._consume_part(event)
+        self._next_file = self._skip_to_file()
+        self.more_files = self._next_file is not None
+        self.part_finished = True
 
     def _consume_part(self, event: Event) -> None:
         """Keep a field's value (bounded); skip other parts' data."""

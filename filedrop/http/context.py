@@ -7,8 +7,11 @@ import re
 from flask import current_app, g, request
 
 from ..config import Settings
+from ..folders import FolderService
 from ..ids import new_request_id
+from ..links import LinkService
 from ..service import FileService
+from ..uploads import UploadService
 from ..users import UserService
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -27,6 +30,21 @@ def get_settings() -> Settings:
 def get_users() -> UserService:
     users: UserService = current_app.extensions["filedrop.users"]
     return users
+
+
+def get_uploads() -> UploadService:
+    uploads: UploadService = current_app.extensions["filedrop.uploads"]
+    return uploads
+
+
+def get_folders() -> FolderService:
+    folders: FolderService = current_app.extensions["filedrop.folders"]
+    return folders
+
+
+def get_links() -> LinkService:
+    links: LinkService = current_app.extensions["filedrop.links"]
+    return links
 
 
 def current_owner() -> str:

@@ -13,13 +13,27 @@ import hashlib
 from html import escape
 from importlib.resources import files
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import NotFound
 
 from ..openapi import AUTH_PATHS, build_spec, to_openapi_path
 
 SWAGGER_UI_ASSETS = str(files("flask_swagger_ui").joinpath("dist"))
 
 bp = Blueprint("docs", __name__, static_folder=SWAGGER_UI_ASSETS, static_url_path="/docs/assets")
+# Only what the page loads. The package's folder also holds oauth2-redirect.html, an
+# HTML page of its own that would run on our origin without our CSP (we use no OAuth).
+PAGE_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+
+
+@bp.before_request
+def _page_assets_only() -> None:
+    if (
+        request.endpoint == "docs.static"
+        and (request.view_args or {}).get("filename") not in PAGE_ASSETS
+    ):
+        raise NotFound()
+
 
 # Constant, so the page's CSP can allow exactly this inline script by its hash.
 _INIT_SCRIPT = """

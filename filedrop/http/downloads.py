@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from flask import Request, Response
+from werkzeug.datastructures import ETags
+from werkzeug.http import parse_etags
 
 from .. import mediatypes
 from ..errors import RangeNotSatisfiable
-from ..service import FileService
+from ..service import Download, FileService
 from ..storage.blobs import BlobReader
 from ..storage.metadata import FileRecord
 
@@ -28,6 +30,17 @@ def content_disposition(file_name: str, inline: bool) -> str:
     return (
         f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe=_ATTR_CHARS)}"
     )
+
+
+def header_etags(req: Request, name: str) -> ETags | None:
+    """``If-Match`` or ``If-None-Match`` as ETags; None when the header is absent.
+
+    Not ``request.if_match``: Werkzeug 3.1's ``parse_etags`` never returns on a
+    value that ends in a newline (its ``$`` also matches before a final "\\n",
+    an empty match it never steps past) and grows memory until the worker dies.
+    """
+    value = req.headers.get(name)
+    return None if value is None else parse_etags(value.strip())
 
 
 def _requested_span(request: Request, record: FileRecord) -> tuple[int, int] | None:
@@ -68,16 +81,31 @@ def _stream(body: BlobReader) -> Iterator[bytes]:
         body.close()
 
 
+SpanPicker = Callable[[FileRecord], tuple[int, int] | None]
+
+
 def send_file(service: FileService, owner: str, file_id: str, request: Request) -> Response:
     """GET/HEAD of a file, as SPEC §1 describes."""
     record = service.get(owner, file_id)
+    return serve(record, lambda pick: service.download(owner, file_id, pick, record), request)
+
+
+def serve(
+    record: FileRecord, open_content: Callable[[SpanPicker], Download], request: Request
+) -> Response:
+    """GET/HEAD of ``record``'s content: conditional requests, ranges, headers, streaming.
+
+    ``open_content`` opens (and counts) the download; it is called only when a body
+    is sent, so HEAD, 304 and 416 never open the blob nor count as downloads.
+    """
     inline = request.args.get("disposition") == "inline"
-    if request.if_none_match.contains_weak(record.sha256):
+    none_match = header_etags(request, "If-None-Match")
+    if none_match is not None and none_match.contains_weak(record.sha256):
         return Response(status=304, headers=_headers(record, inline))
     span = _requested_span(request, record)
     body: BlobReader | None = None
     if request.method != "HEAD":
-        download = service.open(owner, file_id, lambda r: _requested_span(request, r), record)
+        download = open_content(lambda r: _requested_span(request, r))
         record, body, span = download.record, download.body, download.span
     headers = _headers(record, inline)
     status = 200

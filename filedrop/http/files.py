@@ -1,46 +1,125 @@
-"""The /files endpoints of SPEC §1."""
+"""The /files endpoints of SPEC §1, with issue 5's folders, expiry, copy and batches."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Blueprint, Request, Response, jsonify, request
+from flask import Blueprint, Request, Response, g, jsonify, request
 
 from ..checksums import ExpectedDigests
-from ..errors import FileTooLarge, InvalidRequest, NoFile
-from ..storage.metadata import ListCursor
-from ..validation import header_file_name, int_param, validate_file_name
+from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
+from ..folders import validate_folder
+from ..service import FileService, Placement
+from ..storage.metadata import FileRecord, ListCursor
+from ..validation import bool_param, header_file_name, int_param, validate_file_name
 from .bodies import MultipartBody, RawBody, RequestBody
-from .context import current_owner, get_service, get_settings
-from .downloads import send_file
+from .context import current_owner, get_folders, get_service, get_settings
+from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
 
 bp = Blueprint("files", __name__)
 
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
+MAX_BATCH_DELETE = 1000
+# Where a file goes (issue 5): form fields, query parameters or JSON keys alike.
+_PLACEMENT_KEYS = ("folder", "on_conflict", "expires_in", "expires_at")
 
 
 @bp.post("/files/upload")
 def upload() -> tuple[Response, int, dict[str, str]]:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
-    incoming: MultipartBody | RawBody
+    digests = _digests(request)
     if request.mimetype == "multipart/form-data":
-        incoming = _multipart(request)
-        if not incoming.find_file():
+        form = _multipart(request)
+        if not form.find_file():
             raise NoFile("The form has no 'file' part")
-    else:
-        if not _has_body(request):
-            raise NoFile("Send the file as a 'file' form part or as the request body")
-        incoming = _raw(request, require_name=True)
-        if request.content_length:
-            service.check_room(current_owner(), request.content_length)
-    record = service.upload(current_owner(), incoming, _digests(request))
+        return _upload_form(service, form, digests)
+    if not _has_body(request):
+        raise NoFile("Send the file as a 'file' form part or as the request body")
+    incoming = _raw(request, require_name=True)
+    where = _placement(request.args)  # refused before the body is read
+    if request.content_length:
+        service.check_room(current_owner(), request.content_length)
+    record = service.upload(current_owner(), incoming, digests, lambda: where)
     return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
+
+
+def _upload_form(
+    service: FileService, form: MultipartBody, digests: ExpectedDigests
+) -> tuple[Response, int, dict[str, str]]:
+    """Store each ``file`` part in turn. One file: as ever. Several: 201 with every
+    file, or 207 with a result per file when any failed.
+
+    A file that fails once its bytes were read does not stop the others; a part
+    that cannot be read to its end (too large, malformed) stops the batch there.
+    """
+    owner = current_owner()
+    results: list[tuple[str | None, FileRecord | FileDropError]] = []
+    while True:
+        part_name = form.fallback_name
+        outcome: FileRecord | FileDropError
+        try:
+            outcome = service.upload(owner, form, digests, lambda: _form_placement(form, digests))
+        except FileDropError as exc:
+            if not results and not (form.part_finished and form.is_batch):
+                raise  # a single file, or nothing stored yet and the form is unreadable
+            outcome = exc
+        results.append((part_name, outcome))
+        if isinstance(outcome, FileDropError) and not form.part_finished:
+            break
+        try:
+            if not form.find_file():
+                break
+        except FileDropError as exc:
+            results.append((None, exc))
+            break
+    if not form.is_batch and isinstance(outcome, FileRecord):
+        return jsonify(outcome.public()), 201, {"Location": f"/files/{outcome.file_id}"}
+    if all(isinstance(outcome, FileRecord) for _, outcome in results):
+        return (
+            jsonify({"files": [o.public() for _, o in results if isinstance(o, FileRecord)]}),
+            201,
+            {},
+        )
+    items: list[dict[str, Any]] = []
+    for part_name, outcome in results:
+        if isinstance(outcome, FileRecord):
+            items.append({"status": 201, "file": outcome.public()})
+        else:
+            items.append(
+                {"status": outcome.status, "file_name": part_name, "error": _error_item(outcome)}
+            )
+    return jsonify({"files": items}), 207, {}
+
+
+def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
+    """Asked just before each file commits, when the fields sent so far are known."""
+    if form.is_batch and digests.values:
+        raise InvalidRequest(
+            "Digest, Repr-Digest and Content-MD5 describe one file, not a form with several"
+        )
+    return _placement(form.fields, request.args)
+
+
+def _placement(*sources: Mapping[str, Any]) -> Placement:
+    """Folder, on_conflict and expiry from the first source that has each."""
+    found: dict[str, Any] = {}
+    for key in _PLACEMENT_KEYS:
+        found[key] = next((source[key] for source in sources if key in source), None)
+    return Placement.parse(**found)
+
+
+def _error_item(exc: FileDropError) -> dict[str, Any]:
+    """The SPEC §2 error object, for one entry of a batch result."""
+    return {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")}
 
 
 @bp.route("/files/<file_id>", methods=["GET", "HEAD"])
@@ -59,30 +138,79 @@ def update(file_id: str) -> Response:
     _refuse_oversized(request, service.max_file_size)
     incoming: MultipartBody | RawBody | None = None
     new_name: str | None = None
+    where = Placement()
+    # A form's fields may follow its file: then they are read once the content is.
+    form_placement: Callable[[], Placement] | None = None
     if request.mimetype == "multipart/form-data":
         form = _multipart(request)
         if form.find_file():
             incoming = form
+            form_placement = functools.partial(_replace_form_placement, form)
         else:
             new_name = form.fields.get("file_name")
+            where = _placement(form.fields, request.args)
     elif request.mimetype == "application/json":
-        new_name = _json_file_name(request)
+        new_name, where = _json_update(request)
     elif _has_body(request):
         incoming = _raw(request, require_name=False)
+        where = _placement(request.args)
     else:
         new_name = _query_or_header_name(request)
-    if incoming is None and new_name is None:
-        raise InvalidRequest("Send new content, a new file_name, or both")
-    if_match = request.if_match if "If-Match" in request.headers else None
+        where = _placement(request.args)
+    if incoming is None and new_name is None and not where.changes_anything:
+        raise InvalidRequest("Send new content, a new file_name, folder or expiry")
+    if_match = header_etags(request, "If-Match")
     record = service.replace(
-        current_owner(), file_id, incoming, new_name, if_match, _digests(request)
+        current_owner(),
+        file_id,
+        incoming,
+        new_name,
+        if_match,
+        _digests(request),
+        form_placement or (lambda: where),
     )
     return jsonify({"message": "File updated", "file": record.public()})
 
 
+def _replace_form_placement(form: MultipartBody) -> Placement:
+    if form.more_files:
+        raise InvalidRequest("A replace takes one 'file' part")
+    return _placement(form.fields, request.args)
+
+
+@bp.post("/files/<file_id>/copy")
+def copy(file_id: str) -> tuple[Response, int, dict[str, str]]:
+    body = _optional_json({"file_name", *_PLACEMENT_KEYS})
+    new_name = _string_or_none(body, "file_name")
+    record = get_service().copy(current_owner(), file_id, new_name, _placement(body))
+    return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
+
+
+@bp.post("/files/delete")
+def delete_many() -> tuple[Response, int]:
+    file_ids = read_json_object(allowed={"file_ids"}).get("file_ids")
+    if (
+        not isinstance(file_ids, list)
+        or not 1 <= len(file_ids) <= MAX_BATCH_DELETE
+        or not all(isinstance(file_id, str) for file_id in file_ids)
+    ):
+        raise InvalidRequest(f"file_ids must be a list of 1 to {MAX_BATCH_DELETE} file ids")
+    results = get_service().delete_many(current_owner(), file_ids)
+    items: list[dict[str, Any]] = []
+    for file_id, outcome in zip(file_ids, results, strict=True):
+        if isinstance(outcome, FileRecord):
+            items.append({"file_id": file_id, "status": 200})
+        else:
+            items.append(
+                {"file_id": file_id, "status": outcome.status, "error": _error_item(outcome)}
+            )
+    status = 200 if all(isinstance(outcome, FileRecord) for outcome in results) else 207
+    return jsonify({"files": items}), status
+
+
 @bp.delete("/files/<file_id>")
 def delete(file_id: str) -> Response:
-    if_match = request.if_match if "If-Match" in request.headers else None
+    if_match = header_etags(request, "If-Match")
     get_service().delete(current_owner(), file_id, if_match)
     return jsonify({"message": "File deleted", "file_id": file_id})
 
@@ -92,13 +220,18 @@ def list_files() -> Response:
     limit = int_param(request.args.get("limit"), "limit", 100, 1, 1000)
     after = _decode_cursor(request.args.get("cursor"))
     prefix = request.args.get("prefix") or None
-    records, cursor = get_service().list(current_owner(), limit, after, prefix)
-    return jsonify(
-        {
-            "files": [r.public() for r in records],
-            "next_cursor": _encode_cursor(cursor) if cursor else None,
-        }
-    )
+    raw_folder = request.args.get("folder")
+    folder = None if raw_folder is None else validate_folder(raw_folder)
+    recursive = bool_param(request.args.get("recursive"), "recursive")
+    owner = current_owner()
+    records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
+    body: dict[str, Any] = {"files": [r.public() for r in records]}
+    if folder is not None:
+        # The direct subfolders, complete, on the first page; later pages carry files only.
+        subfolders = get_folders().subfolders(owner, folder) if after is None else []
+        body["folders"] = [f.public() for f in subfolders]
+    body["next_cursor"] = _encode_cursor(cursor) if cursor else None
+    return jsonify(body)
 
 
 # -- request parsing ---------------------------------------------------------
@@ -141,11 +274,30 @@ def _query_or_header_name(req: Request) -> str | None:
     return req.args.get("file_name")
 
 
-def _json_file_name(req: Request) -> str | None:
-    name = read_json_object(allowed={"file_name"}).get("file_name")
-    if name is not None and not isinstance(name, str):
-        raise InvalidRequest("file_name must be a string")
-    return name
+def _json_update(req: Request) -> tuple[str | None, Placement]:
+    """A JSON PUT: rename, move, set or (``"expires_at": null``) clear the expiry."""
+    body = read_json_object(allowed={"file_name", *_PLACEMENT_KEYS})
+    clear = "expires_at" in body and body["expires_at"] is None
+    where = Placement.parse(
+        body.get("folder"),
+        body.get("on_conflict"),
+        body.get("expires_in"),
+        body.get("expires_at"),
+        clear_expiry=clear,
+    )
+    return _string_or_none(body, "file_name"), where
+
+
+def _string_or_none(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"{key} must be a string")
+    return value
+
+
+def _optional_json(allowed: set[str]) -> dict[str, Any]:
+    """A JSON object body, or {} when there is no body at all."""
+    return read_json_object(allowed=allowed) if _has_body(request) else {}
 
 
 def _digests(req: Request) -> ExpectedDigests:

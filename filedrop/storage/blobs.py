@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -55,8 +55,35 @@ class BlobStore(Protocol):
     def copy(self, source_key: str, dest_key: str) -> None:
         """Server-side copy: no bytes pass through this process."""
 
-    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
-        """Keys of unfinished uploads started before ``older_than``; abort them unless dry."""
+    def start_multipart(self, key: str) -> str:
+        """Begin an upload to ``key`` in parts that may arrive over many requests (tus).
+
+        Returns its upload id. Nothing is visible under ``key`` until
+        :meth:`complete_multipart`.
+        """
+
+    def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
+        """Store part ``number`` (1-based) of the upload; returns its ETag.
+
+        Uploading a number again replaces that part. Every part but the last must
+        hold at least 5 MiB (S3's rule). An unknown upload raises BlobNotFound.
+        """
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        """Make the parts ``(number, etag)``, in order, the object ``key`` (at least one part)."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown upload is not an error."""
+
+    def abort_stale_uploads(
+        self, prefix: str, older_than: datetime, dry_run: bool, keep: Collection[str] = ()
+    ) -> list[str]:
+        """Keys of unfinished uploads started before ``older_than``; abort them unless dry.
+
+        Uploads to a key in ``keep`` (resumable uploads still alive) are left alone.
+        """
 
     def ensure_bucket(self) -> bool:
         """Create the container if missing; True if it was created."""

@@ -5,6 +5,9 @@ Each key maps to one file under ``root`` (``blobs/<id>/<rand>`` becomes
 target's directory, is fsynced, then renamed into place and the directory
 fsynced: a crash leaves either no file under the key or the whole file, never
 a torn one. Temp files are what S3 calls unfinished uploads; fsck sweeps them.
+Multipart uploads that span requests (tus) keep their parts as files under
+``root/.multipart/<upload id>/`` and are concatenated into the key, the same
+atomic way, on completion.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import stat as stat_mod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +36,10 @@ _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+")
 # A temp file is ".<final name>.<random>.tmp"; the leading dot keeps it out of any valid key.
 _TEMP_RE = re.compile(r"\.([A-Za-z0-9_-]+)\.[0-9a-f]+\.tmp")
 _PUT_ATTEMPTS = 3
+# Multipart uploads (tus) live in root/.multipart/<upload id>/: a file ``key`` naming the
+# target, and one file per part, ``<number>.<etag>``. The dot keeps them out of listings.
+_MULTIPART_DIR = ".multipart"
+_UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
 class InvalidBlobKey(ValueError):
@@ -62,6 +70,14 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _ignore_missing(
+    function: object, path: str, exc_info: tuple[type, BaseException, object]
+) -> None:
+    """rmtree's error hook: what another request removed first is already gone."""
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
 
 
 def _raise_unless_gone(exc: OSError) -> None:
@@ -199,6 +215,94 @@ class LocalBlobStore:
         finally:
             reader.close()
 
+    # -- multipart uploads across requests (tus) ---------------------------------
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        if not _UPLOAD_ID_RE.fullmatch(upload_id):
+            raise BlobNotFound(f"no multipart upload {upload_id!r}")
+        return self.root / _MULTIPART_DIR / upload_id
+
+    def start_multipart(self, key: str) -> str:
+        self._path(key)  # refuse a bad key now, not at completion
+        upload_id = secrets.token_hex(16)
+        directory = self._upload_dir(upload_id)
+        with _os_errors("start a multipart upload"):
+            self._make_dirs(directory)
+            self._write_durably(directory / "key", key.encode())
+        return upload_id
+
+    def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
+        directory = self._upload_dir(upload_id)
+        if not 1 <= number <= 99999:
+            raise ValueError(f"part number out of range: {number}")
+        # A fresh random ETag per upload: completing with a replaced part's old ETag fails.
+        etag = secrets.token_hex(8)
+        with _os_errors("upload a part"):
+            if not directory.is_dir():
+                raise FileNotFoundError(directory)
+            replaced = list(directory.glob(f"{number:05d}.*"))
+            self._write_durably(directory / f"{number:05d}.{etag}", body)
+            for old in replaced:
+                old.unlink(missing_ok=True)
+        return etag
+
+    def _write_durably(self, path: Path, data: bytes) -> None:
+        """Write ``path`` whole or not at all: temp file, fsync, rename, fsync the directory."""
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            with temp.open("xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        directory = self._upload_dir(upload_id)
+        paths = [directory / f"{number:05d}.{etag}" for number, etag in parts]
+        with _os_errors("complete a multipart upload"):
+            if not directory.is_dir():
+                raise FileNotFoundError(directory)
+            missing = [path.name for path in paths if not path.is_file()]
+        if missing or not paths:
+            raise StorageUnavailable(f"Local storage has no parts {missing} of upload {upload_id}")
+        self.put_stream(key, self._concatenate(paths))
+        self.abort_multipart(key, upload_id)
+
+    def _concatenate(self, paths: list[Path]) -> Iterator[bytes]:
+        for path in paths:
+            with _os_errors("read a part"), path.open("rb") as handle:
+                while chunk := handle.read(self._chunk_size):
+                    yield chunk
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            directory = self._upload_dir(upload_id)
+        except BlobNotFound:
+            return
+        with _os_errors("abort a multipart upload"):
+            shutil.rmtree(directory, onerror=_ignore_missing)
+
+    def _multipart_uploads(self) -> Iterator[tuple[Path, str, datetime]]:
+        """(directory, target key, last activity) of every multipart upload."""
+        base = self.root / _MULTIPART_DIR
+        with _os_errors("list multipart uploads"):
+            entries = sorted(base.iterdir()) if base.is_dir() else []
+            for directory in entries:
+                if not _UPLOAD_ID_RE.fullmatch(directory.name):
+                    continue
+                try:
+                    key = (directory / "key").read_text()
+                    changed = directory.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # completed or aborted while we listed
+                yield directory, key, datetime.fromtimestamp(changed, UTC)
+
     # -- reads ----------------------------------------------------------------
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> _FileReader:
@@ -240,8 +344,16 @@ class LocalBlobStore:
                     if stat_mod.S_ISREG(stat.st_mode):
                         yield path, stat
 
-    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
+    def abort_stale_uploads(
+        self, prefix: str, older_than: datetime, dry_run: bool, keep: Collection[str] = ()
+    ) -> list[str]:
         stale: list[str] = []
+        for directory, key, changed in self._multipart_uploads():
+            if key.startswith(prefix) and key not in keep and changed < older_than:
+                stale.append(key)
+                if not dry_run:
+                    with _os_errors("abort an upload"):
+                        shutil.rmtree(directory, onerror=_ignore_missing)
         for path, stat in self._walk(prefix):
             match = _TEMP_RE.fullmatch(path.name)
             if not match:

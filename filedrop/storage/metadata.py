@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,10 @@ def iso_ms(moment: datetime) -> str:
     )
 
 
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_ms(moment)
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """One file's metadata, including where its current content lives."""
@@ -34,10 +39,19 @@ class FileRecord:
     updated_at: datetime
     sha256: str
     blob_key: str
+    folder: str = "/"
+    expires_at: datetime | None = None  # gone for every endpoint from then on
+    # Download bookkeeping (PURGE_UNACCESSED_DAYS), kept apart from the record's own
+    # writes: a download never rewrites the record itself.
+    last_accessed_at: datetime | None = None
+    download_count: int = 0
 
     @property
     def etag(self) -> str:
         return f'"{self.sha256}"'
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def public(self) -> dict[str, Any]:
         """The metadata as the API shows it: no owner, no blob key."""
@@ -50,6 +64,10 @@ class FileRecord:
             "updated_at": iso_ms(self.updated_at),
             "sha256": self.sha256,
             "etag": self.etag,
+            "folder": self.folder,
+            "expires_at": _iso_or_none(self.expires_at),
+            "last_accessed_at": _iso_or_none(self.last_accessed_at),
+            "download_count": self.download_count,
         }
 
     def fields(self) -> dict[str, Any]:
@@ -86,15 +104,49 @@ class MetadataStore(Protocol):
         """Remove the record atomically; return it, or None if nothing matched."""
 
     def list(
-        self, owner: str, limit: int, after: ListCursor | None, prefix: str | None
+        self,
+        owner: str,
+        limit: int,
+        after: ListCursor | None,
+        prefix: str | None,
+        *,
+        folder: str | None = None,
+        recursive: bool = False,
+        live_at: datetime | None = None,
     ) -> list[FileRecord]:
-        """Newest first by (created_at, file_id), strictly after ``after``."""
+        """Newest first by (created_at, file_id), strictly after ``after``.
+
+        ``folder``: only files in it (and beneath it, if ``recursive``); None: all.
+        ``live_at``: leave out files expired by then; None: expired files too.
+        """
 
     def iter_all(self) -> Iterator[FileRecord]:
         """Every record of every owner (for fsck)."""
 
     def remove(self, file_id: str) -> None:
         """Drop a record whatever its owner (fsck repair)."""
+
+    def find_named(
+        self, owner: str, folder: str, file_name: str, live_at: datetime
+    ) -> builtins.list[FileRecord]:
+        """The owner's live files called ``file_name`` in exactly ``folder``."""
+
+    def record_access(self, file_id: str, at: datetime) -> None:
+        """Note one download: ``last_accessed_at = at``, ``download_count + 1``.
+
+        One write, and never to the file record itself: on a store whose updates
+        rewrite whole documents (FerretDB), a download racing a replace must not
+        put the old blob key back.
+        """
+
+    def purgeable(
+        self, now: datetime, unaccessed_before: datetime | None, after: str, limit: int
+    ) -> tuple[builtins.list[FileRecord], str | None]:
+        """Files of every owner, by file_id after ``after``, that expired by ``now`` or
+        (with ``unaccessed_before``) were last downloaded or changed before it.
+
+        Returns up to ``limit`` of them, and the file_id to continue after (None: done).
+        """
 
     def ensure_indexes(self) -> None: ...
 
@@ -167,7 +219,156 @@ class RateLimitStore(Protocol):
         (epoch seconds); return the count so far in that window."""
 
 
-class CatalogStore(MetadataStore, UserStore, RateLimitStore, Protocol):
+@dataclass(frozen=True)
+class UploadRecord:
+    """A resumable (tus) upload: in progress, or finished and kept until it expires.
+
+    Bytes ``[0, offset)`` are stored: parts ``1..len(parts)`` of the multipart upload
+    ``multipart_id`` (to ``blob_key``) hold the first ``len(parts) * part_size``, and
+    the ``staged`` blobs ``(key, size)`` hold the rest, in order, always less than a
+    part. ``file_id`` is the file the upload becomes. ``lock`` is the lease of the
+    one request that may change the upload, until ``lock_until``.
+    """
+
+    upload_id: str
+    owner: str
+    length: int
+    offset: int
+    metadata: str  # Upload-Metadata as the client sent it
+    file_name: str
+    file_type: str | None
+    folder: str | None
+    file_id: str
+    blob_key: str
+    multipart_id: str
+    part_size: int
+    parts: tuple[tuple[int, str], ...]
+    staged: tuple[tuple[str, int], ...]
+    created_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None = None
+    lock: str | None = None
+    lock_until: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None
+
+
+# What UploadStore.commit_upload may change.
+UPLOAD_PROGRESS_FIELDS = frozenset({"offset", "parts", "staged", "expires_at", "completed_at"})
+
+
+class UploadStore(Protocol):
+    """Resumable uploads, always addressed with their owner or the lease that guards them."""
+
+    def insert_upload(self, upload: UploadRecord) -> None: ...
+
+    def get_upload(self, owner: str, upload_id: str) -> UploadRecord | None: ...
+
+    def lock_upload(
+        self, owner: str, upload_id: str, lock: str, now: datetime, until: datetime
+    ) -> UploadRecord | None:
+        """Take the upload's lease if it is free or lapsed (``lock_until < now``), atomically.
+
+        Returns the record as locked, or None if it is missing or someone holds it.
+        """
+
+    def renew_upload_lock(self, upload_id: str, lock: str, until: datetime) -> bool:
+        """Extend the lease ``lock`` holds; False if it is no longer held."""
+
+    def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` (of UPLOAD_PROGRESS_FIELDS) and release the lease, atomically,
+        if ``lock`` still holds it; False (and nothing changed) otherwise."""
+
+    def delete_upload(self, upload_id: str, lock: str) -> UploadRecord | None:
+        """Remove the upload if ``lock`` holds its lease; the record as it was, or None."""
+
+    def iter_uploads(self, expired_before: datetime | None = None) -> Iterator[UploadRecord]:
+        """Every upload (of every owner), or those with ``expires_at < expired_before``."""
+
+
+class FolderStore(Protocol):
+    """Explicit folder records (``POST /folders``): empty folders that exist anyway."""
+
+    def create_folder(self, owner: str, path: str, at: datetime) -> bool:
+        """Record the folder; False if it was recorded already."""
+
+    def folder_recorded(self, owner: str, path: str) -> bool: ...
+
+    def delete_folders(self, owner: str, path: str, recursive: bool) -> int:
+        """Drop the record of ``path`` (and, if ``recursive``, of every folder beneath)."""
+
+    def folders_beneath(self, owner: str, folder: str, live_at: datetime) -> set[str]:
+        """Every folder path strictly beneath ``folder`` that holds a live file or is
+        recorded (all of them, not only direct children)."""
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A share link. ``token_hash`` is the SHA-256 hex of its token; the token itself is
+    never kept. ``blob_key`` is the content it shares: once the file moves on, it ends."""
+
+    token_hash: str
+    link_id: str
+    owner: str
+    file_id: str
+    blob_key: str
+    created_at: datetime
+    expires_at: datetime | None
+    max_downloads: int | None
+    downloads: int
+    password_hash: str | None
+    revoked_at: datetime | None
+
+    def public(self, state: str) -> dict[str, Any]:
+        return {
+            "link_id": self.link_id,
+            "file_id": self.file_id,
+            "created_at": iso_ms(self.created_at),
+            "expires_at": _iso_or_none(self.expires_at),
+            "max_downloads": self.max_downloads,
+            "downloads": self.downloads,
+            "has_password": self.password_hash is not None,
+            "revoked_at": _iso_or_none(self.revoked_at),
+            "state": state,
+        }
+
+
+class LinkStore(Protocol):
+    """Share links, found by token hash (public downloads) or by owner (management)."""
+
+    def insert_link(self, link: LinkRecord) -> None: ...
+
+    def get_link(self, token_hash: str) -> LinkRecord | None: ...
+
+    def find_link(self, owner: str, link_id: str) -> LinkRecord | None: ...
+
+    def list_links(self, owner: str, file_id: str) -> builtins.list[LinkRecord]:
+        """The file's links, newest first."""
+
+    def claim_download(self, link: LinkRecord, now: datetime) -> bool:
+        """Count one download through ``link`` if it may have one more; True if counted.
+
+        For a link with ``max_downloads`` this is atomic on every store: of
+        concurrent claims, at most ``max_downloads`` in all ever succeed (exactly
+        one for a one-time link). Unlimited links are counted best effort.
+        """
+
+    def revoke_link(self, owner: str, token_hash: str, at: datetime) -> LinkRecord | None:
+        """Mark the link revoked (once; later calls keep the first time); None if no such
+        link of ``owner``."""
+
+    def scan_links(self, after: str, limit: int) -> builtins.list[LinkRecord]:
+        """Links of every owner by token hash after ``after`` (for purge)."""
+
+    def delete_link(self, token_hash: str) -> None:
+        """Forget the link and its download count."""
+
+
+class CatalogStore(
+    MetadataStore, UserStore, RateLimitStore, UploadStore, FolderStore, LinkStore, Protocol
+):
     """Everything the service keeps in its database: files, users, request counters."""
 
     def describe(self) -> str:

@@ -13,10 +13,17 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from ..errors import DatabaseUnavailable
-from .metadata import FileRecord, ListCursor, UserRecord
+from .metadata import (
+    UPLOAD_PROGRESS_FIELDS,
+    FileRecord,
+    LinkRecord,
+    ListCursor,
+    UploadRecord,
+    UserRecord,
+)
 
 log = logging.getLogger("filedrop.mongo")
 
@@ -49,17 +56,78 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
 def _to_doc(record: FileRecord) -> dict[str, Any]:
     doc = {name: getattr(record, name) for name in _FIELDS}
     doc["_id"] = record.file_id
+    doc["folder"] = record.folder
+    doc["expires_at"] = record.expires_at
     return doc
 
 
-def _from_doc(doc: dict[str, Any]) -> FileRecord:
+def _from_doc(doc: dict[str, Any], access: dict[str, Any] | None = None) -> FileRecord:
+    """A record from its document and (optionally) its ``file_access`` document."""
     values = {name: doc[name] for name in _FIELDS}
     values["created_at"] = _utc(values["created_at"])
     values["updated_at"] = _utc(values["updated_at"])
-    return FileRecord(file_id=doc["_id"], **values)
+    access = access or {}
+    return FileRecord(
+        file_id=doc["_id"],
+        # Records from before folders and expiry lack the fields: root, never expiring.
+        folder=doc.get("folder") or _ROOT,
+        expires_at=_utc_or_none(doc.get("expires_at")),
+        last_accessed_at=_utc_or_none(access.get("last_accessed_at")),
+        download_count=int(access.get("download_count", 0)),
+        **values,
+    )
+
+
+_ROOT = "/"
+
+
+def _folder_query(folder: str | None, recursive: bool) -> dict[str, Any] | None:
+    """Files in ``folder`` (and beneath it, if ``recursive``); None: no condition."""
+    if folder is None or (recursive and folder == _ROOT):
+        return None
+    exact: dict[str, Any] = (
+        {"folder": {"$in": [_ROOT, None]}} if folder == _ROOT else {"folder": folder}
+    )
+    if not recursive:
+        return exact
+    return {"$or": [exact, {"folder": {"$regex": "^" + re.escape(folder + "/")}}]}
+
+
+def _live_query(live_at: datetime) -> dict[str, Any]:
+    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": live_at}}]}
+
+
+def _all_of(query: dict[str, Any], clauses: builtins.list[dict[str, Any]]) -> dict[str, Any]:
+    if len(clauses) == 1 and not set(clauses[0]) & set(query):
+        return {**query, **clauses[0]}
+    return {**query, "$and": clauses} if clauses else query
+
+
+_LINK_FIELDS = (
+    "link_id",
+    "owner",
+    "file_id",
+    "blob_key",
+    "created_at",
+    "expires_at",
+    "max_downloads",
+    "password_hash",
+    "revoked_at",
+)
+
+
+def _link_from_doc(doc: dict[str, Any], downloads: int) -> LinkRecord:
+    values: dict[str, Any] = {name: doc.get(name) for name in _LINK_FIELDS}
+    for name in ("created_at", "expires_at", "revoked_at"):
+        values[name] = _utc_or_none(values[name])
+    return LinkRecord(token_hash=doc["_id"], downloads=downloads, **values)
 
 
 _USER_FIELDS = ("name", "key_hash", "quota_bytes", "bytes_used", "file_count", "created_at")
@@ -69,6 +137,53 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     values = {name: doc[name] for name in _USER_FIELDS}
     values["created_at"] = _utc(values["created_at"])
     return UserRecord(user_id=doc["_id"], **values)
+
+
+_UPLOAD_FIELDS = (
+    "owner",
+    "length",
+    "offset",
+    "metadata",
+    "file_name",
+    "file_type",
+    "folder",
+    "file_id",
+    "blob_key",
+    "multipart_id",
+    "part_size",
+    "parts",
+    "staged",
+    "created_at",
+    "expires_at",
+    "completed_at",
+    "lock",
+    "lock_until",
+)
+
+
+def _upload_doc_value(name: str, value: Any) -> Any:
+    # Subdocuments, not pairs: FerretDB v1 refuses nested arrays.
+    if name == "parts":
+        return [{"n": number, "etag": etag} for number, etag in value]
+    if name == "staged":
+        return [{"key": key, "size": size} for key, size in value]
+    return value
+
+
+def _upload_to_doc(upload: UploadRecord) -> dict[str, Any]:
+    doc = {name: _upload_doc_value(name, getattr(upload, name)) for name in _UPLOAD_FIELDS}
+    doc["_id"] = upload.upload_id
+    return doc
+
+
+def _upload_from_doc(doc: dict[str, Any]) -> UploadRecord:
+    values: dict[str, Any] = {name: doc.get(name) for name in _UPLOAD_FIELDS}
+    values["parts"] = tuple((int(p["n"]), str(p["etag"])) for p in values["parts"])
+    values["staged"] = tuple((str(s["key"]), int(s["size"])) for s in values["staged"])
+    for name in ("created_at", "expires_at", "completed_at", "lock_until"):
+        if values[name] is not None:
+            values[name] = _utc(values[name])
+    return UploadRecord(upload_id=doc["_id"], **values)
 
 
 class MongoMetadataStore:
@@ -81,6 +196,13 @@ class MongoMetadataStore:
         self._files: Collection[Any] = db["files"]
         self._users: Collection[Any] = db["users"]
         self._limits: Collection[Any] = db["rate_limits"]
+        self._uploads: Collection[Any] = db["uploads"]
+        # Issue 5. Download counts live apart from the file records (see record_access).
+        self._access: Collection[Any] = db["file_access"]
+        self._folders: Collection[Any] = db["folders"]
+        self._links: Collection[Any] = db["links"]
+        self._link_counts: Collection[Any] = db["link_counts"]
+        self._link_claims: Collection[Any] = db["link_claims"]
         self._db = db
         self._hits = 0
 
@@ -94,7 +216,23 @@ class MongoMetadataStore:
     def get(self, owner: str, file_id: str) -> FileRecord | None:
         with _mongo_errors("read file metadata"):
             doc = self._files.find_one({"_id": file_id, "owner": owner})
-        return _from_doc(doc) if doc else None
+            records = self._with_access([doc] if doc else [])
+        return records[0] if records else None
+
+    def _with_access(self, docs: builtins.list[dict[str, Any]]) -> builtins.list[FileRecord]:
+        """Records for ``docs``, with their download counts (one more query)."""
+        if not docs:
+            return []
+        ids = [doc["_id"] for doc in docs]
+        access = {a["_id"]: a for a in self._access.find({"_id": {"$in": ids}})}
+        return [_from_doc(doc, access.get(doc["_id"])) for doc in docs]
+
+    def _forget_access(self, file_id: str) -> None:
+        """Best effort: counts of a deleted file are never read again (ids are never reused)."""
+        try:
+            self._access.delete_one({"_id": file_id})
+        except PyMongoError as exc:
+            log.warning("could not drop the download count of %s: %s", file_id, exc)
 
     def update(
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
@@ -106,7 +244,8 @@ class MongoMetadataStore:
             doc = self._files.find_one_and_update(
                 query, {"$set": changes}, return_document=ReturnDocument.BEFORE
             )
-        return _from_doc(doc) if doc else None
+            records = self._with_access([doc] if doc else [])
+        return records[0] if records else None
 
     def delete(self, owner: str, file_id: str, if_sha256: str | None = None) -> FileRecord | None:
         query: dict[str, Any] = {"_id": file_id, "owner": owner}
@@ -114,26 +253,46 @@ class MongoMetadataStore:
             query["sha256"] = if_sha256
         with _mongo_errors("delete file metadata"):
             doc = self._files.find_one_and_delete(query)
+        if doc:
+            self._forget_access(file_id)
         return _from_doc(doc) if doc else None
 
     def list(
-        self, owner: str, limit: int, after: ListCursor | None, prefix: str | None
-    ) -> list[FileRecord]:
+        self,
+        owner: str,
+        limit: int,
+        after: ListCursor | None,
+        prefix: str | None,
+        *,
+        folder: str | None = None,
+        recursive: bool = False,
+        live_at: datetime | None = None,
+    ) -> builtins.list[FileRecord]:
         query: dict[str, Any] = {"owner": owner}
         if prefix:
             query["file_name"] = {"$regex": "^" + re.escape(prefix)}
+        clauses: builtins.list[dict[str, Any]] = []
         if after is not None:
-            query["$or"] = [
-                {"created_at": {"$lt": after.created_at}},
-                {"created_at": after.created_at, "_id": {"$lt": after.file_id}},
-            ]
+            clauses.append(
+                {
+                    "$or": [
+                        {"created_at": {"$lt": after.created_at}},
+                        {"created_at": after.created_at, "_id": {"$lt": after.file_id}},
+                    ]
+                }
+            )
+        in_folder = _folder_query(folder, recursive)
+        if in_folder is not None:
+            clauses.append(in_folder)
+        if live_at is not None:
+            clauses.append(_live_query(live_at))
         with _mongo_errors("list files"):
             docs = list(
-                self._files.find(query)
+                self._files.find(_all_of(query, clauses))
                 .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
                 .limit(limit)
             )
-        return [_from_doc(doc) for doc in docs]
+            return self._with_access(docs)
 
     def iter_all(self) -> Iterator[FileRecord]:
         with _mongo_errors("scan file metadata"):
@@ -143,6 +302,56 @@ class MongoMetadataStore:
     def remove(self, file_id: str) -> None:
         with _mongo_errors("delete file metadata"):
             self._files.delete_one({"_id": file_id})
+        self._forget_access(file_id)
+
+    def find_named(
+        self, owner: str, folder: str, file_name: str, live_at: datetime
+    ) -> builtins.list[FileRecord]:
+        query: dict[str, Any] = {"owner": owner, "file_name": file_name}
+        clauses = [_folder_query(folder, recursive=False) or {}, _live_query(live_at)]
+        with _mongo_errors("look up a file name"):
+            return [_from_doc(doc) for doc in self._files.find(_all_of(query, clauses))]
+
+    def record_access(self, file_id: str, at: datetime) -> None:
+        # Its own collection: FerretDB applies an update by rewriting the whole document
+        # it read, so a count written into the file record could undo a racing replace.
+        with _mongo_errors("count a download"):
+            self._upsert(
+                self._access,
+                file_id,
+                {"$set": {"last_accessed_at": at}, "$inc": {"download_count": 1}},
+            )
+
+    @staticmethod
+    def _upsert(collection: Collection[Any], key: str, update: dict[str, Any]) -> None:
+        try:
+            collection.update_one({"_id": key}, update, upsert=True)
+        except DuplicateKeyError:
+            # Two first writes raced to create the document (FerretDB reports it so): now it
+            # exists, and a plain update applies ours.
+            collection.update_one({"_id": key}, update)
+
+    def purgeable(
+        self, now: datetime, unaccessed_before: datetime | None, after: str, limit: int
+    ) -> tuple[builtins.list[FileRecord], str | None]:
+        candidates: builtins.list[dict[str, Any]] = [{"expires_at": {"$lte": now}}]
+        if unaccessed_before is not None:
+            # Changed before the cutoff; downloads since are checked below, from file_access.
+            candidates.append({"updated_at": {"$lt": unaccessed_before}})
+        query = {"_id": {"$gt": after}, "$or": candidates}
+        with _mongo_errors("find files to purge"):
+            docs = list(self._files.find(query).sort([("_id", ASCENDING)]).limit(limit))
+            records = self._with_access(docs)
+        found = [
+            record
+            for record in records
+            if record.is_expired(now)
+            or (
+                unaccessed_before is not None
+                and (record.last_accessed_at is None or record.last_accessed_at < unaccessed_before)
+            )
+        ]
+        return found, (docs[-1]["_id"] if len(docs) == limit else None)
 
     # -- users -----------------------------------------------------------------
 
@@ -220,8 +429,214 @@ class MongoMetadataStore:
                 self._limits.delete_many({"window_end": {"$lt": window_start}})
         return int(doc["n"])
 
+    # -- resumable uploads -------------------------------------------------------
+
+    def insert_upload(self, upload: UploadRecord) -> None:
+        with _mongo_errors("store an upload"):
+            self._uploads.insert_one(_upload_to_doc(upload))
+
+    def get_upload(self, owner: str, upload_id: str) -> UploadRecord | None:
+        with _mongo_errors("read an upload"):
+            doc = self._uploads.find_one({"_id": upload_id, "owner": owner})
+        return _upload_from_doc(doc) if doc else None
+
+    def lock_upload(
+        self, owner: str, upload_id: str, lock: str, now: datetime, until: datetime
+    ) -> UploadRecord | None:
+        query = {
+            "_id": upload_id,
+            "owner": owner,
+            "$or": [{"lock": None}, {"lock_until": {"$lt": now}}],
+        }
+        with _mongo_errors("lock an upload"):
+            doc = self._uploads.find_one_and_update(
+                query,
+                {"$set": {"lock": lock, "lock_until": until}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _upload_from_doc(doc) if doc else None
+
+    def renew_upload_lock(self, upload_id: str, lock: str, until: datetime) -> bool:
+        with _mongo_errors("renew an upload's lock"):
+            result = self._uploads.update_one(
+                {"_id": upload_id, "lock": lock}, {"$set": {"lock_until": until}}
+            )
+        return result.matched_count == 1
+
+    def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
+        unknown = set(changes) - UPLOAD_PROGRESS_FIELDS
+        if unknown:
+            raise ValueError(f"not upload progress fields: {sorted(unknown)}")
+        values = {name: _upload_doc_value(name, value) for name, value in changes.items()}
+        values.update(lock=None, lock_until=None)
+        with _mongo_errors("update an upload"):
+            result = self._uploads.update_one({"_id": upload_id, "lock": lock}, {"$set": values})
+        return result.matched_count == 1
+
+    def delete_upload(self, upload_id: str, lock: str) -> UploadRecord | None:
+        with _mongo_errors("delete an upload"):
+            doc = self._uploads.find_one_and_delete({"_id": upload_id, "lock": lock})
+        return _upload_from_doc(doc) if doc else None
+
+    def iter_uploads(self, expired_before: datetime | None = None) -> Iterator[UploadRecord]:
+        query: dict[str, Any] = {}
+        if expired_before is not None:
+            query["expires_at"] = {"$lt": expired_before}
+        with _mongo_errors("scan uploads"):
+            for doc in self._uploads.find(query):
+                yield _upload_from_doc(doc)
+
+    # -- folders and share links (issue 5) ---------------------------------------
+
+    def create_folder(self, owner: str, path: str, at: datetime) -> bool:
+        doc = {"_id": f"{owner}:{path}", "owner": owner, "path": path, "created_at": at}
+        with _mongo_errors("create a folder"):
+            try:
+                self._folders.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+        return True
+
+    def folder_recorded(self, owner: str, path: str) -> bool:
+        with _mongo_errors("read a folder"):
+            return self._folders.find_one({"_id": f"{owner}:{path}"}, {"_id": 1}) is not None
+
+    def delete_folders(self, owner: str, path: str, recursive: bool) -> int:
+        with _mongo_errors("delete folders"):
+            if not recursive:
+                return self._folders.delete_one({"_id": f"{owner}:{path}"}).deleted_count
+            query: dict[str, Any] = {"owner": owner}
+            if path != _ROOT:
+                query["$or"] = [{"path": path}, {"path": {"$regex": "^" + re.escape(path + "/")}}]
+            return self._folders.delete_many(query).deleted_count
+
+    def folders_beneath(self, owner: str, folder: str, live_at: datetime) -> set[str]:
+        # "^/." for the root: every folder but the root itself.
+        pattern = "^/." if folder == _ROOT else "^" + re.escape(folder + "/")
+        files_query = {"owner": owner, "folder": {"$regex": pattern}, **_live_query(live_at)}
+        with _mongo_errors("list folders"):
+            paths = {str(p) for p in self._files.distinct("folder", files_query) if p}
+            recorded = self._folders.find(
+                {"owner": owner, "path": {"$regex": pattern}}, {"path": 1}
+            )
+            paths.update(str(doc["path"]) for doc in recorded)
+        return paths
+
+    def insert_link(self, link: LinkRecord) -> None:
+        doc = {name: getattr(link, name) for name in _LINK_FIELDS}
+        doc["_id"] = link.token_hash
+        with _mongo_errors("store a link"):
+            self._links.insert_one(doc)
+
+    def get_link(self, token_hash: str) -> LinkRecord | None:
+        with _mongo_errors("read a link"):
+            doc = self._links.find_one({"_id": token_hash})
+            links = self._with_counts([doc] if doc else [])
+        return links[0] if links else None
+
+    def find_link(self, owner: str, link_id: str) -> LinkRecord | None:
+        with _mongo_errors("read a link"):
+            doc = self._links.find_one({"owner": owner, "link_id": link_id})
+            links = self._with_counts([doc] if doc else [])
+        return links[0] if links else None
+
+    def list_links(self, owner: str, file_id: str) -> builtins.list[LinkRecord]:
+        with _mongo_errors("list links"):
+            docs = list(
+                self._links.find({"owner": owner, "file_id": file_id}).sort(
+                    [("created_at", DESCENDING), ("_id", DESCENDING)]
+                )
+            )
+            return self._with_counts(docs)
+
+    def _with_counts(self, docs: builtins.list[dict[str, Any]]) -> builtins.list[LinkRecord]:
+        if not docs:
+            return []
+        hashes = [doc["_id"] for doc in docs]
+        counts = {
+            c["_id"]: int(c.get("n", 0)) for c in self._link_counts.find({"_id": {"$in": hashes}})
+        }
+        return [_link_from_doc(doc, counts.get(doc["_id"], 0)) for doc in docs]
+
+    def claim_download(self, link: LinkRecord, now: datetime) -> bool:
+        with _mongo_errors("count a download"):
+            if link.max_downloads is not None and not self._claim_slot(link, now):
+                return False
+            try:
+                self._upsert(self._link_counts, link.token_hash, {"$inc": {"n": 1}})
+            except PyMongoError as exc:  # the claim stands; only the shown count lags
+                log.warning("could not count a download of link %s: %s", link.link_id, exc)
+        return True
+
+    def _claim_slot(self, link: LinkRecord, now: datetime) -> bool:
+        """Take download number k of a limited link by inserting ``<hash>#k``.
+
+        FerretDB runs a conditional update as a read and a separate write, so two
+        requests could both pass a ``downloads < max`` guard (see tests/servers.py);
+        an insert into a unique key is atomic there as on MongoDB: exactly one
+        request inserts each k. The counter only says where to start looking.
+        """
+        assert link.max_downloads is not None
+        for slot in range(link.downloads + 1, link.max_downloads + 1):
+            claim = {"_id": f"{link.token_hash}#{slot}", "link": link.token_hash, "at": now}
+            try:
+                self._link_claims.insert_one(claim)
+            except DuplicateKeyError:
+                continue
+            return True
+        return False
+
+    def revoke_link(self, owner: str, token_hash: str, at: datetime) -> LinkRecord | None:
+        # Only revocation ever writes a link document (counts live apart), so on
+        # FerretDB a download racing it cannot write the link back unrevoked.
+        with _mongo_errors("revoke a link"):
+            doc = self._links.find_one_and_update(
+                {"_id": token_hash, "owner": owner, "revoked_at": None},
+                {"$set": {"revoked_at": at}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                doc = self._links.find_one({"_id": token_hash, "owner": owner})
+            links = self._with_counts([doc] if doc else [])
+        return links[0] if links else None
+
+    def scan_links(self, after: str, limit: int) -> builtins.list[LinkRecord]:
+        with _mongo_errors("scan links"):
+            docs = list(
+                self._links.find({"_id": {"$gt": after}}).sort([("_id", ASCENDING)]).limit(limit)
+            )
+            return self._with_counts(docs)
+
+    def delete_link(self, token_hash: str) -> None:
+        with _mongo_errors("delete a link"):
+            self._links.delete_one({"_id": token_hash})
+            self._link_counts.delete_one({"_id": token_hash})
+            self._link_claims.delete_many({"link": token_hash})
+
     def ensure_indexes(self) -> None:
         with _mongo_errors("create indexes"):
+            self._files.create_index(
+                [
+                    ("owner", ASCENDING),
+                    ("folder", ASCENDING),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="owner_folder_newest_first",
+            )
+            self._files.create_index("expires_at", name="expires_at")
+            self._folders.create_index(
+                [("owner", ASCENDING), ("path", ASCENDING)], name="owner_path"
+            )
+            self._links.create_index(
+                [("owner", ASCENDING), ("file_id", ASCENDING), ("created_at", DESCENDING)],
+                name="owner_file_newest_first",
+            )
+            self._links.create_index(
+                [("owner", ASCENDING), ("link_id", ASCENDING)], name="owner_link_id"
+            )
+            self._link_claims.create_index("link", name="link")
+            self._uploads.create_index("expires_at", name="expires_at")
             self._users.create_index("key_hash", unique=True, name="key_hash")
             self._files.create_index(
                 [("owner", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -171,6 +171,35 @@ class S3BlobStore:
             # Storage may be the thing that failed; fsck aborts what is left.
             log.warning("could not abort multipart upload of %s: %s", key, exc)
 
+    # -- multipart uploads across requests (tus) ---------------------------------
+
+    def start_multipart(self, key: str) -> str:
+        with _s3_errors("start a multipart upload"):
+            upload_id: str = self._s3.create_multipart_upload(Bucket=self._bucket, Key=key)[
+                "UploadId"
+            ]
+        return upload_id
+
+    def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
+        etag: str = self._upload_part(key, upload_id, number, body)["ETag"]
+        return etag
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        listed = [{"PartNumber": number, "ETag": etag} for number, etag in parts]
+        with _s3_errors("complete a multipart upload"):
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            with _s3_errors("abort a multipart upload"):
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except BlobNotFound:
+            pass  # SeaweedFS: NoSuchUpload for an upload already gone; MinIO and AWS: 204
+
     def open(self, key: str, start: int | None = None, end: int | None = None) -> _S3Reader:
         args: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
         if start is not None:
@@ -202,14 +231,21 @@ class S3BlobStore:
         with _s3_errors("copy an object"):
             self._s3.copy({"Bucket": self._bucket, "Key": source_key}, self._bucket, dest_key)
 
-    def abort_stale_uploads(self, prefix: str, older_than: datetime, dry_run: bool) -> list[str]:
+    def abort_stale_uploads(
+        self, prefix: str, older_than: datetime, dry_run: bool, keep: Collection[str] = ()
+    ) -> list[str]:
         stale: list[str] = []
         paginator = self._s3.get_paginator("list_multipart_uploads")
         with _s3_errors("list multipart uploads"):
             # No Prefix= here: MinIO matches it against whole keys only.
             for page in paginator.paginate(Bucket=self._bucket):
                 for upload in page.get("Uploads", []):
-                    if upload["Key"].startswith(prefix) and upload["Initiated"] < older_than:
+                    key = upload["Key"]
+                    if (
+                        key.startswith(prefix)
+                        and key not in keep
+                        and upload["Initiated"] < older_than
+                    ):
                         stale.append(upload["Key"])
                         if not dry_run:
                             self._abort(upload["Key"], upload["UploadId"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import json
 import logging
 import os
 import sqlite3
@@ -25,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatabaseUnavailable
-from .metadata import FileRecord, ListCursor, UserRecord
+from .metadata import (
+    UPLOAD_PROGRESS_FIELDS,
+    FileRecord,
+    LinkRecord,
+    ListCursor,
+    UploadRecord,
+    UserRecord,
+)
 
 log = logging.getLogger("filedrop.sqlite")
 
@@ -44,6 +52,10 @@ _FILE_COLUMNS = (
     "updated_at",
     "sha256",
     "blob_key",
+    "folder",
+    "expires_at",
+    "last_accessed_at",
+    "download_count",
 )
 _FILE_SELECT = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files"
 _USER_COLUMNS = (
@@ -56,7 +68,7 @@ _USER_COLUMNS = (
     "created_at",
 )
 _USER_SELECT = f"SELECT {', '.join(_USER_COLUMNS)} FROM users"
-_DATETIME_COLUMNS = {"created_at", "updated_at"}
+_DATETIME_COLUMNS = {"created_at", "updated_at", "expires_at", "last_accessed_at"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -90,7 +102,73 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     PRIMARY KEY (bucket, window_start)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rate_limits_window_end ON rate_limits (window_end);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id    TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    length       INTEGER NOT NULL,
+    offset       INTEGER NOT NULL,
+    metadata     TEXT NOT NULL,
+    file_name    TEXT NOT NULL,
+    file_type    TEXT,
+    folder       TEXT,
+    file_id      TEXT NOT NULL,
+    blob_key     TEXT NOT NULL,
+    multipart_id TEXT NOT NULL,
+    part_size    INTEGER NOT NULL,
+    parts        TEXT NOT NULL,
+    staged       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    completed_at INTEGER,
+    lock         TEXT,
+    lock_until   INTEGER
+);
+CREATE INDEX IF NOT EXISTS uploads_expires_at ON uploads (expires_at);
 """
+
+
+_UPLOAD_COLUMNS = (
+    "upload_id",
+    "owner",
+    "length",
+    "offset",
+    "metadata",
+    "file_name",
+    "file_type",
+    "folder",
+    "file_id",
+    "blob_key",
+    "multipart_id",
+    "part_size",
+    "parts",
+    "staged",
+    "created_at",
+    "expires_at",
+    "completed_at",
+    "lock",
+    "lock_until",
+)
+_UPLOAD_SELECT = f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads"
+_UPLOAD_DATETIMES = {"created_at", "expires_at", "completed_at", "lock_until"}
+
+
+def _upload_column(name: str, value: Any) -> Any:
+    """A field of UploadRecord as its column stores it."""
+    if name in ("parts", "staged"):
+        return json.dumps([list(pair) for pair in value], separators=(",", ":"))
+    if name in _UPLOAD_DATETIMES and value is not None:
+        return to_millis(value)
+    return value
+
+
+def _upload(row: tuple[Any, ...]) -> UploadRecord:
+    values = dict(zip(_UPLOAD_COLUMNS, row, strict=True))
+    values["parts"] = tuple((int(n), str(etag)) for n, etag in json.loads(values["parts"]))
+    values["staged"] = tuple((str(key), int(size)) for key, size in json.loads(values["staged"]))
+    for name in _UPLOAD_DATETIMES:
+        if values[name] is not None:
+            values[name] = from_millis(values[name])
+    return UploadRecord(**values)
 
 
 def to_millis(moment: datetime) -> int:
@@ -106,9 +184,93 @@ def from_millis(millis: int) -> datetime:
 
 def _record(row: tuple[Any, ...]) -> FileRecord:
     values = dict(zip(_FILE_COLUMNS, row, strict=True))
-    values["created_at"] = from_millis(values["created_at"])
-    values["updated_at"] = from_millis(values["updated_at"])
+    for column in _DATETIME_COLUMNS:
+        if values[column] is not None:
+            values[column] = from_millis(values[column])
     return FileRecord(**values)
+
+
+def _stored(column: str, value: Any) -> Any:
+    """A FileRecord or LinkRecord field as its column keeps it."""
+    if column in _DATETIME_COLUMNS and value is not None:
+        return to_millis(value)
+    return value
+
+
+# Issue 5. Columns added to ``files`` after its first release: old database files
+# and new ones get them the same way, at startup.
+_ADDED_FILE_COLUMNS = (
+    ("folder", "TEXT NOT NULL DEFAULT '/'"),
+    ("expires_at", "INTEGER"),
+    ("last_accessed_at", "INTEGER"),
+    ("download_count", "INTEGER NOT NULL DEFAULT 0"),
+)
+_SHARING_SCHEMA = """
+CREATE INDEX IF NOT EXISTS files_owner_folder_newest_first
+    ON files (owner, folder, created_at DESC, file_id DESC);
+CREATE INDEX IF NOT EXISTS files_expires_at ON files (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS folders (
+    owner      TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (owner, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    token_hash    TEXT PRIMARY KEY,
+    link_id       TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    file_id       TEXT NOT NULL,
+    blob_key      TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    max_downloads INTEGER,
+    downloads     INTEGER NOT NULL,
+    password_hash TEXT,
+    revoked_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS links_owner_file ON links (owner, file_id, created_at DESC);
+CREATE UNIQUE INDEX IF NOT EXISTS links_owner_link_id ON links (owner, link_id);
+"""
+_LINK_COLUMNS = (
+    "token_hash",
+    "link_id",
+    "owner",
+    "file_id",
+    "blob_key",
+    "created_at",
+    "expires_at",
+    "max_downloads",
+    "downloads",
+    "password_hash",
+    "revoked_at",
+)
+_LINK_SELECT = f"SELECT {', '.join(_LINK_COLUMNS)} FROM links"
+_LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
+
+
+def _upgrade_schema(conn: sqlite3.Connection) -> None:
+    """Add issue 5's columns, indexes and tables (inside the schema transaction)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    for column, declaration in _ADDED_FILE_COLUMNS:
+        if column not in present:
+            conn.execute(f"ALTER TABLE files ADD COLUMN {column} {declaration}")
+    for statement in _SHARING_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _link(row: tuple[Any, ...]) -> LinkRecord:
+    values = dict(zip(_LINK_COLUMNS, row, strict=True))
+    for column in _LINK_DATETIMES:
+        if values[column] is not None:
+            values[column] = from_millis(values[column])
+    return LinkRecord(**values)
+
+
+def _live(live_at: datetime | None) -> tuple[str, list[Any]]:
+    if live_at is None:
+        return "", []
+    return " AND (expires_at IS NULL OR expires_at > ?)", [to_millis(live_at)]
 
 
 def _user(row: tuple[Any, ...]) -> UserRecord:
@@ -189,6 +351,7 @@ class SqliteMetadataStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            _upgrade_schema(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -223,9 +386,7 @@ class SqliteMetadataStore:
     # -- MetadataStore ----------------------------------------------------------
 
     def insert(self, record: FileRecord) -> None:
-        values = [getattr(record, column) for column in _FILE_COLUMNS]
-        values[_FILE_COLUMNS.index("created_at")] = to_millis(record.created_at)
-        values[_FILE_COLUMNS.index("updated_at")] = to_millis(record.updated_at)
+        values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
         placeholders = ", ".join("?" * len(_FILE_COLUMNS))
         with self._write("store file metadata") as conn:
             conn.execute(
@@ -244,10 +405,7 @@ class SqliteMetadataStore:
         if unknown:
             raise ValueError(f"not file record fields: {sorted(unknown)}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        values = [
-            to_millis(value) if column in _DATETIME_COLUMNS else value
-            for column, value in changes.items()
-        ]
+        values = [_stored(column, value) for column, value in changes.items()]
         with self._write("update file metadata") as conn:
             before = self._locked_get(conn, owner, file_id, if_sha256)
             if before is not None and changes:
@@ -275,10 +433,18 @@ class SqliteMetadataStore:
         return _record(row) if row else None
 
     def list(
-        self, owner: str, limit: int, after: ListCursor | None, prefix: str | None
-    ) -> list[FileRecord]:
+        self,
+        owner: str,
+        limit: int,
+        after: ListCursor | None,
+        prefix: str | None,
+        *,
+        folder: str | None = None,
+        recursive: bool = False,
+        live_at: datetime | None = None,
+    ) -> builtins.list[FileRecord]:
         sql = f"{_FILE_SELECT} WHERE owner = ?"
-        params: list[Any] = [owner]
+        params: builtins.list[Any] = [owner]
         if prefix:
             # Literal prefix, in characters: no LIKE wildcards (% and _) to escape.
             sql += " AND substr(file_name, 1, length(?)) = ?"
@@ -287,6 +453,16 @@ class SqliteMetadataStore:
             created = to_millis(after.created_at)
             sql += " AND (created_at < ? OR (created_at = ? AND file_id < ?))"
             params += [created, created, after.file_id]
+        if folder is not None and not recursive:
+            sql += " AND folder = ?"
+            params.append(folder)
+        elif folder is not None and folder != "/":
+            beneath = folder + "/"
+            sql += " AND (folder = ? OR substr(folder, 1, length(?)) = ?)"
+            params += [folder, beneath, beneath]
+        live, live_params = _live(live_at)
+        sql += live
+        params += live_params
         sql += " ORDER BY created_at DESC, file_id DESC LIMIT ?"
         params.append(limit)
         return [_record(row) for row in self._read("list files", sql, tuple(params))]
@@ -309,6 +485,36 @@ class SqliteMetadataStore:
     def remove(self, file_id: str) -> None:
         with self._write("delete file metadata") as conn:
             conn.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+
+    def find_named(
+        self, owner: str, folder: str, file_name: str, live_at: datetime
+    ) -> builtins.list[FileRecord]:
+        live, live_params = _live(live_at)
+        sql = f"{_FILE_SELECT} WHERE owner = ? AND folder = ? AND file_name = ?{live}"
+        rows = self._read("look up a file name", sql, (owner, folder, file_name, *live_params))
+        return [_record(row) for row in rows]
+
+    def record_access(self, file_id: str, at: datetime) -> None:
+        # SQLite updates are atomic: the counters can live in the file's own row.
+        with self._write("count a download") as conn:
+            conn.execute(
+                "UPDATE files SET last_accessed_at = ?, download_count = download_count + 1"
+                " WHERE file_id = ?",
+                (to_millis(at), file_id),
+            )
+
+    def purgeable(
+        self, now: datetime, unaccessed_before: datetime | None, after: str, limit: int
+    ) -> tuple[builtins.list[FileRecord], str | None]:
+        sql = f"{_FILE_SELECT} WHERE file_id > ? AND ((expires_at IS NOT NULL AND expires_at <= ?)"
+        params: builtins.list[Any] = [after, to_millis(now)]
+        if unaccessed_before is not None:
+            sql += " OR max(updated_at, coalesce(last_accessed_at, 0)) < ?"
+            params.append(to_millis(unaccessed_before))
+        sql += ") ORDER BY file_id LIMIT ?"
+        params.append(limit)
+        rows = self._read("find files to purge", sql, tuple(params))
+        return [_record(row) for row in rows], (rows[-1][0] if len(rows) == limit else None)
 
     def ensure_indexes(self) -> None:
         with _sqlite_errors("create the schema"):
@@ -380,6 +586,179 @@ class SqliteMetadataStore:
                 "UPDATE users SET bytes_used = ?, file_count = ? WHERE user_id = ?",
                 (bytes_used, file_count, user_id),
             )
+
+    # -- UploadStore ----------------------------------------------------------------
+
+    def insert_upload(self, upload: UploadRecord) -> None:
+        values = [_upload_column(column, getattr(upload, column)) for column in _UPLOAD_COLUMNS]
+        placeholders = ", ".join("?" * len(_UPLOAD_COLUMNS))
+        with self._write("store an upload") as conn:
+            conn.execute(
+                f"INSERT INTO uploads ({', '.join(_UPLOAD_COLUMNS)}) VALUES ({placeholders})",
+                values,
+            )
+
+    def get_upload(self, owner: str, upload_id: str) -> UploadRecord | None:
+        sql = f"{_UPLOAD_SELECT} WHERE upload_id = ? AND owner = ?"
+        rows = self._read("read an upload", sql, (upload_id, owner))
+        return _upload(rows[0]) if rows else None
+
+    def lock_upload(
+        self, owner: str, upload_id: str, lock: str, now: datetime, until: datetime
+    ) -> UploadRecord | None:
+        with self._write("lock an upload") as conn:
+            cursor = conn.execute(
+                "UPDATE uploads SET lock = ?, lock_until = ?"
+                " WHERE upload_id = ? AND owner = ? AND (lock IS NULL OR lock_until < ?)",
+                (lock, to_millis(until), upload_id, owner, to_millis(now)),
+            )
+            if not cursor.rowcount:
+                return None
+            row = conn.execute(f"{_UPLOAD_SELECT} WHERE upload_id = ?", (upload_id,)).fetchone()
+        return _upload(row)
+
+    def renew_upload_lock(self, upload_id: str, lock: str, until: datetime) -> bool:
+        with self._write("renew an upload's lock") as conn:
+            cursor = conn.execute(
+                "UPDATE uploads SET lock_until = ? WHERE upload_id = ? AND lock = ?",
+                (to_millis(until), upload_id, lock),
+            )
+        return cursor.rowcount > 0
+
+    def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
+        unknown = set(changes) - UPLOAD_PROGRESS_FIELDS
+        if unknown:
+            raise ValueError(f"not upload progress fields: {sorted(unknown)}")
+        assignments = "".join(f"{column} = ?, " for column in changes)
+        values = [_upload_column(column, value) for column, value in changes.items()]
+        with self._write("update an upload") as conn:
+            cursor = conn.execute(
+                f"UPDATE uploads SET {assignments}lock = NULL, lock_until = NULL"
+                " WHERE upload_id = ? AND lock = ?",
+                (*values, upload_id, lock),
+            )
+        return cursor.rowcount > 0
+
+    def delete_upload(self, upload_id: str, lock: str) -> UploadRecord | None:
+        with self._write("delete an upload") as conn:
+            row = conn.execute(
+                f"{_UPLOAD_SELECT} WHERE upload_id = ? AND lock = ?", (upload_id, lock)
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+        return _upload(row) if row else None
+
+    def iter_uploads(self, expired_before: datetime | None = None) -> Iterator[UploadRecord]:
+        # Pages by upload_id, so no read transaction stays open while the caller works.
+        last = ""
+        where = "" if expired_before is None else " AND expires_at < ?"
+        params: tuple[Any, ...] = () if expired_before is None else (to_millis(expired_before),)
+        while True:
+            rows = self._read(
+                "scan uploads",
+                f"{_UPLOAD_SELECT} WHERE upload_id > ?{where} ORDER BY upload_id LIMIT ?",
+                (last, *params, _SCAN_PAGE),
+            )
+            for row in rows:
+                yield _upload(row)
+            if len(rows) < _SCAN_PAGE:
+                return
+            last = rows[-1][0]
+
+    # -- FolderStore and LinkStore (issue 5) ------------------------------------------
+
+    def create_folder(self, owner: str, path: str, at: datetime) -> bool:
+        with self._write("create a folder") as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO folders (owner, path, created_at) VALUES (?, ?, ?)",
+                (owner, path, to_millis(at)),
+            )
+        return cursor.rowcount > 0
+
+    def folder_recorded(self, owner: str, path: str) -> bool:
+        sql = "SELECT 1 FROM folders WHERE owner = ? AND path = ?"
+        return bool(self._read("read a folder", sql, (owner, path)))
+
+    def delete_folders(self, owner: str, path: str, recursive: bool) -> int:
+        sql, params = "DELETE FROM folders WHERE owner = ?", [owner]
+        if not recursive:
+            sql += " AND path = ?"
+            params.append(path)
+        elif path != "/":
+            beneath = path + "/"
+            sql += " AND (path = ? OR substr(path, 1, length(?)) = ?)"
+            params += [path, beneath, beneath]
+        with self._write("delete folders") as conn:
+            return conn.execute(sql, params).rowcount
+
+    def folders_beneath(self, owner: str, folder: str, live_at: datetime) -> set[str]:
+        beneath = "/" if folder == "/" else folder + "/"
+        live, live_params = _live(live_at)
+        sql = (
+            "SELECT DISTINCT folder FROM files WHERE owner = ?"
+            f" AND substr(folder, 1, length(?)) = ? AND folder != '/'{live}"
+            " UNION SELECT path FROM folders WHERE owner = ? AND substr(path, 1, length(?)) = ?"
+        )
+        params = (owner, beneath, beneath, *live_params, owner, beneath, beneath)
+        return {row[0] for row in self._read("list folders", sql, params)}
+
+    def insert_link(self, link: LinkRecord) -> None:
+        values = [getattr(link, column) for column in _LINK_COLUMNS]
+        for column in _LINK_DATETIMES:
+            index = _LINK_COLUMNS.index(column)
+            values[index] = None if values[index] is None else to_millis(values[index])
+        placeholders = ", ".join("?" * len(_LINK_COLUMNS))
+        with self._write("store a link") as conn:
+            conn.execute(
+                f"INSERT INTO links ({', '.join(_LINK_COLUMNS)}) VALUES ({placeholders})", values
+            )
+
+    def get_link(self, token_hash: str) -> LinkRecord | None:
+        rows = self._read("read a link", f"{_LINK_SELECT} WHERE token_hash = ?", (token_hash,))
+        return _link(rows[0]) if rows else None
+
+    def find_link(self, owner: str, link_id: str) -> LinkRecord | None:
+        sql = f"{_LINK_SELECT} WHERE owner = ? AND link_id = ?"
+        rows = self._read("read a link", sql, (owner, link_id))
+        return _link(rows[0]) if rows else None
+
+    def list_links(self, owner: str, file_id: str) -> builtins.list[LinkRecord]:
+        sql = (
+            f"{_LINK_SELECT} WHERE owner = ? AND file_id = ?"
+            " ORDER BY created_at DESC, token_hash DESC"
+        )
+        return [_link(row) for row in self._read("list links", sql, (owner, file_id))]
+
+    def claim_download(self, link: LinkRecord, now: datetime) -> bool:
+        # The guard and the count are one statement under the write lock: exact.
+        with self._write("count a download") as conn:
+            cursor = conn.execute(
+                "UPDATE links SET downloads = downloads + 1 WHERE token_hash = ?"
+                " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
+                " AND (max_downloads IS NULL OR downloads < max_downloads)",
+                (link.token_hash, to_millis(now)),
+            )
+        return cursor.rowcount > 0
+
+    def revoke_link(self, owner: str, token_hash: str, at: datetime) -> LinkRecord | None:
+        with self._write("revoke a link") as conn:
+            conn.execute(
+                "UPDATE links SET revoked_at = coalesce(revoked_at, ?)"
+                " WHERE token_hash = ? AND owner = ?",
+                (to_millis(at), token_hash, owner),
+            )
+            row = conn.execute(
+                f"{_LINK_SELECT} WHERE token_hash = ? AND owner = ?", (token_hash, owner)
+            ).fetchone()
+        return _link(row) if row else None
+
+    def scan_links(self, after: str, limit: int) -> builtins.list[LinkRecord]:
+        sql = f"{_LINK_SELECT} WHERE token_hash > ? ORDER BY token_hash LIMIT ?"
+        return [_link(row) for row in self._read("scan links", sql, (after, limit))]
+
+    def delete_link(self, token_hash: str) -> None:
+        with self._write("delete a link") as conn:
+            conn.execute("DELETE FROM links WHERE token_hash = ?", (token_hash,))
 
     # -- RateLimitStore -----------------------------------------------------------
 
