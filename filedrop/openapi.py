@@ -1137,6 +1137,20 @@ def _tus_param(name: str, description: str, required: bool = False, **schema: An
 
 
 def _upload_paths() -> Obj:
+    """tus 1.0.0 at /uploads/, each tus request also answering 400 without Tus-Resumable."""
+    paths = _tus_operations()
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in ("get", "options", "parameters") or "400" in operation["responses"]:
+                continue
+            missing = _error(400, "INVALID_REQUEST", description="No Tus-Resumable header")
+            if method == "head":
+                del missing["content"]
+            operation["responses"]["400"] = missing
+    return paths
+
+
+def _tus_operations() -> Obj:
     """tus 1.0.0: core, creation, creation-with-upload, termination, expiration, checksum.
 
     ``OPTIONS /uploads/`` (tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size,
@@ -1144,7 +1158,7 @@ def _upload_paths() -> Obj:
     """
     version = _tus_param(
         "Tus-Resumable",
-        "The tus version the client speaks: `1.0.0`; anything else answers 412.",
+        "The tus version the client speaks: `1.0.0`; another answers 412, none 400.",
         required=True,
         const="1.0.0",
     )

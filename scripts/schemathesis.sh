@@ -13,6 +13,8 @@
 set -euo pipefail
 : "${BASE_URL:?}" "${FILEDROP_API_KEY:?}" "${FILEDROP_ADMIN_TOKEN:?}"
 EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-25}"
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=scripts.schemathesis_hooks
 common=(--checks all --exclude-checks positive_data_acceptance,negative_data_rejection
         --max-examples "$EXAMPLES" --seed 1 --request-timeout 30
         --suppress-health-check all --no-color)

@@ -49,11 +49,13 @@ _MAX_DIGITS = 19  # an int64, as S3 and our stores count bytes
 
 @bp.before_request
 def _require_tus_version() -> None:
-    """412 with Tus-Version for a tus request without our version (OPTIONS and the
-    JSON status are not tus requests)."""
+    """400 without Tus-Resumable (a malformed tus request), 412 with Tus-Version for
+    another version (OPTIONS and the JSON status are not tus requests)."""
     if request.method in ("OPTIONS", "GET"):
         return
     version = request.headers.get("Tus-Resumable")
+    if version is None:
+        raise InvalidRequest(f"Send Tus-Resumable: {TUS_VERSION}", Tus_Version=TUS_VERSION)
     if version != TUS_VERSION:
         raise PreconditionFailed(
             f"Send Tus-Resumable: {TUS_VERSION} (got {version!r})", Tus_Version=TUS_VERSION

@@ -215,8 +215,12 @@ class MongoMetadataStore:
 
     def get(self, owner: str, file_id: str) -> FileRecord | None:
         with _mongo_errors("read file metadata"):
-            doc = self._files.find_one({"_id": file_id, "owner": owner})
-            records = self._with_access([doc] if doc else [])
+            # By _id alone: FerretDB uses its index only for a bare {"_id": ...} filter
+            # (with "owner" too it scans the collection). A file's owner never changes.
+            doc = self._files.find_one({"_id": file_id})
+            if doc is None or doc.get("owner") != owner:
+                return None
+            records = self._with_access([doc])
         return records[0] if records else None
 
     def _with_access(self, docs: builtins.list[dict[str, Any]]) -> builtins.list[FileRecord]:

@@ -114,22 +114,22 @@ class S3BlobStore:
         self, key: str, chunks: Iterable[bytes], before_commit: Callable[[], None] | None = None
     ) -> None:
         parts = _parts(chunks, self._part_size)
-        first = next(parts, b"")
+        head = [next(parts, b"")]
         second = next(parts, None)
         if second is None:  # small body: one request, nothing to clean up on failure
             if before_commit:
                 before_commit()
             with _s3_errors("store an object"):
-                self._s3.put_object(Bucket=self._bucket, Key=key, Body=first)
+                self._s3.put_object(Bucket=self._bucket, Key=key, Body=head[0])
             return
-        self._put_multipart(key, first, second, parts, before_commit)
+        head.append(second)
+        del second  # from here on only the queue below holds the first two parts
+        self._put_multipart(key, _chain(head, parts), before_commit)
 
     def _put_multipart(
         self,
         key: str,
-        first: bytes,
-        second: bytes,
-        rest: Iterator[bytes],
+        parts: Iterator[bytes],
         before_commit: Callable[[], None] | None,
     ) -> None:
         with _s3_errors("start a multipart upload"):
@@ -138,9 +138,15 @@ class S3BlobStore:
         done: list[dict[str, Any]] = []
         try:
             with ThreadPoolExecutor(self._concurrency, thread_name_prefix="s3-part") as pool:
-                for number, body in enumerate(_chain(first, second, rest), start=1):
+                number = 0
+                while True:
+                    # Wait for a free slot before reading the next part off the socket.
                     if len(pending) >= self._concurrency:
                         done.append(pending.pop(0).result())
+                    body = next(parts, None)
+                    if body is None:
+                        break
+                    number += 1
                     pending.append(pool.submit(self._upload_part, key, upload_id, number, body))
                     del body
                 done.extend(f.result() for f in pending)
@@ -279,25 +285,35 @@ class S3BlobStore:
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
-    """Regroup a stream of chunks into bodies of ``part_size`` (the last may be shorter)."""
-    buffer: list[bytes] = []
+    """Regroup a stream of chunks into bodies of ``part_size`` (the last may be shorter).
+
+    Each byte is copied once, into its part; nothing else outlives the yield.
+    """
+    pieces: list[memoryview] = []
     buffered = 0
     emitted = False
     for chunk in chunks:
-        buffer.append(chunk)
-        buffered += len(chunk)
-        while buffered >= part_size:
-            joined = b"".join(buffer)
-            yield joined[:part_size]
-            emitted = True
-            rest = joined[part_size:]
-            buffer, buffered = ([rest] if rest else []), len(rest)
-            del joined
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), part_size - buffered)
+            pieces.append(view[:take])
+            buffered += take
+            view = view[take:]
+            if buffered == part_size:
+                emitted = True
+                yield _join(pieces)
+                buffered = 0
     if buffered or not emitted:  # the tail, or the single (maybe empty) body
-        yield b"".join(buffer)
+        yield _join(pieces)
 
 
-def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield second
+def _join(pieces: list[memoryview]) -> bytes:
+    joined = b"".join(pieces)
+    pieces.clear()
+    return joined
+
+
+def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    while head:
+        yield head.pop(0)
     yield from rest

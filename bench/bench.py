@@ -1,0 +1,869 @@
+#!/usr/bin/env python3
+"""FILE DROP benchmark: throughput, small-request latency, listing and worker memory.
+
+Every figure is printed next to the same operation done with boto3 directly
+against the same S3 in the same run, as a ratio (issue 6). The benchmark is a
+script, not a test: it asserts nothing and starts nothing unless asked.
+
+Against a running deployment::
+
+    python bench/bench.py --url http://127.0.0.1:8000 \\
+        --s3-endpoint http://127.0.0.1:9000 --s3-key KEY --s3-secret SECRET --bucket filedrop \\
+        [--api-key KEY] [--worker-pid PID[,PID...]]
+
+Self-contained (SeaweedFS or MinIO + FerretDB from tests/servers.py, and
+gunicorn, all on 127.0.0.1, all stopped at the end)::
+
+    python bench/bench.py --start-servers [--workers 2 --threads 8] \\
+        [--app-env S3_PART_SIZE=16MiB ...] [--json bench/results/run.json]
+
+See bench/README.md for every option and the figures from this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024**2
+MB = 1000**2
+CHUNK = MiB
+TIMEOUT_S = 600.0  # any single socket operation
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+WARM_UP_SIZE = 24 * MiB  # several S3 parts: the multipart path is warm too
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": MB, "gb": 1000**3}
+_UNITS |= {"k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4096, 4KiB, 1GiB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+# -- content ---------------------------------------------------------------------
+
+
+class Content:
+    """``size`` bytes generated on the fly (distinct per chunk), hashed as they are read."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self._block = hashlib.shake_256(seed.to_bytes(8, "big")).digest(CHUNK)
+        self._sha256 = hashlib.sha256()
+        self.sent = 0
+        self._pending = memoryview(b"")
+
+    def chunks(self) -> Iterator[bytes]:
+        index = self.sent // CHUNK
+        while self.sent < self.size:
+            n = min(CHUNK, self.size - self.sent)
+            chunk = (index.to_bytes(8, "big") + self._block[8:])[:n]
+            self._sha256.update(chunk)
+            self.sent += n
+            index += 1
+            yield chunk
+
+    def read(self, size: int = -1) -> bytes:
+        """File-like view of the same bytes, for boto3's upload_fileobj."""
+        out = bytearray()
+        chunks = self.chunks()
+        while size < 0 or len(out) < size:
+            if not self._pending:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                self._pending = memoryview(chunk)
+            take = len(self._pending) if size < 0 else min(size - len(out), len(self._pending))
+            out += self._pending[:take]
+            self._pending = self._pending[take:]
+        return bytes(out)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+
+# -- the worker's memory ------------------------------------------------------------
+
+
+def _status_kb(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {name} for pid {pid}")
+
+
+class RssWatch:
+    """Peak RSS of some pids during a block: 50 ms samples plus the kernel's VmHWM."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.before: dict[int, int] = {}
+        self.peak: dict[int, int] = {}
+        self.after: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._hwm: set[int] = set()
+
+    def __enter__(self) -> RssWatch:
+        for pid in self.pids:
+            self.before[pid] = self.peak[pid] = _status_kb(pid, "VmRSS")
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM
+                self._hwm.add(pid)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                self.after[pid] = _status_kb(pid, "VmRSS")
+                if pid in self._hwm:
+                    self.peak[pid] = max(self.peak[pid], _status_kb(pid, "VmHWM"))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in self.pids:
+                with contextlib.suppress(OSError):
+                    self.peak[pid] = max(self.peak[pid], _status_kb(pid, "VmRSS"))
+
+    @property
+    def growth(self) -> int:
+        """The largest peak-minus-before over the watched workers."""
+        return max((self.peak[p] - self.before[p] for p in self.pids), default=0)
+
+    @property
+    def kept(self) -> int:
+        """The largest after-minus-before: memory the worker did not give back."""
+        return max((self.after.get(p, 0) - self.before[p] for p in self.pids), default=0)
+
+
+# -- FILE DROP client ------------------------------------------------------------------
+
+
+class FileDrop:
+    """A minimal FILE DROP client on http.client: one keep-alive connection per thread."""
+
+    def __init__(self, url: str, api_key: str | None) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+            self._local.conn = conn
+        return conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | Iterator[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+        sink: Callable[[bytes], object] | None = None,
+    ) -> tuple[int, bytes]:
+        """One request; a streamed body needs ``length``; ``sink`` receives a streamed answer."""
+        all_headers = {**self.auth, **(headers or {})}
+        if not (body is None or isinstance(body, bytes)):
+            # A stream cannot be replayed, so never start one on a connection the server
+            # may have closed while idle (gunicorn's keep-alive is a few seconds).
+            self._drop_conn()
+        for attempt in range(2):  # a keep-alive connection the server closed: retry once
+            conn = self._conn()
+            try:
+                if body is None or isinstance(body, bytes):
+                    conn.request(method, path, body=body, headers=all_headers)
+                else:
+                    conn.putrequest(method, path)
+                    for key, value in {**all_headers, "Content-Length": str(length)}.items():
+                        conn.putheader(key, value)
+                    conn.endheaders()
+                    for chunk in body:
+                        conn.send(chunk)
+                response = conn.getresponse()
+                if sink is None:
+                    return response.status, response.read()
+                buffer = bytearray(CHUNK)
+                view = memoryview(buffer)
+                while n := response.readinto(buffer):
+                    sink(view[:n])
+                return response.status, b""
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self._drop_conn()
+                if attempt or not (body is None or isinstance(body, bytes)):
+                    raise
+        raise AssertionError("unreachable")
+
+    def upload(self, name: str, data: bytes) -> str:
+        headers = {"X-File-Name": name, "Content-Type": "application/octet-stream"}
+        status, text = self.request("POST", "/files/upload", data, headers)
+        if status != 201:
+            raise RuntimeError(f"upload failed: {status} {text[:300]!r}")
+        file_id: str = json.loads(text)["file_id"]
+        return file_id
+
+    def upload_stream(self, content: Content, multipart: bool) -> dict[str, Any]:
+        if multipart:
+            boundary = f"bench-{uuid.uuid4().hex}"
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            tail = f"\r\n--{boundary}--\r\n".encode()
+
+            def chunks() -> Iterator[bytes]:
+                yield head
+                yield from content.chunks()
+                yield tail
+
+            headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+            length = len(head) + content.size + len(tail)
+            body = chunks()
+        else:
+            headers = {"X-File-Name": "big.bin", "Content-Type": "application/octet-stream"}
+            length, body = content.size, content.chunks()
+        status, text = self.request("POST", "/files/upload", body, headers, length)
+        if status != 201:
+            raise RuntimeError(f"upload failed: {status} {text[:300]!r}")
+        record: dict[str, Any] = json.loads(text)
+        if record["sha256"] != content.sha256:
+            raise RuntimeError("FILE DROP stored other bytes than were sent")
+        return record
+
+    def download(self, file_id: str, sink: Callable[[bytes], object] | None = None) -> bytes:
+        status, data = self.request("GET", f"/files/{file_id}", sink=sink)
+        if status != 200:
+            raise RuntimeError(f"download failed: {status} {data[:300]!r}")
+        return data
+
+    def delete(self, file_id: str) -> None:
+        status, text = self.request("DELETE", f"/files/{file_id}")
+        if status not in (200, 404):
+            raise RuntimeError(f"delete failed: {status} {text[:300]!r}")
+
+    def list_page(self, limit: int, cursor: str | None) -> tuple[int, str | None]:
+        path = f"/files?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        status, text = self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"listing failed: {status} {text[:300]!r}")
+        body = json.loads(text)
+        return len(body["files"]), body["next_cursor"]
+
+
+def s3_client(args: argparse.Namespace, pool: int) -> Any:
+    """boto3 as a careful user would set it up; checksums as the app sets them, so the
+    ratio measures FILE DROP rather than botocore's optional CRC pass."""
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=args.s3_endpoint,
+        aws_access_key_id=args.s3_key,
+        aws_secret_access_key=args.s3_secret,
+        region_name=args.s3_region,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            max_pool_connections=pool,
+            retries={"max_attempts": 2, "mode": "standard"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+# -- measurements ------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+        print("  " + format_row(row), flush=True)
+
+
+def format_row(row: dict[str, Any]) -> str:
+    ratio = row.get("ratio")
+    text = f"{row['metric']:<42} {row.get('filedrop', ''):>12} {row.get('boto3', ''):>12}"
+    text += f" {'' if ratio is None else f'{ratio:.2f}x':>7}  {row.get('note', '')}"
+    return text
+
+
+def s3_roundtrip(args: argparse.Namespace, s3: Any, size: int, seed: int) -> tuple[float, float]:
+    """boto3 direct: upload_fileobj (default TransferConfig: 8 MiB parts, 10 threads) and a
+    streamed get_object, of the same generated bytes. Returns (up, down) MB/s."""
+    key = f"bench/big-{uuid.uuid4().hex}"
+    content = Content(size, seed=seed)
+    began = time.perf_counter()
+    s3.upload_fileobj(content, args.bucket, key, Config=TransferConfig())
+    up = size / MB / (time.perf_counter() - began)
+    sha = hashlib.sha256()
+    began = time.perf_counter()
+    body = s3.get_object(Bucket=args.bucket, Key=key)["Body"]
+    for chunk in body.iter_chunks(CHUNK):
+        sha.update(chunk)
+    down = size / MB / (time.perf_counter() - began)
+    if sha.hexdigest() != content.sha256:
+        raise RuntimeError("S3 returned other bytes than were stored")
+    s3.delete_object(Bucket=args.bucket, Key=key)
+    return up, down
+
+
+def filedrop_roundtrip(
+    fd: FileDrop, size: int, seed: int, pids: list[int], watches: dict[str, list[RssWatch]]
+) -> dict[str, float]:
+    """Raw-body upload, multipart upload and download through FILE DROP: MB/s of each."""
+    rates: dict[str, float] = {}
+    file_id = ""
+    for kind in ("upload raw", "upload multipart"):
+        content = Content(size, seed=seed)
+        with RssWatch(pids) as watch:
+            began = time.perf_counter()
+            record = fd.upload_stream(content, multipart=kind == "upload multipart")
+            rates[kind] = size / MB / (time.perf_counter() - began)
+        watches.setdefault(kind, []).append(watch)
+        if kind == "upload raw":
+            file_id = record["file_id"]
+        else:
+            fd.delete(record["file_id"])
+    time.sleep(0.5)  # part-upload threads wind down before the download's baseline
+    sha = hashlib.sha256()
+    with RssWatch(pids) as watch:
+        began = time.perf_counter()
+        fd.download(file_id, sink=sha.update)
+        rates["download"] = size / MB / (time.perf_counter() - began)
+    watches.setdefault("download", []).append(watch)
+    if sha.hexdigest() != content.sha256:
+        raise RuntimeError("FILE DROP returned other bytes than were stored")
+    fd.delete(file_id)
+    return rates
+
+
+def bench_big(
+    args: argparse.Namespace, fd: FileDrop, s3: Any, pids: list[int], res: Results
+) -> None:
+    size = args.big_size
+    label = f"{size / MiB:.0f} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
+    print(f"\nbig file: {label}, {args.big_repeat} round(s), median reported")
+    # Warm-up: S3 allocates its first volumes, the workers load botocore's models.
+    s3_roundtrip(args, s3, WARM_UP_SIZE, seed=9)
+    for _ in range(max(1, len(pids))):
+        filedrop_roundtrip(fd, WARM_UP_SIZE, 9, [], {})
+    ups: list[float] = []
+    downs: list[float] = []
+    ours: dict[str, list[float]] = {}
+    watches: dict[str, list[RssWatch]] = {}
+    for round_no in range(args.big_repeat):
+        # Alternate who goes first, so a busy moment on the machine hits both sides.
+        if round_no % 2 == 0:
+            up, down = s3_roundtrip(args, s3, size, seed=round_no)
+        rates = filedrop_roundtrip(fd, size, round_no, pids, watches)
+        if round_no % 2 == 1:
+            up, down = s3_roundtrip(args, s3, size, seed=round_no)
+        ups.append(up)
+        downs.append(down)
+        for kind, rate in rates.items():
+            ours.setdefault(kind, []).append(rate)
+        print(
+            f"  round {round_no + 1}: boto3 up {up:.0f} down {down:.0f}; FILE DROP "
+            + ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
+            + " MB/s",
+            flush=True,
+        )
+    s3_up, s3_down = statistics.median(ups), statistics.median(downs)
+    for kind, what in (("upload raw", "raw body"), ("upload multipart", "multipart form")):
+        rate = statistics.median(ours[kind])
+        res.add(
+            metric=f"upload {label}, {what} (MB/s)",
+            filedrop=round(rate, 1),
+            boto3=round(s3_up, 1),
+            ratio=rate / s3_up,
+            note="boto3: upload_fileobj, default TransferConfig",
+        )
+    res.add(metric=f"upload {label}, tus (MB/s)", note="not measured: /uploads/ (tus) not built")
+    rate = statistics.median(ours["download"])
+    res.add(
+        metric=f"download {label} (MB/s)",
+        filedrop=round(rate, 1),
+        boto3=round(s3_down, 1),
+        ratio=rate / s3_down,
+        note="boto3: get_object, streamed in 1 MiB chunks",
+    )
+    for what, group in watches.items():
+        growth = max(w.growth for w in group)
+        kept = max(w.kept for w in group)
+        res.add(
+            metric=f"worker peak RSS growth, {what} (MiB)",
+            filedrop=round(growth / MiB, 1) if pids else "n/a",
+            note=(f"largest of {len(group)}; kept after: {kept / MiB:.1f} MiB")
+            if pids
+            else "pass --worker-pid",
+        )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def run_load(op: Callable[[int], None], clients: int, max_ops: int, max_s: float) -> dict[str, Any]:
+    """``clients`` threads call ``op(i)`` until ``max_ops`` calls or ``max_s`` seconds."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    counter = iter(range(max_ops))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    deadline = time.perf_counter() + max_s
+
+    def worker(slot: int) -> None:
+        while time.perf_counter() < deadline and not errors:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            began = time.perf_counter()
+            try:
+                op(i)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            latencies[slot].append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise errors[0]
+    flat = [x for per in latencies for x in per]
+    return {
+        "ops": len(flat),
+        "seconds": elapsed,
+        "rps": len(flat) / elapsed,
+        "p50_ms": percentile(flat, 50) * 1000,
+        "p99_ms": percentile(flat, 99) * 1000,
+    }
+
+
+def delete_files(fd: FileDrop, file_ids: list[str]) -> None:
+    """Delete what the benchmark made; failures are counted, not fatal."""
+    failed: list[str] = []
+
+    def delete(i: int) -> None:
+        try:
+            fd.delete(file_ids[i])
+        except (RuntimeError, OSError, http.client.HTTPException) as exc:
+            failed.append(str(exc))
+
+    run_load(delete, 8, len(file_ids), 600)
+    if failed:
+        print(f"  cleanup: {len(failed)} of {len(file_ids)} deletes failed, e.g. {failed[0][:200]}")
+
+
+def bench_small(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -> None:
+    size = args.small_size
+    payload = os.urandom(size)
+    label = f"{size / 1024:g} KiB"
+    print(f"\nsmall files: {label}, at most {args.small_ops} ops or {args.small_seconds:g} s each")
+    prefix = f"bench/small-{uuid.uuid4().hex[:8]}"
+    fd_ids: list[str] = []
+    s3_keys: list[str] = []
+    fd_lock = threading.Lock()
+
+    def fd_put(i: int) -> None:
+        file_id = fd.upload(f"small-{i}.bin", payload)
+        with fd_lock:
+            fd_ids.append(file_id)
+
+    def s3_put(i: int) -> None:
+        key = f"{prefix}/{uuid.uuid4().hex}"
+        s3.put_object(Bucket=args.bucket, Key=key, Body=payload)
+        s3_keys.append(key)
+
+    def fd_get(i: int) -> None:
+        if len(fd.download(random.choice(fd_ids))) != size:
+            raise RuntimeError("short download")
+
+    def s3_get(i: int) -> None:
+        key = random.choice(s3_keys)
+        if len(s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()) != size:
+            raise RuntimeError("short download")
+
+    def fd_meta(i: int) -> None:
+        status, text = fd.request("GET", f"/files/{random.choice(fd_ids)}/metadata")
+        if status != 200:
+            raise RuntimeError(f"metadata failed: {status} {text[:300]!r}")
+
+    def s3_head(i: int) -> None:
+        s3.head_object(Bucket=args.bucket, Key=random.choice(s3_keys))
+
+    # "metadata" isolates the database: GET /files/{id}/metadata vs S3 HEAD Object.
+    for name, fd_op, s3_op in (
+        ("upload", fd_put, s3_put),
+        ("download", fd_get, s3_get),
+        ("metadata", fd_meta, s3_head),
+    ):
+        for clients in args.clients:
+            mine = run_load(fd_op, clients, args.small_ops, args.small_seconds)
+            theirs = run_load(s3_op, clients, args.small_ops, args.small_seconds)
+            res.add(
+                metric=f"{label} {name}, {clients} clients (req/s)",
+                filedrop=round(mine["rps"], 1),
+                boto3=round(theirs["rps"], 1),
+                ratio=mine["rps"] / theirs["rps"],
+                note=f"{mine['ops']} vs {theirs['ops']} ops; FILE DROP holds {len(fd_ids)} files",
+            )
+            res.add(
+                metric=f"{label} {name}, {clients} clients p50/p99 (ms)",
+                filedrop=f"{mine['p50_ms']:.1f}/{mine['p99_ms']:.1f}",
+                boto3=f"{theirs['p50_ms']:.1f}/{theirs['p99_ms']:.1f}",
+            )
+    if not args.keep_files:
+        delete_files(fd, fd_ids)
+        for start in range(0, len(s3_keys), 1000):
+            objects = [{"Key": k} for k in s3_keys[start : start + 1000]]
+            s3.delete_objects(Bucket=args.bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -> None:
+    count, limit = args.list_files, args.list_limit
+    print(f"\nlisting: {count} files, pages of {limit}")
+    payload = b"x" * 64
+    ids: list[str] = [""] * count
+    began = time.perf_counter()
+
+    def put(i: int) -> None:
+        ids[i] = fd.upload(f"list-{i:06d}.txt", payload)
+
+    stats = run_load(put, 16, count, args.list_fill_seconds)
+    print(f"  made {stats['ops']} files in {time.perf_counter() - began:.1f} s")
+    pages: list[float] = []
+    cursor: str | None = None
+    listed = 0
+    for _ in range(count // limit + 1000):  # bounded: files made by others may show up too
+        began = time.perf_counter()
+        n, cursor = fd.list_page(limit, cursor)
+        pages.append(time.perf_counter() - began)
+        listed += n
+        if cursor is None:
+            break
+    s3_pages: list[float] = []
+    token: str | None = None
+    for _ in range(len(pages)):
+        extra = {"ContinuationToken": token} if token else {}
+        began = time.perf_counter()
+        page = s3.list_objects_v2(Bucket=args.bucket, MaxKeys=limit, **extra)
+        s3_pages.append(time.perf_counter() - began)
+        token = page.get("NextContinuationToken")
+        if not token:
+            break
+    res.add(
+        metric=f"list {listed} files, limit={limit}: p50 (ms/page)",
+        filedrop=round(percentile(pages, 50) * 1000, 1),
+        boto3=round(percentile(s3_pages, 50) * 1000, 1),
+        ratio=percentile(s3_pages, 50) / percentile(pages, 50),
+        note=f"{len(pages)} pages; boto3: list_objects_v2 MaxKeys={limit}",
+    )
+    res.add(
+        metric=f"list {listed} files, limit={limit}: p99 (ms/page)",
+        filedrop=round(percentile(pages, 99) * 1000, 1),
+        boto3=round(percentile(s3_pages, 99) * 1000, 1),
+        ratio=percentile(s3_pages, 99) / percentile(pages, 99),
+    )
+    if not args.keep_files:
+        delete_files(fd, [i for i in ids if i])
+
+
+# -- servers (only with --start-servers) ---------------------------------------------
+
+
+@dataclass
+class Started:
+    s3_server: Any = None
+    db_server: Any = None
+    gunicorn: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def close(self) -> None:
+        if self.gunicorn is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.gunicorn.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.gunicorn.wait(timeout=STOP_TIMEOUT_S)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.gunicorn.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.gunicorn.wait(timeout=STOP_TIMEOUT_S)
+        for server in (self.s3_server, self.db_server):
+            if server is not None:
+                server.close()
+
+
+def worker_pids(master: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                after_name = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2]
+                if int(after_name.split()[1]) == master:
+                    found.append(int(entry))
+    return sorted(found)
+
+
+def start_servers(args: argparse.Namespace, started: Started) -> None:
+    """SeaweedFS/MinIO + FerretDB (tests/servers.py) and gunicorn, all on 127.0.0.1."""
+    sys.path.insert(0, str(ROOT))
+    from tests import servers
+
+    s3_class = servers.SeaweedS3 if args.s3_server == "seaweedfs" else servers.MinioS3
+    print(f"starting {s3_class.name} and FerretDB ...", flush=True)
+    started.s3_server = s3_class()
+    started.s3_server.start()
+    started.db_server = servers.FerretDB()
+    started.db_server.start()
+    s3 = started.s3_server
+    args.s3_endpoint, args.s3_key, args.s3_secret = s3.endpoint_url, s3.access_key, s3.secret_key
+    args.s3_region = s3.region
+    s3.client().create_bucket(Bucket=args.bucket)
+
+    port = servers.free_ports(1)[0]
+    args.url = f"http://127.0.0.1:{port}"
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "PYENV_VERSION")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        MONGO_URI=started.db_server.uri,
+        MONGO_DB="filedrop_bench",
+        S3_ENDPOINT_URL=args.s3_endpoint,
+        S3_ACCESS_KEY_ID=args.s3_key,
+        S3_SECRET_ACCESS_KEY=args.s3_secret,
+        S3_REGION=args.s3_region,
+        S3_BUCKET=args.bucket,
+        FILEDROP_AUTH="disabled",
+        LOG_LEVEL="WARNING",
+    )
+    for item in args.app_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
+    command += ["-w", str(args.workers), "--threads", str(args.threads)]
+    command += ["-k", args.worker_class, "--timeout", "600", "--no-control-socket"]
+    command += [*args.gunicorn_arg, "app:app"]
+    started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
+    print(f"starting {' '.join(command[1:])} in {args.app_dir}", flush=True)
+    print(f"gunicorn log: {started.log_path} (kept)", flush=True)
+    with open(started.log_path, "wb") as log:
+        started.gunicorn = subprocess.Popen(
+            command,
+            cwd=args.app_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    fd = FileDrop(args.url, None)
+    while time.monotonic() < deadline and started.gunicorn.poll() is None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            status, _ = fd.request("GET", "/readyz")
+            if status == 200 and len(worker_pids(started.gunicorn.pid)) >= args.workers:
+                args.worker_pid = worker_pids(started.gunicorn.pid)
+                return
+        fd._drop_conn()
+        time.sleep(0.2)
+    tail = started.log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"gunicorn did not get ready; log:\n{tail}")
+
+
+# -- main ----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with contextlib.suppress(OSError, ValueError):
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    return {
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 1024**3, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    target = p.add_argument_group("target (ignored with --start-servers)")
+    target.add_argument("--url", default="http://127.0.0.1:8000", help="FILE DROP base URL")
+    target.add_argument("--api-key", help="Bearer key, if the target has auth on")
+    target.add_argument("--s3-endpoint", help="the S3 endpoint FILE DROP uses")
+    target.add_argument("--s3-key", help="S3 access key id")
+    target.add_argument("--s3-secret", help="S3 secret access key")
+    target.add_argument("--s3-region", default="us-east-1")
+    target.add_argument("--bucket", default="filedrop-bench", help="S3 bucket for the baseline")
+    target.add_argument(
+        "--worker-pid",
+        type=int_list,
+        default=[],
+        help="gunicorn worker pid(s), comma separated, to watch RSS (same machine only)",
+    )
+    start = p.add_argument_group("--start-servers: run everything here, on 127.0.0.1")
+    start.add_argument("--start-servers", action="store_true")
+    start.add_argument("--s3-server", choices=["seaweedfs", "minio"], default="seaweedfs")
+    start.add_argument("--app-dir", default=str(ROOT), help="where app.py is (gunicorn's cwd)")
+    start.add_argument("--workers", type=int, default=2)
+    start.add_argument("--threads", type=int, default=8)
+    start.add_argument("--worker-class", default="gthread")
+    start.add_argument(
+        "--app-env", action="append", default=[], metavar="KEY=VALUE", help="app setting"
+    )
+    start.add_argument(
+        "--gunicorn-arg", action="append", default=[], metavar="ARG", help="extra gunicorn arg"
+    )
+    what = p.add_argument_group("what to measure")
+    what.add_argument("--only", choices=["big", "small", "list"], action="append")
+    what.add_argument("--big-size", type=parse_size, default=parse_size("1GiB"))
+    what.add_argument("--big-repeat", type=int, default=1, help="rounds; the median is shown")
+    what.add_argument("--small-size", type=parse_size, default=parse_size("4KiB"))
+    what.add_argument("--clients", type=int_list, default=[1, 8, 16])
+    what.add_argument("--small-ops", type=int, default=2000, help="max ops per measurement")
+    what.add_argument("--small-seconds", type=float, default=10.0, help="max s per measurement")
+    what.add_argument("--list-files", type=int, default=10000)
+    what.add_argument("--list-limit", type=int, default=100)
+    what.add_argument("--list-fill-seconds", type=float, default=300.0)
+    what.add_argument("--keep-files", action="store_true", help="do not delete what was made")
+    p.add_argument("--json", type=Path, help="write the results here")
+    args = p.parse_args(argv)
+    if not args.start_servers and not (args.s3_endpoint and args.s3_key and args.s3_secret):
+        p.error("give --s3-endpoint, --s3-key and --s3-secret, or --start-servers")
+    return args
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = Started()
+    # SIGTERM (e.g. from timeout) unwinds like Ctrl-C, so every server is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    res = Results()
+    began = time.monotonic()
+    error: BaseException | None = None
+    try:
+        if args.start_servers:
+            start_servers(args, started)
+            args.keep_files = True  # the servers and their data go away at the end anyway
+        fd = FileDrop(args.url, args.api_key)
+        s3 = s3_client(args, pool=max([*args.clients, 10]) + 2)
+        only = set(args.only or ["big", "small", "list"])
+        print(f"FILE DROP {args.url}, S3 {args.s3_endpoint} bucket {args.bucket}")
+        print(f"watching worker pids: {args.worker_pid or 'none'}")
+        print(f"load average before: {os.getloadavg()}")
+        print(f"\n  {format_row({'metric': 'metric', 'filedrop': 'FILE DROP', 'boto3': 'boto3'})}")
+        if "big" in only:
+            bench_big(args, fd, s3, args.worker_pid, res)
+        if "small" in only:
+            bench_small(args, fd, s3, res)
+        if "list" in only:
+            bench_listing(args, fd, s3, res)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        started.close()
+        report(args, res, time.monotonic() - began, error)
+    return 0
+
+
+def report(
+    args: argparse.Namespace, res: Results, seconds: float, error: BaseException | None
+) -> None:
+    """The table (also after a failure: what was measured so far) and the JSON file."""
+    print(f"\n{'=' * 100}\nFILE DROP vs direct boto3, same S3, same run ({seconds:.0f} s)")
+    if error is not None:
+        print(f"STOPPED EARLY: {type(error).__name__}: {str(error)[:300]}")
+    info = machine()
+    print(f"machine: {info}")
+    if args.start_servers:
+        print(
+            f"servers: {args.s3_server} + FerretDB; gunicorn -w {args.workers} "
+            f"--threads {args.threads} -k {args.worker_class} {' '.join(args.gunicorn_arg)}"
+            f"; app env {args.app_env or 'defaults'}"
+        )
+    print(f"\n{format_row({'metric': 'metric', 'filedrop': 'FILE DROP', 'boto3': 'boto3'})}")
+    for row in res.rows:
+        print(format_row(row))
+    if args.json:
+        config = {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in {"s3_secret", "api_key"}
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        body = {"machine": info, "config": config, "seconds": round(seconds, 1)}
+        body |= {"error": None if error is None else repr(error), "results": res.rows}
+        args.json.write_text(json.dumps(body, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
