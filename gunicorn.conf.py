@@ -16,6 +16,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
+# gunicorn's maximum. Names travel percent-encoded in the query (?file_name=, ?folder=):
+# 255 four-byte characters alone are 3060 bytes, past the 4094 default with a folder,
+# and gunicorn would answer its own HTML 414 (schemathesis found it).
+limit_request_line = 8190
 accesslog = None  # FILE DROP writes its own JSON access line per request
 
 
