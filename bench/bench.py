@@ -23,6 +23,7 @@ See bench/README.md for every option and the figures from this machine.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -58,6 +59,9 @@ TIMEOUT_S = 600.0  # any single socket operation
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 WARM_UP_SIZE = 24 * MiB  # several S3 parts: the multipart path is warm too
+TUS_VERSION = "1.0.0"
+TUS_OFFSET_STREAM = "application/offset+octet-stream"
+_TUS = {"Tus-Resumable": TUS_VERSION}
 
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": MB, "gb": 1000**3}
 _UNITS |= {"k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
@@ -68,6 +72,14 @@ def parse_size(text: str) -> int:
     if not match or match.group(2).lower() not in _UNITS:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4096, 4KiB, 1GiB)")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def size_label(size: int) -> str:
+    """``64 MiB``, ``10 MB`` or ``1000 bytes``: whichever unit divides the size."""
+    for unit, name in ((1024**3, "GiB"), (MiB, "MiB"), (1000**3, "GB"), (MB, "MB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} bytes"
 
 
 def int_list(text: str) -> list[int]:
@@ -111,6 +123,27 @@ class Content:
             out += self._pending[:take]
             self._pending = self._pending[take:]
         return bytes(out)
+
+    def take(self, size: int) -> Iterator[bytes]:
+        """The next ``size`` bytes (fewer at the end) as chunks: one request body of several.
+
+        Whole chunks pass through uncopied; a chunk cut at the end waits for the next call.
+        """
+        chunks = self.chunks()
+        while size > 0:
+            if self._pending:
+                piece = bytes(self._pending[:size])
+                self._pending = self._pending[len(piece) :]
+            else:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                if len(chunk) > size:
+                    self._pending = memoryview(chunk)[size:]
+                    chunk = chunk[:size]
+                piece = chunk
+            size -= len(piece)
+            yield piece
 
     @property
     def sha256(self) -> str:
@@ -177,6 +210,15 @@ class RssWatch:
 # -- FILE DROP client ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TusUpload:
+    """A completed tus upload: its ids and each PATCH's (bytes, seconds)."""
+
+    upload_id: str
+    file_id: str
+    patches: list[tuple[int, float]]
+
+
 class FileDrop:
     """A minimal FILE DROP client on http.client: one keep-alive connection per thread."""
 
@@ -207,9 +249,22 @@ class FileDrop:
         body: bytes | Iterator[bytes] | None = None,
         headers: dict[str, str] | None = None,
         length: int | None = None,
-        sink: Callable[[bytes], object] | None = None,
+        sink: Callable[[memoryview], object] | None = None,
     ) -> tuple[int, bytes]:
         """One request; a streamed body needs ``length``; ``sink`` receives a streamed answer."""
+        status, _, data = self.exchange(method, path, body, headers, length, sink)
+        return status, data
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: bytes | Iterator[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+        sink: Callable[[memoryview], object] | None = None,
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """:meth:`request`, with the response's headers too."""
         all_headers = {**self.auth, **(headers or {})}
         if not (body is None or isinstance(body, bytes)):
             # A stream cannot be replayed, so never start one on a connection the server
@@ -229,12 +284,12 @@ class FileDrop:
                         conn.send(chunk)
                 response = conn.getresponse()
                 if sink is None:
-                    return response.status, response.read()
+                    return response.status, response.headers, response.read()
                 buffer = bytearray(CHUNK)
                 view = memoryview(buffer)
                 while n := response.readinto(buffer):
                     sink(view[:n])
-                return response.status, b""
+                return response.status, response.headers, b""
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self._drop_conn()
                 if attempt or not (body is None or isinstance(body, bytes)):
@@ -277,7 +332,63 @@ class FileDrop:
             raise RuntimeError("FILE DROP stored other bytes than were sent")
         return record
 
-    def download(self, file_id: str, sink: Callable[[bytes], object] | None = None) -> bytes:
+    def upload_tus(self, content: Content, chunk_size: int) -> TusUpload:
+        """tus 1.0: create the upload, then PATCH ``chunk_size`` bytes at a time, each body
+        streamed with Content-Length, until the server answers with the file's id."""
+        upload_id, file_id = self._tus_create(content.size)
+        patches: list[tuple[int, float]] = []
+        offset = 0
+        while file_id is None and offset < content.size:
+            n = min(chunk_size, content.size - offset)
+            began = time.perf_counter()
+            offset, file_id = self._tus_patch(upload_id, offset, content.take(n), n)
+            patches.append((n, time.perf_counter() - began))
+        if file_id is None:
+            raise RuntimeError(f"tus upload of {content.size} bytes did not complete")
+        return TusUpload(upload_id, file_id, patches)
+
+    def _tus_create(self, size: int) -> tuple[str, str | None]:
+        """POST /uploads/ without a body: the upload id, and the file id if already complete."""
+        metadata = ",".join(
+            f"{key} {base64.b64encode(value.encode()).decode()}"
+            for key, value in (("filename", "big.bin"), ("filetype", "application/octet-stream"))
+        )
+        headers = {**_TUS, "Upload-Length": str(size), "Upload-Metadata": metadata}
+        status, response, text = self.exchange("POST", "/uploads/", b"", headers)
+        if status != 201:
+            raise RuntimeError(f"tus creation failed: {status} {text[:300]!r}")
+        upload_id: str = json.loads(text)["upload_id"]
+        return upload_id, response.get("X-File-Id")
+
+    def _tus_patch(
+        self, upload_id: str, offset: int, body: Iterator[bytes], length: int
+    ) -> tuple[int, str | None]:
+        """One PATCH at ``offset``: the new offset, and the file id once complete."""
+        headers = {**_TUS, "Content-Type": TUS_OFFSET_STREAM, "Upload-Offset": str(offset)}
+        status, response, text = self.exchange(
+            "PATCH", f"/uploads/{upload_id}", body, headers, length
+        )
+        if status != 204:
+            raise RuntimeError(f"tus PATCH at {offset} failed: {status} {text[:300]!r}")
+        new_offset = int(response.get("Upload-Offset", "-1"))
+        if new_offset != offset + length:
+            raise RuntimeError(f"tus PATCH at {offset} of {length} bytes left offset {new_offset}")
+        return new_offset, response.get("X-File-Id")
+
+    def tus_terminate(self, upload_id: str) -> None:
+        """DELETE /uploads/{id}: a completed upload's record goes, its file stays."""
+        status, text = self.request("DELETE", f"/uploads/{upload_id}", headers=_TUS)
+        if status not in (204, 404):
+            raise RuntimeError(f"tus termination failed: {status} {text[:300]!r}")
+
+    def metadata(self, file_id: str) -> dict[str, Any]:
+        status, text = self.request("GET", f"/files/{file_id}/metadata")
+        if status != 200:
+            raise RuntimeError(f"metadata failed: {status} {text[:300]!r}")
+        record: dict[str, Any] = json.loads(text)
+        return record
+
+    def download(self, file_id: str, sink: Callable[[memoryview], object] | None = None) -> bytes:
         status, data = self.request("GET", f"/files/{file_id}", sink=sink)
         if status != 200:
             raise RuntimeError(f"download failed: {status} {data[:300]!r}")
@@ -357,9 +468,14 @@ def s3_roundtrip(args: argparse.Namespace, s3: Any, size: int, seed: int) -> tup
 
 
 def filedrop_roundtrip(
-    fd: FileDrop, size: int, seed: int, pids: list[int], watches: dict[str, list[RssWatch]]
+    fd: FileDrop,
+    size: int,
+    seed: int,
+    tus_chunk: int,
+    pids: list[int],
+    watches: dict[str, list[RssWatch]],
 ) -> dict[str, float]:
-    """Raw-body upload, multipart upload and download through FILE DROP: MB/s of each."""
+    """Raw-body, multipart and tus uploads, and a download, through FILE DROP: MB/s of each."""
     rates: dict[str, float] = {}
     file_id = ""
     for kind in ("upload raw", "upload multipart"):
@@ -373,6 +489,7 @@ def filedrop_roundtrip(
             file_id = record["file_id"]
         else:
             fd.delete(record["file_id"])
+    rates |= tus_upload(fd, size, seed, tus_chunk, pids, watches)
     time.sleep(0.5)  # part-upload threads wind down before the download's baseline
     sha = hashlib.sha256()
     with RssWatch(pids) as watch:
@@ -386,16 +503,64 @@ def filedrop_roundtrip(
     return rates
 
 
+def tus_upload(
+    fd: FileDrop,
+    size: int,
+    seed: int,
+    chunk: int,
+    pids: list[int],
+    watches: dict[str, list[RssWatch]],
+) -> dict[str, float]:
+    """An upload through tus (/uploads/), PATCHes of ``chunk`` bytes: MB/s of the whole,
+    of its last PATCH (which also assembles the file) and the median of the others.
+    The file is checked (the sha256 FILE DROP recorded, then the bytes downloaded) and
+    deleted."""
+    content = Content(size, seed=seed)
+    with RssWatch(pids) as watch:
+        began = time.perf_counter()
+        upload = fd.upload_tus(content, chunk)
+        rates = {"upload tus": size / MB / (time.perf_counter() - began)}
+    watches.setdefault("upload tus", []).append(watch)
+    patch_rates = [n / MB / seconds for n, seconds in upload.patches]
+    if patch_rates:
+        rates["tus last PATCH"] = patch_rates[-1]
+    if len(patch_rates) > 1:
+        rates["tus other PATCHes"] = statistics.median(patch_rates[:-1])
+    record = fd.metadata(upload.file_id)
+    if record["sha256"] != content.sha256 or record["file_size"] != size:
+        raise RuntimeError("FILE DROP recorded other bytes than were sent through tus")
+    sha = hashlib.sha256()
+    fd.download(upload.file_id, sink=sha.update)
+    if sha.hexdigest() != content.sha256:
+        raise RuntimeError("FILE DROP returned other bytes than were sent through tus")
+    fd.delete(upload.file_id)
+    fd.tus_terminate(upload.upload_id)
+    return rates
+
+
+def tus_note(chunk: int, ours: dict[str, list[float]]) -> str:
+    """The tus row's note: the PATCH size, and the last PATCH's rate against the others'."""
+    note = f"; PATCHes of {size_label(chunk)}"
+    if "tus last PATCH" in ours:
+        note += f", the last {statistics.median(ours['tus last PATCH']):.0f} MB/s"
+    if "tus other PATCHes" in ours:
+        note += f", the others {statistics.median(ours['tus other PATCHes']):.0f} MB/s"
+    return note
+
+
 def bench_big(
     args: argparse.Namespace, fd: FileDrop, s3: Any, pids: list[int], res: Results
 ) -> None:
     size = args.big_size
     label = f"{size / MiB:.0f} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
-    print(f"\nbig file: {label}, {args.big_repeat} round(s), median reported")
+    print(
+        f"\nbig file: {label}, {args.big_repeat} round(s), median reported;"
+        f" tus PATCHes of {size_label(args.tus_chunk)}"
+    )
     # Warm-up: S3 allocates its first volumes, the workers load botocore's models.
     s3_roundtrip(args, s3, WARM_UP_SIZE, seed=9)
     for _ in range(max(1, len(pids))):
-        filedrop_roundtrip(fd, WARM_UP_SIZE, 9, [], {})
+        filedrop_roundtrip(fd, WARM_UP_SIZE, 9, args.tus_chunk, [], {})
     ups: list[float] = []
     downs: list[float] = []
     ours: dict[str, list[float]] = {}
@@ -404,7 +569,7 @@ def bench_big(
         # Alternate who goes first, so a busy moment on the machine hits both sides.
         if round_no % 2 == 0:
             up, down = s3_roundtrip(args, s3, size, seed=round_no)
-        rates = filedrop_roundtrip(fd, size, round_no, pids, watches)
+        rates = filedrop_roundtrip(fd, size, round_no, args.tus_chunk, pids, watches)
         if round_no % 2 == 1:
             up, down = s3_roundtrip(args, s3, size, seed=round_no)
         ups.append(up)
@@ -418,16 +583,19 @@ def bench_big(
             flush=True,
         )
     s3_up, s3_down = statistics.median(ups), statistics.median(downs)
-    for kind, what in (("upload raw", "raw body"), ("upload multipart", "multipart form")):
+    for kind, what, note in (
+        ("upload raw", "raw body", ""),
+        ("upload multipart", "multipart form", ""),
+        ("upload tus", "tus", tus_note(args.tus_chunk, ours)),
+    ):
         rate = statistics.median(ours[kind])
         res.add(
             metric=f"upload {label}, {what} (MB/s)",
             filedrop=round(rate, 1),
             boto3=round(s3_up, 1),
             ratio=rate / s3_up,
-            note="boto3: upload_fileobj, default TransferConfig",
+            note=f"boto3: upload_fileobj, default TransferConfig{note}",
         )
-    res.add(metric=f"upload {label}, tus (MB/s)", note="not measured: /uploads/ (tus) not built")
     rate = statistics.median(ours["download"])
     res.add(
         metric=f"download {label} (MB/s)",
@@ -781,6 +949,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     what.add_argument("--only", choices=["big", "small", "list"], action="append")
     what.add_argument("--big-size", type=parse_size, default=parse_size("1GiB"))
     what.add_argument("--big-repeat", type=int, default=1, help="rounds; the median is shown")
+    what.add_argument(
+        "--tus-chunk",
+        type=parse_size,
+        default=parse_size("64MiB"),
+        help="bytes per tus PATCH in the big-file tus upload",
+    )
     what.add_argument("--small-size", type=parse_size, default=parse_size("4KiB"))
     what.add_argument("--clients", type=int_list, default=[1, 8, 16])
     what.add_argument("--small-ops", type=int, default=2000, help="max ops per measurement")
@@ -793,6 +967,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.start_servers and not (args.s3_endpoint and args.s3_key and args.s3_secret):
         p.error("give --s3-endpoint, --s3-key and --s3-secret, or --start-servers")
+    if args.tus_chunk < 1:
+        p.error("--tus-chunk must be at least 1 byte")
     return args
 
 

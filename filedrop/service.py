@@ -37,7 +37,7 @@ from .expiry import parse_expiry
 from .folders import ROOT, numbered_name, validate_folder
 from .ids import new_blob_key, new_file_id
 from .storage.blobs import BlobNotFound, BlobReader, BlobStore
-from .storage.metadata import CatalogStore, FileRecord, ListCursor, utcnow
+from .storage.metadata import CatalogStore, FileRecord, ListCursor, UserRecord, utcnow
 from .validation import validate_file_name
 
 log = logging.getLogger("filedrop.service")
@@ -185,9 +185,12 @@ class FileService:
         self.meta = meta
         self.max_file_size = max_file_size
 
-    def check_room(self, owner: str, incoming_bytes: int) -> None:
-        """Refuse early, before reading a byte, when the declared size cannot fit."""
-        user = self.meta.get_user(owner)
+    def check_room(self, owner: str, incoming_bytes: int, user: UserRecord | None = None) -> None:
+        """Refuse early, before reading a byte, when the declared size cannot fit.
+
+        ``user`` is the owner's record if the caller has just read it (authentication
+        does); the exact check is the reservation after the content is stored."""
+        user = user or self.meta.get_user(owner)
         if user is not None and user.bytes_used + incoming_bytes > user.quota_bytes:
             raise _quota_error(user.quota_bytes)
 
@@ -504,8 +507,9 @@ class FileService:
 
     # -- reads ----------------------------------------------------------------
 
-    def get(self, owner: str, file_id: str) -> FileRecord:
-        return self._get(owner, file_id)
+    def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord:
+        """``counts=False`` when download counts are not shown (a download needs none)."""
+        return self._get(owner, file_id, counts)
 
     def open(
         self,
@@ -577,8 +581,8 @@ class FileService:
 
     # -- internals ------------------------------------------------------------
 
-    def _get(self, owner: str, file_id: str) -> FileRecord:
-        record = self.meta.get(owner, file_id)
+    def _get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord:
+        record = self.meta.get(owner, file_id, counts)
         if record is None or record.is_expired(utcnow()):
             raise FileNotFound(file_id)
         return record

@@ -156,6 +156,7 @@ from typing import Any, ClassVar, Self
 
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 FERRETDB_VERSION = "v1.24.2"
+FERRETDB_PATCH = "-idindex"  # scripts/build-servers.sh patches _id lookups to use the index
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0  # seconds; generous for a loaded two-core CI machine
@@ -197,7 +198,7 @@ def find_minio() -> str | None:
 
 def find_ferretdb() -> str | None:
     """Path of the pinned FerretDB build, or None if it is not built."""
-    return _executable(server_cache() / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb")
+    return _executable(server_cache() / f"ferretdb-{FERRETDB_VERSION}{FERRETDB_PATCH}" / "ferretdb")
 
 
 # ------------------------------------------------------------------- ports
@@ -759,7 +760,11 @@ class FerretDB(ServerProcess):
         return [
             self.binary,
             "--handler=sqlite",
-            f"--sqlite-url=file:{self.data_dir}/",  # a directory: trailing /
+            # A directory (trailing /). synchronous=NORMAL in WAL mode: a
+            # killed server loses nothing it acknowledged (only a power cut
+            # can drop the last commits), like MongoDB's default write
+            # concern, which does not wait for the journal either.
+            f"--sqlite-url=file:{self.data_dir}/?_pragma=synchronous(normal)",
             f"--listen-addr={HOST}:{self.ports['port']}",
             # "-" disables the debug/metrics listener (default :8088, which
             # parallel runs would fight over).

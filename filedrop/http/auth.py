@@ -28,6 +28,7 @@ def bearer_token() -> str | None:
 
 def _authenticate() -> None:
     g.owner = None
+    g.user = None
     endpoint = request.endpoint
     limiter: RateLimiter = current_app.extensions["filedrop.ratelimit"]
     settings = get_settings()
@@ -51,6 +52,7 @@ def _authenticate() -> None:
         raise Forbidden("The admin token manages users; use a user's key for files")
     user = get_users().authenticate(token)
     g.owner = user.user_id
+    g.user = user  # read once per request; the upload's quota pre-check reuses it
     limiter.check(f"user:{user.user_id}")
 
 

@@ -11,6 +11,7 @@ from ..folders import FolderService
 from ..ids import new_request_id
 from ..links import LinkService
 from ..service import FileService
+from ..storage.metadata import UserRecord
 from ..uploads import UploadService
 from ..users import UserService
 
@@ -51,6 +52,12 @@ def current_owner() -> str:
     """The authenticated user's id (set by :mod:`filedrop.http.auth`)."""
     owner: str = g.owner
     return owner
+
+
+def current_user() -> UserRecord | None:
+    """The authenticated user's record as read this request (None without keys)."""
+    user: UserRecord | None = g.get("user")
+    return user
 
 
 def assign_request_id() -> str:

@@ -86,7 +86,7 @@ SpanPicker = Callable[[FileRecord], tuple[int, int] | None]
 
 def send_file(service: FileService, owner: str, file_id: str, request: Request) -> Response:
     """GET/HEAD of a file, as SPEC §1 describes."""
-    record = service.get(owner, file_id)
+    record = service.get(owner, file_id, counts=False)
     return serve(record, lambda pick: service.download(owner, file_id, pick, record), request)
 
 

@@ -19,7 +19,7 @@ from ..service import FileService, Placement
 from ..storage.metadata import FileRecord, ListCursor
 from ..validation import bool_param, header_file_name, int_param, validate_file_name
 from .bodies import MultipartBody, RawBody, RequestBody
-from .context import current_owner, get_folders, get_service, get_settings
+from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
 
@@ -47,7 +47,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     incoming = _raw(request, require_name=True)
     where = _placement(request.args)  # refused before the body is read
     if request.content_length:
-        service.check_room(current_owner(), request.content_length)
+        service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
     return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
 

@@ -89,7 +89,9 @@ class MetadataStore(Protocol):
 
     def insert(self, record: FileRecord) -> None: ...
 
-    def get(self, owner: str, file_id: str) -> FileRecord | None: ...
+    def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
+        """``counts=False``: the caller does not need ``download_count`` and
+        ``last_accessed_at``, and a store that keeps them apart may skip reading them."""
 
     def update(
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None

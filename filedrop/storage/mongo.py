@@ -204,6 +204,7 @@ class MongoMetadataStore:
         self._link_counts: Collection[Any] = db["link_counts"]
         self._link_claims: Collection[Any] = db["link_claims"]
         self._db = db
+        self._quotas: dict[str, int] = {}  # user_id -> quota_bytes last read; see reserve()
         self._hits = 0
 
     def describe(self) -> str:
@@ -213,13 +214,15 @@ class MongoMetadataStore:
         with _mongo_errors("store file metadata"):
             self._files.insert_one(_to_doc(record))
 
-    def get(self, owner: str, file_id: str) -> FileRecord | None:
+    def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
         with _mongo_errors("read file metadata"):
             # By _id alone: FerretDB uses its index only for a bare {"_id": ...} filter
             # (with "owner" too it scans the collection). A file's owner never changes.
             doc = self._files.find_one({"_id": file_id})
             if doc is None or doc.get("owner") != owner:
                 return None
+            if not counts:
+                return _from_doc(doc)
             records = self._with_access([doc])
         return records[0] if records else None
 
@@ -228,7 +231,11 @@ class MongoMetadataStore:
         if not docs:
             return []
         ids = [doc["_id"] for doc in docs]
-        access = {a["_id"]: a for a in self._access.find({"_id": {"$in": ids}})}
+        if len(ids) == 1:  # the common case, and FerretDB's index serves only a bare _id
+            found = self._access.find_one({"_id": ids[0]})
+            access = {ids[0]: found} if found else {}
+        else:
+            access = {a["_id"]: a for a in self._access.find({"_id": {"$in": ids}})}
         return [_from_doc(doc, access.get(doc["_id"])) for doc in docs]
 
     def _forget_access(self, file_id: str) -> None:
@@ -392,15 +399,24 @@ class MongoMetadataStore:
 
     def reserve(self, user_id: str, size: int, files: int) -> bool:
         with _mongo_errors("reserve quota"):
+            # Usually one round trip: try the quota seen last time. The guard names that
+            # quota, so a stale one cannot let usage past the real quota; it only misses,
+            # and then we read the quota and try once more.
+            quota = self._quotas.get(user_id)
+            if quota is not None and self._reserve_within(user_id, quota, size, files):
+                return True
             user = self._users.find_one({"_id": user_id}, {"quota_bytes": 1})
             if user is None:
                 return True
-            quota = user["quota_bytes"]
-            # The guard and the increment are one update: MongoDB applies them atomically.
-            result = self._users.update_one(
-                {"_id": user_id, "quota_bytes": quota, "bytes_used": {"$lte": quota - size}},
-                {"$inc": {"bytes_used": size, "file_count": files}},
-            )
+            self._quotas[user_id] = user["quota_bytes"]
+            return self._reserve_within(user_id, user["quota_bytes"], size, files)
+
+    def _reserve_within(self, user_id: str, quota: int, size: int, files: int) -> bool:
+        # The guard and the increment are one update: MongoDB applies them atomically.
+        result = self._users.update_one(
+            {"_id": user_id, "quota_bytes": quota, "bytes_used": {"$lte": quota - size}},
+            {"$inc": {"bytes_used": size, "file_count": files}},
+        )
         return result.matched_count == 1
 
     def release(self, user_id: str, size: int, files: int) -> None:

@@ -393,7 +393,8 @@ class SqliteMetadataStore:
                 f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({placeholders})", values
             )
 
-    def get(self, owner: str, file_id: str) -> FileRecord | None:
+    def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
+        # counts come with the row here, for free
         sql = f"{_FILE_SELECT} WHERE file_id = ? AND owner = ?"
         rows = self._read("read file metadata", sql, (file_id, owner))
         return _record(rows[0]) if rows else None
