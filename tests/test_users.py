@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from filedrop import create_app
 from filedrop.fsck import fsck
+from filedrop.storage.metadata import UserRecord, utcnow
 from filedrop.users import hash_key
 from tests.conftest import Backend
 from tests.helpers import error_code
@@ -269,3 +270,24 @@ def test_create_user_cli_prints_a_working_key(auth_app: Flask) -> None:
 def test_auth_disabled_acts_as_one_local_user(client: FlaskClient) -> None:
     me = client.get("/me")
     assert me.status_code == 200 and me.get_json()["user_id"] == "local"
+
+
+def test_reserve_follows_a_quota_changed_since_the_last_reservation(backend: Backend) -> None:
+    """A store may remember a user's quota between reservations (the Mongo store does,
+    to save a read); a quota that changed meanwhile still holds exactly, both ways."""
+    meta: Any = backend.meta
+
+    def recreate(quota: int) -> None:
+        meta.delete_user("quota-u")
+        meta.create_user(UserRecord("quota-u", "q", "hash-quota-u", quota, 0, 0, utcnow()))
+
+    recreate(1000)
+    assert meta.reserve("quota-u", 100, 1)  # remembers 1000
+    recreate(150)
+    assert not meta.reserve("quota-u", 151, 1)
+    assert meta.reserve("quota-u", 150, 1)
+    assert not meta.reserve("quota-u", 1, 1)
+    recreate(500)
+    assert meta.reserve("quota-u", 400, 1)
+    user = meta.get_user("quota-u")
+    assert (user.bytes_used, user.file_count) == (400, 1)
