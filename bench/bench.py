@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -742,9 +743,8 @@ def bench_small(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -
             s3.delete_objects(Bucket=args.bucket, Delete={"Objects": objects, "Quiet": True})
 
 
-def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -> None:
-    count, limit = args.list_files, args.list_limit
-    print(f"\nlisting: {count} files, pages of {limit}")
+def fill_for_listing(fd: FileDrop, count: int, max_s: float) -> list[str]:
+    """Make ``count`` tiny files (16 clients, at most ``max_s`` seconds): their ids."""
     payload = b"x" * 64
     ids: list[str] = [""] * count
     began = time.perf_counter()
@@ -752,8 +752,13 @@ def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results)
     def put(i: int) -> None:
         ids[i] = fd.upload(f"list-{i:06d}.txt", payload)
 
-    stats = run_load(put, 16, count, args.list_fill_seconds)
-    print(f"  made {stats['ops']} files in {time.perf_counter() - began:.1f} s")
+    stats = run_load(put, 16, count, max_s)
+    print(f"  made {stats['ops']} files in {time.perf_counter() - began:.1f} s", flush=True)
+    return [i for i in ids if i]
+
+
+def page_through(fd: FileDrop, count: int, limit: int) -> tuple[list[float], int]:
+    """``GET /files?limit=`` page after page: seconds per page, and the files listed."""
     pages: list[float] = []
     cursor: str | None = None
     listed = 0
@@ -764,6 +769,14 @@ def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results)
         listed += n
         if cursor is None:
             break
+    return pages, listed
+
+
+def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -> None:
+    count, limit = args.list_files, args.list_limit
+    print(f"\nlisting: {count} files, pages of {limit}")
+    ids = fill_for_listing(fd, count, args.list_fill_seconds)
+    pages, listed = page_through(fd, count, limit)
     s3_pages: list[float] = []
     token: str | None = None
     for _ in range(len(pages)):
@@ -788,7 +801,38 @@ def bench_listing(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results)
         ratio=percentile(s3_pages, 99) / percentile(pages, 99),
     )
     if not args.keep_files:
-        delete_files(fd, [i for i in ids if i])
+        delete_files(fd, ids)
+
+
+def bench_listing_embedded(args: argparse.Namespace, started: Started, res: Results) -> None:
+    """The same listing on an embedded-mode FILE DROP (SQLite + local disk, no S3), whose
+    indexes on owner + sort key serve every page: the query without FerretDB's full scans.
+
+    Started here with --start-servers, else the instance at --list-embedded-url; no boto3 side.
+    """
+    count, limit = args.list_files, args.list_limit
+    url = args.list_embedded_url or (start_embedded(args, started) if args.start_servers else None)
+    if url is None:
+        res.add(
+            metric=f"list {count} files, limit={limit}, embedded SQLite",
+            note="skipped: needs --start-servers or --list-embedded-url",
+        )
+        return
+    print(f"\nlisting, embedded mode at {url}: {count} files, pages of {limit}")
+    fd = FileDrop(url, None)
+    ids = fill_for_listing(fd, count, args.list_fill_seconds)
+    pages, listed = page_through(fd, count, limit)
+    res.add(
+        metric=f"list {listed} files, limit={limit}, embedded SQLite: p50 (ms/page)",
+        filedrop=round(percentile(pages, 50) * 1000, 1),
+        note=f"{len(pages)} pages; embedded mode: SQLite + local disk, no S3",
+    )
+    res.add(
+        metric=f"list {listed} files, limit={limit}, embedded SQLite: p99 (ms/page)",
+        filedrop=round(percentile(pages, 99) * 1000, 1),
+    )
+    if not args.keep_files:
+        delete_files(fd, ids)
 
 
 # -- servers (only with --start-servers) ---------------------------------------------
@@ -800,20 +844,27 @@ class Started:
     db_server: Any = None
     gunicorn: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    embedded: subprocess.Popen[bytes] | None = None  # --list-embedded's gunicorn
+    embedded_dir: Path | None = None  # its DATA_DIR, removed at the end
 
     def close(self) -> None:
-        if self.gunicorn is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.gunicorn.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.gunicorn.wait(timeout=STOP_TIMEOUT_S)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.gunicorn.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.gunicorn.wait(timeout=STOP_TIMEOUT_S)
+        for process in (self.embedded, self.gunicorn):
+            if process is not None:
+                stop_group(process)
+        if self.embedded_dir is not None:
+            shutil.rmtree(self.embedded_dir, ignore_errors=True)
         for server in (self.s3_server, self.db_server):
             if server is not None:
                 server.close()
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group (gunicorn and its workers), SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def worker_pids(master: int) -> list[int]:
@@ -845,8 +896,7 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
 
     port = servers.free_ports(1)[0]
     args.url = f"http://127.0.0.1:{port}"
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "PYENV_VERSION")
-    env = {k: v for k, v in os.environ.items() if k in keep}
+    env = kept_env()
     env.update(
         MONGO_URI=started.db_server.uri,
         MONGO_DB="filedrop_bench",
@@ -858,18 +908,58 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
         FILEDROP_AUTH="disabled",
         LOG_LEVEL="WARNING",
     )
-    for item in args.app_env:
-        key, _, value = item.partition("=")
-        env[key] = value
+    env.update(app_env(args))
+    started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
+    started.gunicorn = launch_gunicorn(args, port, env, started.log_path)
+    args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
+
+
+def start_embedded(args: argparse.Namespace, started: Started) -> str:
+    """A second gunicorn like the first (app dir, flags, --app-env) in embedded mode:
+    SQLite and files under a DATA_DIR in the run's temp dir, no MongoDB, no S3. Its URL."""
+    from tests import servers
+
+    if started.log_path is None:
+        raise RuntimeError("start the other servers first")
+    run_dir = started.log_path.parent
+    started.embedded_dir = Path(tempfile.mkdtemp(prefix="embedded-data-", dir=run_dir))
+    env = kept_env()
+    env.update(FILEDROP_AUTH="disabled", LOG_LEVEL="WARNING")
+    env.update(app_env(args))
+    env = {k: v for k, v in env.items() if not k.startswith(("MONGO_", "S3_", "AWS_"))}
+    # Empty rather than absent: a .env in the app dir must not bring them back.
+    env.update(MONGO_URI="", S3_ENDPOINT_URL="", DATA_DIR=str(started.embedded_dir))
+    port = servers.free_ports(1)[0]
+    url = f"http://127.0.0.1:{port}"
+    log_path = run_dir / "gunicorn-embedded.log"
+    started.embedded = launch_gunicorn(args, port, env, log_path)
+    wait_ready(url, started.embedded, args.workers, log_path)
+    return url
+
+
+def kept_env() -> dict[str, str]:
+    """The few variables of this process that the started gunicorns inherit."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "PYENV_VERSION")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def app_env(args: argparse.Namespace) -> dict[str, str]:
+    """--app-env KEY=VALUE settings as a dict."""
+    return {key: value for key, _, value in (item.partition("=") for item in args.app_env)}
+
+
+def launch_gunicorn(
+    args: argparse.Namespace, port: int, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """gunicorn on 127.0.0.1:``port`` in its own process group, output to ``log_path``."""
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
     command += ["-w", str(args.workers), "--threads", str(args.threads)]
     command += ["-k", args.worker_class, "--timeout", "600", "--no-control-socket"]
     command += [*args.gunicorn_arg, "app:app"]
-    started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
     print(f"starting {' '.join(command[1:])} in {args.app_dir}", flush=True)
-    print(f"gunicorn log: {started.log_path} (kept)", flush=True)
-    with open(started.log_path, "wb") as log:
-        started.gunicorn = subprocess.Popen(
+    print(f"gunicorn log: {log_path} (kept)", flush=True)
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
             command,
             cwd=args.app_dir,
             env=env,
@@ -878,17 +968,22 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], workers: int, log_path: Path
+) -> list[int]:
+    """Wait for /readyz and all ``workers`` workers: their pids."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    fd = FileDrop(args.url, None)
-    while time.monotonic() < deadline and started.gunicorn.poll() is None:
+    fd = FileDrop(url, None)
+    while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(OSError, http.client.HTTPException):
             status, _ = fd.request("GET", "/readyz")
-            if status == 200 and len(worker_pids(started.gunicorn.pid)) >= args.workers:
-                args.worker_pid = worker_pids(started.gunicorn.pid)
-                return
+            if status == 200 and len(worker_pids(process.pid)) >= workers:
+                return worker_pids(process.pid)
         fd._drop_conn()
         time.sleep(0.2)
-    tail = started.log_path.read_text(errors="replace")[-3000:]
+    tail = log_path.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"gunicorn did not get ready; log:\n{tail}")
 
 
@@ -962,6 +1057,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     what.add_argument("--list-files", type=int, default=10000)
     what.add_argument("--list-limit", type=int, default=100)
     what.add_argument("--list-fill-seconds", type=float, default=300.0)
+    what.add_argument(
+        "--list-embedded",
+        action="store_true",
+        help="also list on an embedded-mode FILE DROP (SQLite + local disk): started here\n"
+        "with --start-servers, else the one at --list-embedded-url",
+    )
+    what.add_argument(
+        "--list-embedded-url",
+        metavar="URL",
+        help="a running embedded-mode FILE DROP, keys off (implies --list-embedded;\n"
+        "not with --start-servers)",
+    )
     what.add_argument("--keep-files", action="store_true", help="do not delete what was made")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
@@ -969,6 +1076,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --s3-endpoint, --s3-key and --s3-secret, or --start-servers")
     if args.tus_chunk < 1:
         p.error("--tus-chunk must be at least 1 byte")
+    if args.list_embedded_url and args.start_servers:
+        p.error("--list-embedded-url is for runs without --start-servers")
+    args.list_embedded = args.list_embedded or bool(args.list_embedded_url)
     return args
 
 
@@ -1001,6 +1111,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_small(args, fd, s3, res)
         if "list" in only:
             bench_listing(args, fd, s3, res)
+            if args.list_embedded:
+                bench_listing_embedded(args, started, res)
     except BaseException as exc:
         error = exc
         raise
@@ -1024,6 +1136,7 @@ def report(
             f"servers: {args.s3_server} + FerretDB; gunicorn -w {args.workers} "
             f"--threads {args.threads} -k {args.worker_class} {' '.join(args.gunicorn_arg)}"
             f"; app env {args.app_env or 'defaults'}"
+            + ("; listing also on embedded mode" if args.list_embedded else "")
         )
     print(f"\n{format_row({'metric': 'metric', 'filedrop': 'FILE DROP', 'boto3': 'boto3'})}")
     for row in res.rows:
