@@ -264,10 +264,12 @@ class FileDrop:
         headers: dict[str, str] | None = None,
         length: int | None = None,
         sink: Callable[[memoryview], object] | None = None,
+        keep_conn: bool = False,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """:meth:`request`, with the response's headers too."""
+        """:meth:`request`, with the response's headers too. ``keep_conn``: stream on the
+        connection just used (it cannot have idled out), as a tus client does."""
         all_headers = {**self.auth, **(headers or {})}
-        if not (body is None or isinstance(body, bytes)):
+        if not (body is None or isinstance(body, bytes)) and not keep_conn:
             # A stream cannot be replayed, so never start one on a connection the server
             # may have closed while idle (gunicorn's keep-alive is a few seconds).
             self._drop_conn()
@@ -366,8 +368,11 @@ class FileDrop:
     ) -> tuple[int, str | None]:
         """One PATCH at ``offset``: the new offset, and the file id once complete."""
         headers = {**_TUS, "Content-Type": TUS_OFFSET_STREAM, "Upload-Offset": str(offset)}
+        # One connection for the whole upload, as tus clients keep theirs (tuspy's
+        # requests session): the worker that served the last PATCH continues the file's
+        # SHA-256; a PATCH landing on another worker makes completion read the file back.
         status, response, text = self.exchange(
-            "PATCH", f"/uploads/{upload_id}", body, headers, length
+            "PATCH", f"/uploads/{upload_id}", body, headers, length, keep_conn=True
         )
         if status != 204:
             raise RuntimeError(f"tus PATCH at {offset} failed: {status} {text[:300]!r}")
