@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -910,13 +911,32 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
         S3_SECRET_ACCESS_KEY=args.s3_secret,
         S3_REGION=args.s3_region,
         S3_BUCKET=args.bucket,
-        FILEDROP_AUTH="disabled",
         LOG_LEVEL="WARNING",
+    )
+    # As deployed: API keys on, so every request is authenticated and counted against
+    # the rate limit (a limit too high to refuse the bench, but still counted).
+    admin_token = secrets.token_urlsafe(24)
+    env.update(
+        FILEDROP_AUTH="enabled",
+        FILEDROP_ADMIN_TOKEN=admin_token,
+        RATE_LIMIT_REQUESTS=str(10**9),
     )
     env.update(app_env(args))
     started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
     started.gunicorn = launch_gunicorn(args, port, env, started.log_path)
     args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
+    args.api_key = create_user(args.url, admin_token)
+
+
+def create_user(url: str, admin_token: str) -> str:
+    """A user for the run, made through the admin API: its API key."""
+    body = json.dumps({"name": "bench"}).encode()
+    headers = {"Content-Type": "application/json"}
+    status, text = FileDrop(url, admin_token).request("POST", "/admin/users", body, headers)
+    if status != 201:
+        raise RuntimeError(f"creating the bench user failed: {status} {text[:300]!r}")
+    key: str = json.loads(text)["api_key"]
+    return key
 
 
 def start_embedded(args: argparse.Namespace, started: Started) -> str:
@@ -1138,7 +1158,7 @@ def report(
     print(f"machine: {info}")
     if args.start_servers:
         print(
-            f"servers: {args.s3_server} + FerretDB; gunicorn -w {args.workers} "
+            f"servers: {args.s3_server} + FerretDB, API keys on; gunicorn -w {args.workers} "
             f"--threads {args.threads} -k {args.worker_class} {' '.join(args.gunicorn_arg)}"
             f"; app env {args.app_env or 'defaults'}"
             + ("; listing also on embedded mode" if args.list_embedded else "")
