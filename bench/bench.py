@@ -887,6 +887,7 @@ def worker_pids(master: int) -> list[int]:
 def start_servers(args: argparse.Namespace, started: Started) -> None:
     """SeaweedFS/MinIO + FerretDB (tests/servers.py) and gunicorn, all on 127.0.0.1."""
     sys.path.insert(0, str(ROOT))
+    from scripts.stack import create_user
     from tests import servers
 
     s3_class = servers.SeaweedS3 if args.s3_server == "seaweedfs" else servers.MinioS3
@@ -925,18 +926,7 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
     started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
     started.gunicorn = launch_gunicorn(args, port, env, started.log_path)
     args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
-    args.api_key = create_user(args.url, admin_token)
-
-
-def create_user(url: str, admin_token: str) -> str:
-    """A user for the run, made through the admin API: its API key."""
-    body = json.dumps({"name": "bench"}).encode()
-    headers = {"Content-Type": "application/json"}
-    status, text = FileDrop(url, admin_token).request("POST", "/admin/users", body, headers)
-    if status != 201:
-        raise RuntimeError(f"creating the bench user failed: {status} {text[:300]!r}")
-    key: str = json.loads(text)["api_key"]
-    return key
+    args.api_key = create_user(args.url, admin_token, name="bench")
 
 
 def start_embedded(args: argparse.Namespace, started: Started) -> str:

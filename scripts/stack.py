@@ -43,10 +43,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise SystemExit(f"{url}/readyz did not answer 200 within {timeout} s")
 
 
-def _create_user(url: str, admin_token: str) -> str:
+def create_user(url: str, admin_token: str, name: str = "stack-user") -> str:
+    """A user made through the admin API: its API key."""
     request = urllib.request.Request(
         f"{url}/admin/users",
-        data=json.dumps({"name": "stack-user"}).encode(),
+        data=json.dumps({"name": name}).encode(),
         headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
         method="POST",
     )
@@ -114,7 +115,7 @@ def main() -> int:
             start_new_session=True,
         )
         _wait_ready(url, gunicorn)
-        api_key = _create_user(url, admin_token)
+        api_key = create_user(url, admin_token)
         info = {"BASE_URL": url, "FILEDROP_ADMIN_TOKEN": admin_token, "FILEDROP_API_KEY": api_key}
         if command:
             return subprocess.run(command, env={**env, **info}, check=False).returncode
