@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import io
 import logging
+import random
+import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from filedrop import create_app
+from filedrop import create_app, ratelimit
+from filedrop.errors import RateLimited
 from filedrop.fsck import fsck
+from filedrop.ratelimit import RateLimiter
 from filedrop.storage.metadata import UserRecord, utcnow
 from filedrop.users import hash_key
 from tests.conftest import Backend
@@ -233,6 +240,111 @@ def test_rate_limit_is_429_with_retry_after(backend: Backend) -> None:
     # Limits are per key: another user is unaffected.
     _, other = _new_user(client, "other")
     assert client.get("/files", headers=_admin(other)).status_code == 200
+
+
+class _CountedHits:
+    """The backend's rate-limit store, counting its round trips."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.calls = 0
+
+    def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
+        self.calls += 1
+        return int(self.store.hit(bucket, window_start, window_s, n))
+
+
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> list[float]:
+    now = [at]
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
+    return now
+
+
+def _allowed(limiter: RateLimiter, bucket: str) -> bool:
+    try:
+        limiter.check(bucket)
+    except RateLimited:
+        return False
+    return True
+
+
+def test_rate_limit_counts_requests_in_leases(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generous limit costs the shared store one write per lease, not per request."""
+    _frozen_clock(monkeypatch, 1_000_000_000.0)
+    store = _CountedHits(backend.meta)
+    limiter = RateLimiter(store, limit=3000, window_s=60)
+    bucket = f"user:{uuid.uuid4().hex}"
+    assert all(_allowed(limiter, bucket) for _ in range(64))
+    assert store.calls == 4  # leases of 16
+    # The shared count already holds every request let through.
+    assert backend.meta.hit(bucket, 1_000_000_000 - 1_000_000_000 % 60, 60, 0) >= 64
+
+
+def test_rate_limit_leases_never_let_more_than_the_limit_through(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (two limiters, one store) share one limit: together they never
+    pass it, and leases cost at most one lease each of refusals that come early."""
+    clock = _frozen_clock(monkeypatch, 2_000_000_000.0)
+    limit = 200
+    limiters = [RateLimiter(backend.meta, limit, 60), RateLimiter(backend.meta, limit, 60)]
+    bucket = f"user:{uuid.uuid4().hex}"
+    rng = random.Random(6)
+    allowed = sum(_allowed(rng.choice(limiters), bucket) for _ in range(2 * limit))
+    assert limit - 2 * ratelimit.MAX_LEASE <= allowed <= limit
+    assert not any(_allowed(limiter, bucket) for limiter in limiters)
+    # A lease ends with its window: the next window starts from nothing.
+    clock[0] += 60
+    assert all(_allowed(limiter, bucket) for limiter in limiters)
+
+
+class _SlowCounter:
+    """An atomic shared counter that answers slowly, so requests pile up on it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
+        time.sleep(0.005)
+        with self._lock:
+            self.calls += 1
+            self.counts[bucket] = self.counts.get(bucket, 0) + n
+            return self.counts[bucket]
+
+
+def test_rate_limit_leases_taken_at_once_keep_every_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests that find the lease spent at the same moment each take one; the
+    tokens of all of them stay with the process, none is dropped."""
+    _frozen_clock(monkeypatch, 1_200_000_000.0)
+    store = _SlowCounter()
+    limiter = RateLimiter(store, limit=3000, window_s=60)
+    with ThreadPoolExecutor(8) as pool:
+        allowed = sum(pool.map(lambda _: _allowed(limiter, "user:u"), range(400)))
+    assert allowed == 400
+    counted = store.counts["user:u"]
+    assert 400 <= counted < 400 + 8 * ratelimit.MAX_LEASE
+    # Every token counted beyond those 400 is still this process's to use.
+    calls = store.calls
+    assert all(_allowed(limiter, "user:u") for _ in range(counted - 400))
+    assert store.calls == calls
+    assert _allowed(limiter, "user:u") and store.calls == calls + 1
+
+
+def test_small_rate_limits_are_counted_one_request_at_a_time(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frozen_clock(monkeypatch, 1_500_000_000.0)
+    store = _CountedHits(backend.meta)
+    limiters = [RateLimiter(store, 31, 60), RateLimiter(store, 31, 60)]
+    bucket = f"ip:{uuid.uuid4().hex}"
+    allowed = sum(_allowed(limiters[n % 2], bucket) for n in range(40))
+    assert allowed == 31 and store.calls == 40
 
 
 def test_no_key_ever_reaches_the_log(auth_app: Flask, caplog: pytest.LogCaptureFixture) -> None:

@@ -216,9 +216,9 @@ class UserStore(Protocol):
 class RateLimitStore(Protocol):
     """Fixed-window request counters shared by every worker and instance."""
 
-    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
-        """Count one request for ``bucket`` in the window starting at ``window_start``
-        (epoch seconds); return the count so far in that window."""
+    def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
+        """Count ``n`` requests for ``bucket`` in the window starting at ``window_start``
+        (epoch seconds), in one atomic step; return the count so far in that window."""
 
 
 @dataclass(frozen=True)

@@ -433,17 +433,23 @@ class MongoMetadataStore:
 
     # -- rate limits -----------------------------------------------------------
 
-    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
+    def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
+        window = {"_id": f"{bucket}@{window_start}"}
+        update = {"$inc": {"n": n}, "$setOnInsert": {"window_end": window_start + window_s}}
         with _mongo_errors("count a request"):
-            doc = self._limits.find_one_and_update(
-                {"_id": f"{bucket}@{window_start}"},
-                {"$inc": {"n": 1}, "$setOnInsert": {"window_end": window_start + window_s}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            try:
+                doc = self._limits.find_one_and_update(
+                    window, update, upsert=True, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError:
+                # Two first hits raced to create the window (FerretDB reports it so):
+                # it exists now, and counting again adds ours.
+                doc = self._limits.find_one_and_update(
+                    window, update, return_document=ReturnDocument.AFTER
+                )
             self._hits += 1
             if doc is None:  # upsert=True always returns a document; be explicit anyway
-                return 1
+                return n
             if self._hits % self._CLEANUP_EVERY == 0:
                 # No TTL index: FerretDB v1 has none, so expired windows are swept here.
                 self._limits.delete_many({"window_end": {"$lt": window_start}})

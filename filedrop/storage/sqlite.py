@@ -763,13 +763,13 @@ class SqliteMetadataStore:
 
     # -- RateLimitStore -----------------------------------------------------------
 
-    def hit(self, bucket: str, window_start: int, window_s: int) -> int:
+    def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
         with self._write("count a request") as conn:
             conn.execute(
                 "INSERT INTO rate_limits (bucket, window_start, window_end, hits)"
-                " VALUES (?, ?, ?, 1)"
-                " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1",
-                (bucket, window_start, window_start + window_s),
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + excluded.hits",
+                (bucket, window_start, window_start + window_s, n),
             )
             (count,) = conn.execute(
                 "SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?",
