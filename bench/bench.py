@@ -1048,7 +1048,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     start.add_argument("--app-dir", default=str(ROOT), help="where app.py is (gunicorn's cwd)")
     start.add_argument("--workers", type=int, default=2)
     start.add_argument("--threads", type=int, default=8)
-    start.add_argument("--worker-class", default="gthread")
+    start.add_argument("--worker-class", default="gevent", help="as gunicorn.conf.py")
     start.add_argument(
         "--app-env", action="append", default=[], metavar="KEY=VALUE", help="app setting"
     )

@@ -61,7 +61,8 @@ def main() -> int:
     parser.add_argument("--s3", choices=["seaweedfs", "minio"], default="seaweedfs")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")) or None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="per worker, with -k gthread")
+    parser.add_argument("--worker-class", help="gunicorn -k (default: gunicorn.conf.py's)")
     parser.add_argument("--data", help="keep server data here (default: a temp dir)")
     parser.add_argument("--env", action="append", default=[], help="extra app setting K=V")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -103,10 +104,9 @@ def main() -> int:
                 f"127.0.0.1:{port}",
                 "-w",
                 str(args.workers),
-                "-k",
-                "gthread",
                 "--threads",
                 str(args.threads),
+                *(["-k", args.worker_class] if args.worker_class else []),
             ],
             cwd=ROOT,
             env=env,
