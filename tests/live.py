@@ -1,0 +1,108 @@
+"""A real gunicorn serving ``app:app`` from the repository root, for tests that need
+the production server: ``gunicorn.conf.py`` (its worker class and hooks), real
+sockets, a worker process of its own. The test client would hide all three."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests import servers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "PYENV_VERSION")
+
+
+@dataclass
+class Gunicorn:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def workers(self) -> list[int]:
+        return children(self.proc.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        stop_group(self.proc)
+
+
+def start_gunicorn(settings: dict[str, str], log_path: Path, args: list[str]) -> Gunicorn:
+    """``gunicorn ARGS app:app`` on a free loopback port, with only ``settings`` (and
+    the interpreter's own variables) in its environment; returns once it is ready."""
+    port = servers.free_ports(1)[0]
+    env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
+    env.update(settings)
+    command = [sys.executable, "-m", "gunicorn", *args, "-b", f"127.0.0.1:{port}"]
+    # gunicorn's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every run.
+    command += ["--no-control-socket", "app:app"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group: master and workers die together
+        )
+    app = Gunicorn(proc, f"http://127.0.0.1:{port}", log_path)
+    try:
+        _wait_ready(app)
+    except BaseException:
+        app.stop()
+        raise
+    return app
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+                # Field 4 (ppid) follows the ")" that closes the command name.
+                if int(stat_line.rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the master, and any worker it left
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _wait_ready(app: Gunicorn) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if app.proc.poll() is not None:
+            break
+        try:
+            response = requests.get(f"{app.url}/readyz", timeout=2)
+            if response.status_code == 200 and app.workers():
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except requests.RequestException as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    tail = app.log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"gunicorn not ready ({last}); exit {app.proc.poll()}; log:\n{tail}")

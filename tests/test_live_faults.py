@@ -1,0 +1,155 @@
+"""SPEC §3 on the production server: gunicorn as ``gunicorn.conf.py`` configures it
+(gevent workers), API keys on, SeaweedFS + FerretDB. Kill the database or the
+object store under it: every request gets a JSON 503 in bounded time, nothing is
+half made, and the same workers serve again once the server is back.
+
+tests/test_consistency.py kills servers under the in-process app; this checks
+what the test client can't: the worker class, its sockets, and the connection
+pools in a long-lived worker process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from tests import servers
+from tests.live import Gunicorn, start_gunicorn
+
+ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
+
+
+@dataclass
+class Live:
+    app: Gunicorn
+    key: str
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
+        started = time.monotonic()
+        response = requests.request(
+            method, f"{self.app.url}{path}", headers=headers, timeout=ANSWER_WITHIN_S, **kwargs
+        )
+        assert time.monotonic() - started < ANSWER_WITHIN_S
+        return response
+
+    def upload(self, content: bytes) -> requests.Response:
+        return self.call(
+            "POST",
+            "/files/upload",
+            data=content,
+            headers={"X-File-Name": "f.bin", "Content-Type": "application/octet-stream"},
+        )
+
+    def file_ids(self) -> set[str]:
+        response = self.call("GET", "/files", params={"limit": 1000})
+        assert response.status_code == 200, response.text
+        return {f["file_id"] for f in response.json()["files"]}
+
+
+@pytest.fixture(scope="module")
+def live(
+    seaweedfs: servers.S3Server,
+    ferretdb: servers.FerretDB,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Live]:
+    bucket = f"fd-live-{uuid.uuid4().hex[:12]}"
+    seaweedfs.client().create_bucket(Bucket=bucket)
+    admin = secrets.token_urlsafe(24)
+    settings = {
+        "MONGO_URI": ferretdb.uri,
+        "MONGO_DB": f"fd_live_{uuid.uuid4().hex[:12]}",
+        "MONGO_TIMEOUT_MS": "2000",
+        "S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "S3_ACCESS_KEY_ID": seaweedfs.access_key,
+        "S3_SECRET_ACCESS_KEY": seaweedfs.secret_key,
+        "S3_REGION": seaweedfs.region,
+        "S3_BUCKET": bucket,
+        "S3_TIMEOUT_S": "2",
+        "FILEDROP_AUTH": "enabled",
+        "FILEDROP_ADMIN_TOKEN": admin,
+        "LOG_LEVEL": "WARNING",
+    }
+    work = tmp_path_factory.mktemp("live-faults")
+    app = start_gunicorn(settings, work / "gunicorn.log", [])
+    try:
+        made = requests.post(
+            f"{app.url}/admin/users",
+            json={"name": "faults"},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+        assert made.status_code == 201, made.text
+        assert "Using worker: gevent" in app.log_path.read_text()
+        yield Live(app, made.json()["api_key"])
+    finally:
+        app.stop()
+
+
+def _assert_503(response: requests.Response, code: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == code
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def _ensure_up(server: Any) -> None:
+    if not server.running:
+        server.start()
+
+
+def test_database_down_is_503_then_the_same_workers_recover(
+    live: Live, ferretdb: servers.FerretDB
+) -> None:
+    stored = live.upload(b"before")
+    assert stored.status_code == 201, stored.text
+    file_id = stored.json()["file_id"]
+    workers = live.app.workers()
+    ferretdb.kill()
+    try:
+        # Every worker, whichever takes the request: a few of each kind.
+        for _ in range(3):
+            _assert_503(live.call("GET", f"/files/{file_id}"), "DATABASE_UNAVAILABLE")
+            _assert_503(live.upload(b"during"), "DATABASE_UNAVAILABLE")
+        assert live.call("GET", "/readyz").status_code == 503
+    finally:
+        _ensure_up(ferretdb)
+    assert live.call("GET", f"/files/{file_id}").content == b"before"
+    after = live.upload(b"after")
+    assert after.status_code == 201, after.text
+    assert live.file_ids() == {file_id, after.json()["file_id"]}
+    assert live.app.workers() == workers  # recovered, not restarted
+
+
+def test_object_store_down_is_503_and_nothing_half_made(
+    live: Live, seaweedfs: servers.S3Server
+) -> None:
+    before = live.file_ids()
+    stored = live.upload(b"kept")
+    assert stored.status_code == 201, stored.text
+    file_id = stored.json()["file_id"]
+    big = hashlib.shake_256(b"seed").digest(12 * 1024 * 1024)  # multipart in S3
+    workers = live.app.workers()
+    seaweedfs.kill()
+    try:
+        for _ in range(3):
+            _assert_503(live.call("GET", f"/files/{file_id}"), "STORAGE_UNAVAILABLE")
+            _assert_503(live.upload(b"small"), "STORAGE_UNAVAILABLE")
+            _assert_503(live.upload(big), "STORAGE_UNAVAILABLE")
+        # Metadata lives elsewhere and still answers; no failed upload left a record.
+        assert live.file_ids() == before | {file_id}
+    finally:
+        _ensure_up(seaweedfs)
+    assert live.call("GET", f"/files/{file_id}").content == b"kept"
+    again = live.upload(big)
+    assert again.status_code == 201, again.text
+    assert live.call("GET", f"/files/{again.json()['file_id']}").content == big
+    assert live.app.workers() == workers
