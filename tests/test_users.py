@@ -336,6 +336,24 @@ def test_rate_limit_leases_taken_at_once_keep_every_token(
     assert _allowed(limiter, "user:u") and store.calls == calls + 1
 
 
+def test_first_counts_of_a_window_may_race(backend: Backend) -> None:
+    """Workers that count a new window's first requests at the same moment all
+    succeed: none gets an error from the race to create the window's record."""
+    buckets = [f"ip:{uuid.uuid4().hex}" for _ in range(10)]
+    for bucket in buckets:
+        barrier = threading.Barrier(8)
+
+        def first_hit(_: int, bucket: str = bucket, barrier: threading.Barrier = barrier) -> int:
+            barrier.wait(timeout=10)
+            return int(backend.meta.hit(bucket, 0, 60))
+
+        with ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(first_hit, range(8)))
+        assert min(counts) >= 1
+        if backend.atomic_metadata:
+            assert sorted(counts) == list(range(1, 9))
+
+
 def test_small_rate_limits_are_counted_one_request_at_a_time(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
