@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,23 @@ class Gunicorn:
 
     def stop(self) -> None:
         stop_group(self.proc)
+
+
+def real_server_settings(s3: servers.S3Server, db: servers.FerretDB, prefix: str) -> dict[str, str]:
+    """The app's settings for these real servers, with a bucket and a database of
+    its own (both named ``prefix`` and a random suffix); the bucket is made here."""
+    suffix = uuid.uuid4().hex[:12]
+    bucket = f"{prefix}-{suffix}"
+    s3.client().create_bucket(Bucket=bucket)
+    return {
+        "MONGO_URI": db.uri,
+        "MONGO_DB": f"{prefix.replace('-', '_')}_{suffix}",
+        "S3_ENDPOINT_URL": s3.endpoint_url,
+        "S3_ACCESS_KEY_ID": s3.access_key,
+        "S3_SECRET_ACCESS_KEY": s3.secret_key,
+        "S3_REGION": s3.region,
+        "S3_BUCKET": bucket,
+    }
 
 
 def start_gunicorn(settings: dict[str, str], log_path: Path, args: list[str]) -> Gunicorn:

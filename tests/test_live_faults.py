@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 import requests
 
 from tests import servers
-from tests.live import Gunicorn, start_gunicorn
+from tests.live import Gunicorn, real_server_settings, start_gunicorn
 
 ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
 
@@ -61,18 +60,10 @@ def live(
     ferretdb: servers.FerretDB,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Live]:
-    bucket = f"fd-live-{uuid.uuid4().hex[:12]}"
-    seaweedfs.client().create_bucket(Bucket=bucket)
     admin = secrets.token_urlsafe(24)
     settings = {
-        "MONGO_URI": ferretdb.uri,
-        "MONGO_DB": f"fd_live_{uuid.uuid4().hex[:12]}",
+        **real_server_settings(seaweedfs, ferretdb, "fd-live"),
         "MONGO_TIMEOUT_MS": "2000",
-        "S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-        "S3_ACCESS_KEY_ID": seaweedfs.access_key,
-        "S3_SECRET_ACCESS_KEY": seaweedfs.secret_key,
-        "S3_REGION": seaweedfs.region,
-        "S3_BUCKET": bucket,
         "S3_TIMEOUT_S": "2",
         "FILEDROP_AUTH": "enabled",
         "FILEDROP_ADMIN_TOKEN": admin,

@@ -43,7 +43,7 @@ import requests
 
 from filedrop.config import parse_size
 from tests import servers
-from tests.live import start_gunicorn
+from tests.live import real_server_settings, start_gunicorn
 
 pytestmark = pytest.mark.big
 
@@ -243,19 +243,11 @@ def live_app(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveApp]:
     """``gunicorn -w 1 app:app`` on SeaweedFS + FerretDB, with an empty TMPDIR."""
-    bucket = f"fd-mem-{uuid.uuid4().hex[:12]}"
-    seaweedfs.client().create_bucket(Bucket=bucket)
     work = tmp_path_factory.mktemp("gunicorn")
     tmp_dir = work / "tmp"
     tmp_dir.mkdir()
     settings = {
-        "MONGO_URI": ferretdb.uri,
-        "MONGO_DB": f"fd_mem_{uuid.uuid4().hex[:12]}",
-        "S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-        "S3_ACCESS_KEY_ID": seaweedfs.access_key,
-        "S3_SECRET_ACCESS_KEY": seaweedfs.secret_key,
-        "S3_REGION": seaweedfs.region,
-        "S3_BUCKET": bucket,
+        **real_server_settings(seaweedfs, ferretdb, "fd-mem"),
         "FILEDROP_AUTH": "disabled",
         "LOG_LEVEL": "WARNING",
         "TMPDIR": str(tmp_dir),
