@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -46,3 +47,56 @@ def pattern(size: int, seed: int = 0) -> bytes:
         out += hashlib.sha256(block + counter.to_bytes(8, "big")).digest()
         counter += 1
     return bytes(out[:size])
+
+
+class Generated(io.RawIOBase):
+    """``size`` deterministic bytes, produced as read (a 1 GiB upload holds none of them).
+
+    A block of a size that is no power of two repeats, so parts and chunks never line
+    up with it and a shifted or repeated byte range changes the hash.
+    """
+
+    BLOCK = 1024**2 + 13
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self._size = size
+        self._block = pattern(self.BLOCK, seed)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        out = bytearray()
+        while self._pos < end:
+            start = self._pos % self.BLOCK
+            take = min(self.BLOCK - start, end - self._pos)
+            out += self._block[start : start + take]
+            self._pos += take
+        return bytes(out)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        self.seek(0)
+        while chunk := self.read(8 * 1024**2):
+            digest.update(chunk)
+        self.seek(0)
+        return digest.hexdigest()
+
+    def bytes(self) -> bytes:
+        self.seek(0)
+        data = self.read()
+        self.seek(0)
+        return data

@@ -7,10 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +127,73 @@ def _wait_ready(app: Gunicorn) -> None:
         time.sleep(0.2)
     tail = app.log_path.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"gunicorn not ready ({last}); exit {app.proc.poll()}; log:\n{tail}")
+
+
+class CuttingProxy:
+    """A TCP proxy to ``port`` that closes both ends of the connection once it has
+    forwarded ``limit`` bytes of request *body* (counted after the first blank line
+    of each connection). Responses flow back unchanged."""
+
+    def __init__(self, port: int, limit: int) -> None:
+        self._target = ("127.0.0.1", port)
+        self._limit = limit
+        self.body_forwarded = 0
+        self.cut = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            for target in (self._requests, self._responses):
+                thread = threading.Thread(target=target, args=(client, upstream), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _requests(self, client: socket.socket, upstream: socket.socket) -> None:
+        head = b""
+        in_body = False
+        try:
+            while data := client.recv(64 * 1024):
+                if not in_body:
+                    head += data
+                    if b"\r\n\r\n" not in head:
+                        upstream.sendall(data)
+                        continue
+                    in_body = True
+                    header_end = head.index(b"\r\n\r\n") + 4
+                    body_part = head[header_end:]
+                    upstream.sendall(data[: len(data) - len(body_part)])
+                    data = body_part
+                room = self._limit - self.body_forwarded
+                upstream.sendall(data[:room])
+                self.body_forwarded += min(room, len(data))
+                if self.body_forwarded >= self._limit:
+                    self.cut.set()
+                    break
+        except OSError:
+            pass
+        for sock in (upstream, client):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _responses(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while data := upstream.recv(64 * 1024):
+                client.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._listener.close()

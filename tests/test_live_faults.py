@@ -1,7 +1,9 @@
 """SPEC §3 on the production server: gunicorn as ``gunicorn.conf.py`` configures it
 (gevent workers), API keys on, SeaweedFS + FerretDB. Kill the database or the
 object store under it: every request gets a JSON 503 in bounded time, nothing is
-half made, and the same workers serve again once the server is back.
+half made, and the same workers serve again once the server is back. Cut a tus
+upload's connection mid-PATCH: the worker keeps every byte that reached it, and
+the client resumes from there.
 
 tests/test_consistency.py kills servers under the in-process app; this checks
 what the test client can't: the worker class, its sockets, and the connection
@@ -19,11 +21,16 @@ from typing import Any
 
 import pytest
 import requests
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from tests import servers
-from tests.live import Gunicorn, real_server_settings, start_gunicorn
+from tests.helpers import Generated
+from tests.live import CuttingProxy, Gunicorn, real_server_settings, start_gunicorn
 
 ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
+MiB = 1024**2
+PART_SIZE = 8 * MiB  # the default S3_PART_SIZE
 
 
 @dataclass
@@ -144,3 +151,35 @@ def test_object_store_down_is_503_and_nothing_half_made(
     assert again.status_code == 201, again.text
     assert live.call("GET", f"/files/{again.json()['file_id']}").content == big
     assert live.app.workers() == workers
+
+
+def test_tus_upload_resumes_after_its_connection_is_cut(live: Live) -> None:
+    auth = {"Authorization": f"Bearer {live.key}"}
+    size = 2 * PART_SIZE + 3 * MiB + 1
+    content = Generated(size, seed=5)
+    created = TusClient(f"{live.app.url}/uploads/", headers=auth).uploader(
+        file_stream=content, metadata={"filename": "cut.bin"}
+    )
+    created.set_url(created.create_url())
+    path = "/uploads/" + str(created.url).rsplit("/uploads/", 1)[1]
+    cut_at = PART_SIZE + 2 * MiB + 12345  # past one whole part, into the staged bytes
+    proxy = CuttingProxy(int(live.app.url.rsplit(":", 1)[1]), cut_at)
+    try:
+        through_proxy = TusClient(f"{proxy.base}/uploads/", headers=auth).uploader(
+            file_stream=content, url=proxy.base + path
+        )
+        with pytest.raises((TusUploadFailed, TusCommunicationError)):
+            through_proxy.upload()  # one PATCH of the whole file, cut after cut_at bytes
+        assert proxy.cut.is_set() and proxy.body_forwarded == cut_at
+    finally:
+        proxy.close()
+    resumed = TusClient(f"{live.app.url}/uploads/", headers=auth).uploader(
+        file_stream=content, url=live.app.url + path
+    )
+    assert resumed.offset == cut_at  # every byte that reached the worker was kept
+    resumed.upload()
+    file_id = resumed.request.response_headers["x-file-id"]
+    meta = live.call("GET", f"/files/{file_id}/metadata").json()
+    assert (meta["sha256"], meta["file_size"]) == (content.sha256(), size)
+    downloaded = live.call("GET", f"/files/{file_id}")
+    assert hashlib.sha256(downloaded.content).hexdigest() == content.sha256()

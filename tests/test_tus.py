@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +36,8 @@ from filedrop.openapi import build_spec
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.s3 import S3BlobStore
 from tests.conftest import FAST, PART_SIZE, Backend
-from tests.helpers import pattern
+from tests.helpers import Generated
+from tests.live import CuttingProxy
 from tests.test_openapi import assert_documented
 
 ADMIN = "admin-token-for-tus-tests-0123456789"
@@ -49,59 +48,6 @@ GiB = 1024**3
 
 
 # -- content that is never held whole: a seekable file-like made on the fly ------------
-
-
-class Generated(io.RawIOBase):
-    """``size`` deterministic bytes, produced as read (a 1 GiB upload holds none of them).
-
-    A block of a size that is no power of two repeats, so parts and chunks never line
-    up with it and a shifted or repeated byte range changes the hash.
-    """
-
-    BLOCK = 1024**2 + 13
-
-    def __init__(self, size: int, seed: int = 0) -> None:
-        self._size = size
-        self._block = pattern(self.BLOCK, seed)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        out = bytearray()
-        while self._pos < end:
-            start = self._pos % self.BLOCK
-            take = min(self.BLOCK - start, end - self._pos)
-            out += self._block[start : start + take]
-            self._pos += take
-        return bytes(out)
-
-    def sha256(self) -> str:
-        digest = hashlib.sha256()
-        self.seek(0)
-        while chunk := self.read(8 * MiB):
-            digest.update(chunk)
-        self.seek(0)
-        return digest.hexdigest()
-
-    def bytes(self) -> bytes:
-        self.seek(0)
-        data = self.read()
-        self.seek(0)
-        return data
 
 
 # -- a live server, users, and a cutting proxy -----------------------------------------
@@ -168,76 +114,6 @@ def live_server(backend: Backend, **overrides: Any) -> Iterator[Live]:
 def live(backend: Backend) -> Iterator[Live]:
     with live_server(backend) as server:
         yield server
-
-
-class CuttingProxy:
-    """A TCP proxy to ``port`` that closes both ends of the connection once it has
-    forwarded ``limit`` bytes of request *body* (counted after the first blank line
-    of each connection). Responses flow back unchanged."""
-
-    def __init__(self, port: int, limit: int) -> None:
-        self._target = ("127.0.0.1", port)
-        self._limit = limit
-        self.body_forwarded = 0
-        self.cut = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._threads: list[threading.Thread] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self._target)
-            for target in (self._requests, self._responses):
-                thread = threading.Thread(target=target, args=(client, upstream), daemon=True)
-                thread.start()
-                self._threads.append(thread)
-
-    def _requests(self, client: socket.socket, upstream: socket.socket) -> None:
-        head = b""
-        in_body = False
-        try:
-            while data := client.recv(64 * 1024):
-                if not in_body:
-                    head += data
-                    if b"\r\n\r\n" not in head:
-                        upstream.sendall(data)
-                        continue
-                    in_body = True
-                    header_end = head.index(b"\r\n\r\n") + 4
-                    body_part = head[header_end:]
-                    upstream.sendall(data[: len(data) - len(body_part)])
-                    data = body_part
-                room = self._limit - self.body_forwarded
-                upstream.sendall(data[:room])
-                self.body_forwarded += min(room, len(data))
-                if self.body_forwarded >= self._limit:
-                    self.cut.set()
-                    break
-        except OSError:
-            pass
-        for sock in (upstream, client):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _responses(self, client: socket.socket, upstream: socket.socket) -> None:
-        try:
-            while data := upstream.recv(64 * 1024):
-                client.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 # -- storage probes -----------------------------------------------------------------
