@@ -41,6 +41,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _SCAN_PAGE = 500
 _PRUNE_EVERY = 256  # rate-limit hits between sweeps of expired windows
+_MAX_IDLE = 16  # connections a process keeps open between requests
 
 _FILE_COLUMNS = (
     "file_id",
@@ -305,7 +306,12 @@ class SqliteMetadataStore:
     def __init__(self, path: Path | str, timeout_s: float = 10.0) -> None:
         self.path = Path(path).absolute()
         self._timeout_s = timeout_s
-        self._local = threading.local()
+        # Idle connections, each used by one caller at a time. A pool, not a
+        # threading.local: under gevent that is per greenlet, so every request
+        # would open (and at its end close) a connection of its own.
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_pid = os.getpid()
+        self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
         self._schema_ready = False
         self._hits = itertools.count(1)
@@ -315,25 +321,44 @@ class SqliteMetadataStore:
 
     # -- connections and transactions -----------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (and again after a fork)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            # A connection inherited across a fork belongs to the parent: leave it unclosed.
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        """A connection of this process's for the length of the block, opened if
+        none is idle, kept for the next caller afterwards."""
+        conn = self._take_idle()
+        if conn is None:
             conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._create_schema(conn)
-                    self._schema_ready = True
-        return conn
+        try:
+            if not self._schema_ready:
+                with self._schema_lock:
+                    if not self._schema_ready:
+                        self._create_schema(conn)
+                        self._schema_ready = True
+            yield conn
+        finally:
+            self._give_back(conn)
+
+    def _take_idle(self) -> sqlite3.Connection | None:
+        with self._pool_lock:
+            if self._idle_pid != os.getpid():
+                # Connections inherited across a fork belong to the parent: leave them unclosed.
+                self._idle, self._idle_pid = [], os.getpid()
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if self._idle_pid == os.getpid() and len(self._idle) < _MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
+        # check_same_thread=False: a pooled connection moves between threads, never
+        # used by two at once.
         conn = sqlite3.connect(
-            self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=True
+            self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
@@ -361,8 +386,7 @@ class SqliteMetadataStore:
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the database's write lock from its first statement."""
-        with _sqlite_errors(action):
-            conn = self._conn()
+        with _sqlite_errors(action), self._conn() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -373,15 +397,16 @@ class SqliteMetadataStore:
                 raise
 
     def _read(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with _sqlite_errors(action):
-            return self._conn().execute(sql, params).fetchall()
+        with _sqlite_errors(action), self._conn() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
-        """Close this thread's connection (tests; the next call reopens)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+        """Close the idle connections (tests; the next call reopens)."""
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+            ours = self._idle_pid == os.getpid()
+        for conn in idle if ours else []:
             conn.close()
-        self._local.conn = None
 
     # -- MetadataStore ----------------------------------------------------------
 
@@ -518,8 +543,8 @@ class SqliteMetadataStore:
         return [_record(row) for row in rows], (rows[-1][0] if len(rows) == limit else None)
 
     def ensure_indexes(self) -> None:
-        with _sqlite_errors("create the schema"):
-            self._create_schema(self._conn())
+        with _sqlite_errors("create the schema"), self._conn():
+            pass  # the first connection creates the schema
 
     def check(self) -> None:
         self._read("answer a ping", "SELECT count(*) FROM sqlite_master")

@@ -542,6 +542,33 @@ def test_hit_counts_per_bucket_and_window_and_prunes_old_windows(
     assert buckets == {"key-a", "key-b"}
 
 
+def test_connections_outlive_the_threads_that_used_them(
+    meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's thread (or, under gevent workers, its greenlet) ends with the
+    request: the next one reuses the connection instead of opening its own."""
+    record = _record()
+    meta.insert(record)
+    opened: list[sqlite3.Connection] = []
+    connect = meta._connect
+
+    def counted() -> sqlite3.Connection:
+        opened.append(connect())
+        return opened[-1]
+
+    monkeypatch.setattr(meta, "_connect", counted)
+    for _ in range(20):
+        thread = threading.Thread(target=meta.get, args=(record.owner, record.file_id))
+        thread.start()
+        thread.join()
+    assert len(opened) <= 1
+    # Concurrent callers each get a connection of their own, and leave it for the next.
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: meta.get(record.owner, record.file_id), range(200)))
+    assert all(r is not None and r.file_id == record.file_id for r in found)
+    assert len(opened) <= 5
+
+
 # -- several processes on one database file ------------------------------------------
 
 
