@@ -362,13 +362,34 @@ class SqliteMetadataStore:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
             # FULL: a commit is on disk before we answer, like the blob it points to.
             conn.execute("PRAGMA synchronous = FULL")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the database in WAL mode, once for its life (the mode is stored in it).
+
+        Switching needs the database to itself, and SQLite does not wait for that:
+        with other connections busy it fails at once with "database is locked"
+        (seen when several first requests, or two workers starting, met a new
+        database). So ask first, and retry the switch until the busy timeout."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                for sql in ("PRAGMA journal_mode", "PRAGMA journal_mode = WAL"):
+                    (mode,) = conn.execute(sql).fetchone()
+                    if str(mode).lower() == "wal":
+                        return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            if time.monotonic() >= deadline:
+                raise sqlite3.OperationalError("could not switch to WAL: database is locked")
+            time.sleep(0.01)
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
