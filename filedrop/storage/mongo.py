@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
@@ -24,6 +24,8 @@ from .metadata import (
     UploadRecord,
     UserRecord,
 )
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("filedrop.mongo")
 
@@ -49,6 +51,16 @@ def _mongo_errors(action: str) -> Iterator[None]:
     except PyMongoError as exc:
         log.warning("MongoDB %s failed: %s", action, exc)
         raise DatabaseUnavailable(f"The metadata database failed to {action}") from exc
+
+
+def _racing_upsert(write: Callable[[bool], _T]) -> _T:
+    """``write(upsert=True)``. When two first writes race to create the document,
+    FerretDB fails one with a duplicate key: the document exists by then, and the
+    same write without upsert applies ours."""
+    try:
+        return write(True)
+    except DuplicateKeyError:
+        return write(False)
 
 
 def _utc(value: datetime) -> datetime:
@@ -335,12 +347,7 @@ class MongoMetadataStore:
 
     @staticmethod
     def _upsert(collection: Collection[Any], key: str, update: dict[str, Any]) -> None:
-        try:
-            collection.update_one({"_id": key}, update, upsert=True)
-        except DuplicateKeyError:
-            # Two first writes raced to create the document (FerretDB reports it so): now it
-            # exists, and a plain update applies ours.
-            collection.update_one({"_id": key}, update)
+        _racing_upsert(lambda upsert: collection.update_one({"_id": key}, update, upsert=upsert))
 
     def purgeable(
         self, now: datetime, unaccessed_before: datetime | None, after: str, limit: int
@@ -437,16 +444,11 @@ class MongoMetadataStore:
         window = {"_id": f"{bucket}@{window_start}"}
         update = {"$inc": {"n": n}, "$setOnInsert": {"window_end": window_start + window_s}}
         with _mongo_errors("count a request"):
-            try:
-                doc = self._limits.find_one_and_update(
-                    window, update, upsert=True, return_document=ReturnDocument.AFTER
+            doc = _racing_upsert(
+                lambda upsert: self._limits.find_one_and_update(
+                    window, update, upsert=upsert, return_document=ReturnDocument.AFTER
                 )
-            except DuplicateKeyError:
-                # Two first hits raced to create the window (FerretDB reports it so):
-                # it exists now, and counting again adds ours.
-                doc = self._limits.find_one_and_update(
-                    window, update, return_document=ReturnDocument.AFTER
-                )
+            )
             self._hits += 1
             if doc is None:  # upsert=True always returns a document; be explicit anyway
                 return n
