@@ -56,7 +56,14 @@ def create_user(url: str, admin_token: str, name: str = "stack-user") -> str:
     return key
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so ``finally`` stops gunicorn (its own session)
+    and the servers; by default Python would just die and leave them running."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--s3", choices=["seaweedfs", "minio"], default="seaweedfs")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")) or None)

@@ -8,7 +8,11 @@ under FILEDROP_REQUIRE_SERVERS=1). Run with -s to see the timings.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pymongo
@@ -16,6 +20,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from tests import servers
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _make(cls: type[servers.ServerProcess], work_dir: Path) -> servers.ServerProcess:
@@ -108,3 +114,42 @@ def test_ferretdb_finds_updates_and_deletes_by_id_through_its_index(tmp_path: Pa
         client.close()
     finally:
         server.close()
+
+
+def test_stack_script_takes_everything_down_on_sigterm(tmp_path: Path) -> None:
+    """scripts/stack.py -- CMD, stopped by SIGTERM (a CI timeout, a kill): gunicorn runs
+    in its own session, so unless stack.py cleans up it keeps serving."""
+    for cls in (servers.SeaweedS3, servers.FerretDB):
+        if cls.find_binary() is None:
+            pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+    ready = tmp_path / "base_url"
+    stack = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "stack.py"),
+            "--data",
+            str(tmp_path / "data"),
+            "--",
+            "sh",
+            "-c",
+            f'echo "$BASE_URL" > {ready} && exec sleep 120',
+        ],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (ready.exists() and ready.read_text().strip()):
+            assert stack.poll() is None, "stack.py ended before running its command"
+            assert time.monotonic() < deadline, "stack.py did not start within 90 s"
+            time.sleep(0.2)
+        url = ready.read_text().strip()
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+            assert response.status == 200
+
+        stack.send_signal(signal.SIGTERM)
+        assert stack.wait(timeout=30) != 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)
+    finally:
+        if stack.poll() is None:
+            stack.kill()
