@@ -209,6 +209,45 @@ class RssWatch:
         return max((self.after.get(p, 0) - self.before[p] for p in self.pids), default=0)
 
 
+# -- where the CPU goes ----------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time of each part of the stack over a measurement, per request.
+
+    ``parts`` names groups of pids (the gunicorn workers, the database, the S3
+    server); "client" is this process, whose threads make the requests.
+    """
+
+    def __init__(self, parts: dict[str, list[int]]) -> None:
+        self.parts = {name: pids for name, pids in parts.items() if pids}
+
+    def read(self) -> dict[str, float]:
+        used = {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in self.parts.items()}
+        used["client"] = time.process_time()
+        return used
+
+    @staticmethod
+    def per_request(
+        before: dict[str, float], after: dict[str, float], ops: int
+    ) -> dict[str, float]:
+        """Milliseconds of CPU per request, by part."""
+        return {name: (after[name] - before[name]) * 1000 / max(ops, 1) for name in before}
+
+
+def cpu_text(per_request: dict[str, float]) -> str:
+    return ", ".join(f"{name} {ms:.2f}" for name, ms in per_request.items())
+
+
 # -- FILE DROP client ------------------------------------------------------------------
 
 
@@ -669,6 +708,16 @@ def run_load(op: Callable[[int], None], clients: int, max_ops: int, max_s: float
     }
 
 
+def measured(
+    meter: CpuMeter, op: Callable[[int], None], clients: int, max_ops: int, max_s: float
+) -> dict[str, Any]:
+    """:func:`run_load`, with the CPU each part of the stack spent per request."""
+    before = meter.read()
+    result = run_load(op, clients, max_ops, max_s)
+    result["cpu_ms"] = CpuMeter.per_request(before, meter.read(), result["ops"])
+    return result
+
+
 def delete_files(fd: FileDrop, file_ids: list[str]) -> None:
     """Delete what the benchmark made; failures are counted, not fatal."""
     failed: list[str] = []
@@ -684,7 +733,9 @@ def delete_files(fd: FileDrop, file_ids: list[str]) -> None:
         print(f"  cleanup: {len(failed)} of {len(file_ids)} deletes failed, e.g. {failed[0][:200]}")
 
 
-def bench_small(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -> None:
+def bench_small(
+    args: argparse.Namespace, fd: FileDrop, s3: Any, meter: CpuMeter, res: Results
+) -> None:
     size = args.small_size
     payload = os.urandom(size)
     label = f"{size / 1024:g} KiB"
@@ -728,8 +779,8 @@ def bench_small(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -
         ("metadata", fd_meta, s3_head),
     ):
         for clients in args.clients:
-            mine = run_load(fd_op, clients, args.small_ops, args.small_seconds)
-            theirs = run_load(s3_op, clients, args.small_ops, args.small_seconds)
+            mine = measured(meter, fd_op, clients, args.small_ops, args.small_seconds)
+            theirs = measured(meter, s3_op, clients, args.small_ops, args.small_seconds)
             res.add(
                 metric=f"{label} {name}, {clients} clients (req/s)",
                 filedrop=round(mine["rps"], 1),
@@ -741,6 +792,14 @@ def bench_small(args: argparse.Namespace, fd: FileDrop, s3: Any, res: Results) -
                 metric=f"{label} {name}, {clients} clients p50/p99 (ms)",
                 filedrop=f"{mine['p50_ms']:.1f}/{mine['p99_ms']:.1f}",
                 boto3=f"{theirs['p50_ms']:.1f}/{theirs['p99_ms']:.1f}",
+            )
+            # boto3's side: only the S3 server and this process work for it.
+            direct = {k: v for k, v in theirs["cpu_ms"].items() if k in (args.s3_server, "client")}
+            res.add(
+                metric=f"{label} {name}, {clients} clients CPU/request (ms)",
+                filedrop=round(sum(mine["cpu_ms"].values()), 2),
+                boto3=round(sum(direct.values()), 2),
+                note=f"FILE DROP: {cpu_text(mine['cpu_ms'])}; boto3: {cpu_text(direct)}",
             )
     if not args.keep_files:
         delete_files(fd, fd_ids)
@@ -1097,6 +1156,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def stack_meter(args: argparse.Namespace, started: Started) -> CpuMeter:
+    """The started servers' processes, or just the given workers (or none) without
+    --start-servers: parts of the stack this machine can't see are left out."""
+    workers = list(args.worker_pid or [])
+    if started.gunicorn is not None:
+        workers.append(started.gunicorn.pid)  # the master, which also wakes up
+    parts = {"worker": workers}
+    if started.db_server is not None:
+        parts["FerretDB"] = [started.db_server.pid]
+    if started.s3_server is not None:
+        parts[args.s3_server] = [started.s3_server.pid]
+    return CpuMeter(parts)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -1123,7 +1196,7 @@ def main(argv: list[str] | None = None) -> int:
         if "big" in only:
             bench_big(args, fd, s3, args.worker_pid, res)
         if "small" in only:
-            bench_small(args, fd, s3, res)
+            bench_small(args, fd, s3, stack_meter(args, started), res)
         if "list" in only:
             bench_listing(args, fd, s3, res)
             if args.list_embedded:

@@ -1,0 +1,68 @@
+"""The benchmark (bench/bench.py) is a deliverable, not a test: this only checks
+that it still runs end to end on tiny sizes against the real servers it starts,
+and reports every section. It asserts no speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
+    for cls in (servers.SeaweedS3, servers.FerretDB):
+        if cls.find_binary() is None:
+            pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench.py"),
+            "--start-servers",
+            "--big-size=6MiB",
+            "--tus-chunk=2MiB",
+            "--small-ops=20",
+            "--clients=1,2",
+            "--list-files=150",
+            "--list-embedded",
+            f"--json={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["error"] is None
+    rows = {row["metric"]: row for row in report["results"]}
+
+    for metric in (
+        "upload 6 MiB, raw body (MB/s)",
+        "upload 6 MiB, multipart form (MB/s)",
+        "upload 6 MiB, tus (MB/s)",
+        "download 6 MiB (MB/s)",
+        "4 KiB upload, 2 clients (req/s)",
+        "4 KiB download, 2 clients (req/s)",
+        "4 KiB metadata, 2 clients (req/s)",
+    ):
+        assert rows[metric]["ratio"] > 0, metric
+    for kind in ("upload raw", "upload multipart", "upload tus", "download"):
+        assert f"worker peak RSS growth, {kind} (MiB)" in rows
+    assert any(m.startswith("list ") and "embedded SQLite: p50" in m for m in rows)
+
+    # Where the CPU went, per part of the stack, on both sides.
+    cpu = rows["4 KiB upload, 2 clients CPU/request (ms)"]
+    assert cpu["filedrop"] > 0 and cpu["boto3"] > 0
+    ours, _, theirs = cpu["note"].partition("; boto3: ")
+    for part in ("worker", "FerretDB", "seaweedfs", "client"):
+        assert f"{part} " in ours, cpu["note"]
+    assert "worker" not in theirs and "FerretDB" not in theirs, cpu["note"]
