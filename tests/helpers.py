@@ -8,8 +8,11 @@ import io
 import os
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from tests import servers
 
 
 def upload(
@@ -100,3 +103,11 @@ class Generated(io.RawIOBase):
         data = self.read()
         self.seek(0)
         return data
+
+
+def require_binaries(*classes: type[servers.ServerProcess]) -> None:
+    """Skip unless every server is built; conftest turns the skip into a failure
+    under FILEDROP_REQUIRE_SERVERS=1, as CI runs."""
+    for cls in classes:
+        if cls.find_binary() is None:
+            pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")

@@ -9,17 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests import servers
+from tests.helpers import require_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
-    for cls in (servers.SeaweedS3, servers.FerretDB):
-        if cls.find_binary() is None:
-            pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+    require_binaries(servers.SeaweedS3, servers.FerretDB)
     out = tmp_path / "run.json"
     done = subprocess.run(
         [

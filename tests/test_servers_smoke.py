@@ -20,13 +20,13 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from tests import servers
+from tests.helpers import require_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _make(cls: type[servers.ServerProcess], work_dir: Path) -> servers.ServerProcess:
-    if cls.find_binary() is None:
-        pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+    require_binaries(cls)
     return cls(work_dir)
 
 
@@ -119,9 +119,7 @@ def test_ferretdb_finds_updates_and_deletes_by_id_through_its_index(tmp_path: Pa
 def test_stack_script_takes_everything_down_on_sigterm(tmp_path: Path) -> None:
     """scripts/stack.py -- CMD, stopped by SIGTERM (a CI timeout, a kill): gunicorn runs
     in its own session, so unless stack.py cleans up it keeps serving."""
-    for cls in (servers.SeaweedS3, servers.FerretDB):
-        if cls.find_binary() is None:
-            pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+    require_binaries(servers.SeaweedS3, servers.FerretDB)
     ready = tmp_path / "base_url"
     stack = subprocess.Popen(
         [
