@@ -25,8 +25,8 @@ timeout = 120
 graceful_timeout = 30
 keepalive = 5
 # gunicorn's maximum. Names travel percent-encoded in the query (?file_name=, ?folder=):
-# 255 four-byte characters alone are 3060 bytes, past the 4094 default with a folder,
-# and gunicorn would answer its own HTML 414 (schemathesis found it).
+# 255 four-byte characters alone are 3060 bytes, past the 4094 default with a folder.
+# Longer lines get a JSON 414 (post_worker_init).
 limit_request_line = 8190
 accesslog = None  # FILE DROP writes its own JSON access line per request
 
@@ -45,3 +45,12 @@ def post_fork(server, worker):  # gunicorn calls it with both
 
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     libc.mallopt(-3, 2 * 1024 * 1024)  # M_MMAP_THRESHOLD
+
+
+def post_worker_init(worker):  # gunicorn calls it in each worker, with the app loaded
+    """gunicorn answers requests it can't parse (a request line or header past its
+    limits, a line that is not HTTP) with an HTML page of its own: make it SPEC §2
+    JSON. Done in the worker, so the master imports nothing of the app."""
+    from filedrop.http.server_errors import install_for_gunicorn
+
+    install_for_gunicorn()

@@ -176,7 +176,8 @@ class DatabaseUnavailable(FileDropError):
     status, code, retry_after = 503, "DATABASE_UNAVAILABLE", 5
 
 
-# Werkzeug's own errors (routing, method, parsing) keep their status but get our codes.
+# Werkzeug's and the HTTP server's own errors (routing, method, parsing, limits) keep
+# their status but get our codes.
 _HTTP_CODES = {
     400: "INVALID_REQUEST",
     401: "UNAUTHORIZED",
@@ -189,15 +190,28 @@ _HTTP_CODES = {
     414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
     416: "RANGE_NOT_SATISFIABLE",
+    417: "EXPECTATION_FAILED",
     429: "RATE_LIMITED",
     431: "HEADERS_TOO_LARGE",
+    # The HTTP server's own refusals (http/server_errors.py).
+    501: "NOT_IMPLEMENTED",
+    505: "HTTP_VERSION_NOT_SUPPORTED",
 }
+
+
+def http_error_code(status: int) -> str:
+    """Our code for an HTTP status that Werkzeug or the HTTP server chose."""
+    return _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
+
+
+def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    """SPEC §2's error document."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
 def error_response(status: int, code: str, message: str, **headers: Any) -> Response:
     """The SPEC §2 JSON body, with the request id that the access log also shows."""
-    body = {"error": {"code": code, "message": message, "request_id": g.get("request_id")}}
-    response = jsonify(body)
+    response = jsonify(error_body(code, message, g.get("request_id")))
     response.status_code = status
     for name, value in headers.items():
         response.headers[name.replace("_", "-")] = str(value)
@@ -222,8 +236,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
-        response = error_response(status, code, exc.description or exc.name)
+        response = error_response(status, http_error_code(status), exc.description or exc.name)
         if status == 405 and exc.response is None:
             allowed = getattr(exc, "valid_methods", None)
             if allowed:

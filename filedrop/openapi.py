@@ -45,6 +45,9 @@ AUTH_PATHS = frozenset(
     }
 )
 
+# gunicorn's limit_request_line (set in gunicorn.conf.py) and limit_request_field_size.
+MAX_REQUEST_LINE = 8190
+
 _ERROR_DOCS: dict[str, tuple[str, str]] = {
     # code: (when it is answered, an example message)
     "INVALID_REQUEST": (
@@ -159,6 +162,28 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "A bug: no stack trace in the body, the full trace is in the server log.",
         "Internal error; see the server log",
     ),
+    "URI_TOO_LONG": (
+        "A request line (method, path and query) over the HTTP server's limit: "
+        f"{MAX_REQUEST_LINE} bytes under gunicorn.",
+        "URI Too Long: Request Line is too large (12681 > 8190)",
+    ),
+    "HEADERS_TOO_LARGE": (
+        f"A header over {MAX_REQUEST_LINE} bytes, or more than 100 headers.",
+        "Request Header Fields Too Large: Error parsing headers: 'limit request headers fields'",
+    ),
+    "EXPECTATION_FAILED": (
+        "An `Expect` header other than `100-continue`.",
+        "Expectation Failed: Unable to comply with expectation '200-ok'",
+    ),
+    "NOT_IMPLEMENTED": (
+        "A `Transfer-Encoding` the server does not support.",
+        "Not Implemented: Unsupported transfer coding: 'gzip'",
+    ),
+    "HTTP_VERSION_NOT_SUPPORTED": (
+        "An HTTP version other than 1.0 or 1.1, from `python app.py` (gunicorn answers "
+        "it with `400 INVALID_REQUEST`).",
+        "Invalid HTTP version (9.9)",
+    ),
 }
 
 _STATUS_TEXT = {
@@ -170,9 +195,11 @@ _STATUS_TEXT = {
     410: "Gone",
     412: "Precondition failed",
     413: "Content too large",
+    414: "Request line too long",
     415: "Unsupported media type",
     416: "Range not satisfiable",
     423: "Locked",
+    431: "Request headers too large",
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
@@ -225,6 +252,7 @@ def build_spec(include_auth: bool = False) -> Obj:
     }
     if include_auth:
         _add_auth(spec)
+    _add_server_limits(spec)
     # Building blocks are shared between operations; callers get their own copy.
     return copy.deepcopy(spec)
 
@@ -250,6 +278,10 @@ metadata in MongoDB.
 The codes are listed in the `ErrorCode` schema. A method a path does not serve
 gets `405 METHOD_NOT_ALLOWED` with an `Allow` header; an unknown path gets
 `404 NOT_FOUND`. Any operation may answer `500 INTERNAL_ERROR` on a bug.
+The HTTP server refuses, in the same JSON, what it cannot read: a request line
+(path and query) over 8190 bytes with `414 URI_TOO_LONG`, a header over 8190
+bytes or more than 100 headers with `431 HEADERS_TOO_LARGE`, and a line that is
+not HTTP/1.x with `400 INVALID_REQUEST`.
 
 **Request ids.** Every response carries `X-Request-Id`, the one the access log
 shows. A client may send its own (`[A-Za-z0-9._:-]{1,128}`) and it is echoed.
@@ -2273,6 +2305,17 @@ def _auth_paths() -> Obj:
             }
         },
     }
+
+
+def _add_server_limits(spec: Obj) -> None:
+    """Any request may be too big for the HTTP server before the app sees it."""
+    too_long = _error(414, "URI_TOO_LONG")
+    too_large = _error(431, "HEADERS_TOO_LARGE")
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["responses"].setdefault("414", too_long)
+                operation["responses"].setdefault("431", too_large)
 
 
 def _add_auth(spec: Obj) -> None:

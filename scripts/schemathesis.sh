@@ -19,12 +19,15 @@ common=(--checks all --exclude-checks positive_data_acceptance,negative_data_rej
         --max-examples "$EXAMPLES" --seed 1 --request-timeout 30
         --suppress-health-check all --no-color)
 
+# /metrics takes the admin token (unless METRICS=public), so it runs with /admin.
+admin_paths='^/(admin|metrics)'
+
 echo "== schemathesis: user endpoints"
 st run "$BASE_URL/openapi.json" "${common[@]}" \
   -H "Authorization: Bearer $FILEDROP_API_KEY" \
-  --exclude-path-regex '^/admin'
+  --exclude-path-regex "$admin_paths"
 
-echo "== schemathesis: admin endpoints"
+echo "== schemathesis: admin endpoints and /metrics"
 st run "$BASE_URL/openapi.json" "${common[@]}" \
   -H "Authorization: Bearer $FILEDROP_ADMIN_TOKEN" \
-  --include-path-regex '^/admin'
+  --include-path-regex "$admin_paths"
