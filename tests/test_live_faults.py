@@ -1,7 +1,9 @@
 """SPEC §3 on the production server: gunicorn as ``gunicorn.conf.py`` configures it
 (gevent workers), API keys on, SeaweedFS + FerretDB. Kill the database or the
 object store under it: every request gets a JSON 503 in bounded time, nothing is
-half made, and the same workers serve again once the server is back. Cut a tus
+half made, and the same workers serve again once the server is back. Kill the
+object store mid-download: the worker breaks the connection at once, so the
+client sees a short body, never one that passes for the whole file. Cut a tus
 upload's connection mid-PATCH: the worker keeps every byte that reached it, and
 the client resumes from there.
 
@@ -29,6 +31,7 @@ from tests.helpers import Generated
 from tests.live import CuttingProxy, Gunicorn, real_server_settings, start_gunicorn
 
 ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
+BROKEN_WITHIN_S = 4.0  # under gunicorn.conf.py's keepalive of 5 s
 MiB = 1024**2
 PART_SIZE = 8 * MiB  # the default S3_PART_SIZE
 
@@ -183,3 +186,48 @@ def test_tus_upload_resumes_after_its_connection_is_cut(live: Live) -> None:
     assert (meta["sha256"], meta["file_size"]) == (content.sha256(), size)
     downloaded = live.call("GET", f"/files/{file_id}")
     assert hashlib.sha256(downloaded.content).hexdigest() == content.sha256()
+
+
+def test_object_store_killed_mid_download_never_passes_for_the_whole_file(
+    live: Live, seaweedfs: servers.S3Server
+) -> None:
+    """Once the headers are out a 503 is too late: the worker must break the
+    connection, promptly, so that the client sees fewer bytes than Content-Length
+    and can't take the start of the file for all of it."""
+    size = 64 * MiB  # more than every socket buffer between SeaweedFS and the client
+    content = Generated(size, seed=9)
+    stored = live.call(
+        "POST",
+        "/files/upload",
+        data=content,
+        headers={"X-File-Name": "big.bin", "Content-Type": "application/octet-stream"},
+    )
+    assert stored.status_code == 201, stored.text
+    file_id = stored.json()["file_id"]
+    workers = live.app.workers()
+    response = requests.get(
+        f"{live.app.url}/files/{file_id}",
+        headers={"Authorization": f"Bearer {live.key}"},
+        stream=True,
+        timeout=2 * ANSWER_WITHIN_S,  # a hang would show as a read timeout past the bound
+    )
+    try:
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == size
+        received = len(response.raw.read(MiB))
+        seaweedfs.kill()
+        killed = time.monotonic()
+        with pytest.raises(requests.RequestException) as broken:
+            for chunk in response.iter_content(MiB):
+                received += len(chunk)
+        assert not isinstance(broken.value, requests.Timeout), broken.value
+        # Broken by the worker, not ended by gunicorn's keep-alive timeout (5 s) after
+        # a body silently cut short, which a chunked response would even pass off as whole.
+        assert time.monotonic() - killed < BROKEN_WITHIN_S
+        assert received < size
+    finally:
+        response.close()
+        _ensure_up(seaweedfs)
+    again = live.call("GET", f"/files/{file_id}")
+    assert hashlib.sha256(again.content).hexdigest() == content.sha256()
+    assert live.app.workers() == workers
