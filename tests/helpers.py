@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import os
+import re
+import socket
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -111,3 +115,48 @@ def require_binaries(*classes: type[servers.ServerProcess]) -> None:
     for cls in classes:
         if cls.find_binary() is None:
             pytest.skip(f"{cls.name} is not available (run scripts/build-servers.sh)")
+
+
+# -- raw sockets: what a real HTTP server answers to bytes sent as they are ---------
+
+
+@dataclass
+class RawReply:
+    """An answer as it came off the socket (no status line: an HTTP/0.9 answer, or none)."""
+
+    raw: bytes
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def parse(cls, raw: bytes) -> RawReply:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        match = re.match(r"^HTTP/\d\.\d (\d{3})", lines[0])
+        if not match:
+            return cls(raw)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return cls(raw, int(match.group(1)), headers, body)
+
+    def summary(self) -> str:
+        if self.status is None:
+            return f"no status line: {self.raw[:60]!r}"
+        kind = self.headers.get("content-type", "-")
+        return f"{self.status} {kind} {self.body[:70]!r}"
+
+
+def exchange(address: tuple[str, int], payload: bytes, timeout: float = 10.0) -> RawReply:
+    """Send ``payload`` as it is, close our side, read until the server closes."""
+    with socket.create_connection(address, timeout=timeout) as sock:
+        with contextlib.suppress(OSError):  # the server may hang up before taking it all
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        with contextlib.suppress(OSError):  # reset by peer, or the timeout
+            while chunk := sock.recv(65536):
+                received += chunk
+    return RawReply.parse(received)
