@@ -1265,13 +1265,30 @@ def _tus_operations() -> Obj:
                 ],
                 "requestBody": {"required": False, **binary_body},
                 "responses": {
-                    "201": _json_response_with(
-                        "Created; `Upload-Offset` counts the bytes the body carried.",
-                        _schema("UploadStatus"),
-                        _tus_headers(
-                            "Upload-Expires", "X-File-Id", required=("Location", "Upload-Offset")
+                    "201": {
+                        **_json_response_with(
+                            "Created; `Upload-Offset` counts the bytes the body carried.",
+                            _schema("UploadStatus"),
+                            _tus_headers(
+                                "Upload-Expires",
+                                "X-File-Id",
+                                required=("Location", "Upload-Offset"),
+                            ),
                         ),
-                    ),
+                        # What a client does next with the new upload (and a fuzzer follows).
+                        "links": {
+                            operation: {
+                                "operationId": operation,
+                                "parameters": {"upload_id": "$response.body#/upload_id"},
+                            }
+                            for operation in (
+                                "appendToUpload",
+                                "getUploadOffset",
+                                "getUpload",
+                                "terminateUpload",
+                            )
+                        },
+                    },
                     "400": _error(400, "INVALID_REQUEST", "INVALID_FILE_NAME", "INVALID_FOLDER"),
                     "412": wrong_version,
                     "413": _error(413, "FILE_TOO_LARGE"),
