@@ -212,10 +212,16 @@ class RssWatch:
 # -- where the CPU goes ----------------------------------------------------------------
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat from its third field (state) on: the command name before it
+    may hold spaces and parentheses."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process (all its threads), 0 once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        fields = _stat_fields(pid)
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -937,8 +943,7 @@ def worker_pids(master: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
-                after_name = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2]
-                if int(after_name.split()[1]) == master:
+                if int(_stat_fields(entry)[1]) == master:
                     found.append(int(entry))
     return sorted(found)
 

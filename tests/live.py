@@ -64,11 +64,25 @@ def start_gunicorn(settings: dict[str, str], log_path: Path, args: list[str]) ->
     """``gunicorn ARGS app:app`` on a free loopback port, with only ``settings`` (and
     the interpreter's own variables) in its environment; returns once it is ready."""
     port = servers.free_ports(1)[0]
-    env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
-    env.update(settings)
     command = [sys.executable, "-m", "gunicorn", *args, "-b", f"127.0.0.1:{port}"]
     # gunicorn's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every run.
     command += ["--no-control-socket", "app:app"]
+    return _start(command, settings, log_path, port, with_workers=True)
+
+
+def start_dev_server(settings: dict[str, str], log_path: Path) -> Gunicorn:
+    """``python app.py``, the README's local command, like :func:`start_gunicorn`
+    (one process, no workers: its ``workers()`` is empty)."""
+    port = servers.free_ports(1)[0]
+    command = [sys.executable, "app.py"]
+    return _start(command, {**settings, "PORT": str(port)}, log_path, port, with_workers=False)
+
+
+def _start(
+    command: list[str], settings: dict[str, str], log_path: Path, port: int, with_workers: bool
+) -> Gunicorn:
+    env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
+    env.update(settings)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             command,
@@ -81,7 +95,7 @@ def start_gunicorn(settings: dict[str, str], log_path: Path, args: list[str]) ->
         )
     app = Gunicorn(proc, f"http://127.0.0.1:{port}", log_path)
     try:
-        _wait_ready(app)
+        _wait_ready(app, with_workers)
     except BaseException:
         app.stop()
         raise
@@ -111,7 +125,7 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _wait_ready(app: Gunicorn) -> None:
+def _wait_ready(app: Gunicorn, with_workers: bool) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = "no answer"
     while time.monotonic() < deadline:
@@ -119,14 +133,14 @@ def _wait_ready(app: Gunicorn) -> None:
             break
         try:
             response = requests.get(f"{app.url}/readyz", timeout=2)
-            if response.status_code == 200 and app.workers():
+            if response.status_code == 200 and (app.workers() or not with_workers):
                 return
             last = f"{response.status_code} {response.text[:200]}"
         except requests.RequestException as exc:
             last = str(exc)
         time.sleep(0.2)
     tail = app.log_path.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"gunicorn not ready ({last}); exit {app.proc.poll()}; log:\n{tail}")
+    raise RuntimeError(f"{app.proc.args} not ready ({last}); exit {app.proc.poll()}; log:\n{tail}")
 
 
 class CuttingProxy:

@@ -5,20 +5,14 @@ configured (both worker classes) and against ``python app.py``."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import random
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests import live, servers
+from tests import live
 from tests.helpers import RawReply, exchange
 
 
@@ -74,45 +68,16 @@ def server(
     ``python app.py``; all in embedded mode, so no servers are needed."""
     kind: str = request.param
     work = tmp_path_factory.mktemp(kind)
+    settings = {"DATA_DIR": str(work / "data")}
     if kind.startswith("gunicorn"):
-        settings = {"DATA_DIR": str(work / "data"), "GUNICORN_WORKER_CLASS": kind.split("-")[1]}
-        app = live.start_gunicorn(settings, work / "gunicorn.log", ["-w", "1"])
-        try:
-            yield kind, app.url
-        finally:
-            app.stop()
+        settings["GUNICORN_WORKER_CLASS"] = kind.split("-")[1]
+        app = live.start_gunicorn(settings, work / "server.log", ["-w", "1"])
     else:
-        with _dev_server(work) as url:
-            yield kind, url
-
-
-@contextlib.contextmanager
-def _dev_server(work: Path) -> Iterator[str]:
-    port = servers.free_ports(1)[0]
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
-    env.update(DATA_DIR=str(work / "data"), PORT=str(port))
-    with open(work / "server.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=live.REPO_ROOT, env=env, stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
+        app = live.start_dev_server(settings, work / "server.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (work / "server.log").read_text()
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "python app.py did not answer within 30 s"
-            time.sleep(0.2)
-        yield url
+        yield kind, app.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        app.stop()
 
 
 @pytest.mark.parametrize("case", REFUSED)
