@@ -49,7 +49,7 @@ def post_fork(server, worker):  # gunicorn calls it with both
 
 def post_worker_init(worker):  # gunicorn calls it in each worker, with the app loaded
     """gunicorn answers requests it can't parse (a request line or header past its
-    limits, a line that is not HTTP) with an HTML page of its own: make it SPEC §2
+    limits, a line that is not HTTP) with an HTML page of its own: make it the API's JSON
     JSON. Done in the worker, so the master imports nothing of the app."""
     from filedrop.http.server_errors import install_for_gunicorn
 

@@ -2,7 +2,7 @@
 """FILE DROP benchmark: throughput, small-request latency, listing and worker memory.
 
 Every figure is printed next to the same operation done with boto3 directly
-against the same S3 in the same run, as a ratio (issue 6). The benchmark is a
+against the same S3 in the same run, as a ratio. The benchmark is a
 script, not a test: it asserts nothing and starts nothing unless asked.
 
 Against a running deployment::

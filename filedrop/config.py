@@ -81,7 +81,7 @@ class Settings:
     port: int = field(default=8000, metadata={"env": "PORT"})
     chunk_size: int = field(default=1024**2, metadata={"env": "CHUNK_SIZE", "size": True})
     orphan_grace_s: int = field(default=3600, metadata={"env": "FSCK_ORPHAN_GRACE_S"})
-    # Issue 5: `flask purge` also deletes files not downloaded or changed for this many days.
+    # `flask purge` also deletes files not downloaded or changed for this many days.
     purge_unaccessed_days: int = field(default=0, metadata={"env": "PURGE_UNACCESSED_DAYS"})
     # Base of the share-link URLs the API hands out; empty: the request's own scheme and host.
     public_base_url: str = field(default="", metadata={"env": "PUBLIC_BASE_URL"})

@@ -1,4 +1,4 @@
-"""Domain errors and the one place that turns any failure into SPEC §2 JSON.
+"""Domain errors and the one place that turns any failure into the API's JSON error.
 
 Lower layers raise the exceptions defined here and never build responses;
 :func:`register_error_handlers` maps each to its status and code.
@@ -16,7 +16,7 @@ log = logging.getLogger("filedrop.errors")
 
 
 class FileDropError(Exception):
-    """Base of every error the API reports. ``status`` and ``code`` per SPEC §2."""
+    """Base of every error the API reports. ``status`` and ``code`` are part of the API contract."""
 
     status = 500
     code = "INTERNAL_ERROR"
@@ -205,12 +205,12 @@ def http_error_code(status: int) -> str:
 
 
 def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
-    """SPEC §2's error document."""
+    """The API's error document."""
     return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
 def error_response(status: int, code: str, message: str, **headers: Any) -> Response:
-    """The SPEC §2 JSON body, with the request id that the access log also shows."""
+    """The JSON error body, with the request id that the access log also shows."""
     response = jsonify(error_body(code, message, g.get("request_id")))
     response.status_code = status
     for name, value in headers.items():

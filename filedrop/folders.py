@@ -1,4 +1,4 @@
-"""Folders (issue 5): paths as metadata, direct subfolders, empty folders, deletion.
+"""Folders: paths as metadata, direct subfolders, empty folders, deletion.
 
 A folder is a path like ``/projects/q3``; ``/`` is the root, where every file
 lives unless told otherwise. A file's folder is metadata only, like its name:

@@ -1,4 +1,4 @@
-"""Share links (SPEC §5, issue 5): public URLs that download one file without a key.
+"""Share links: public URLs that download one file without a key.
 
 A link's token is 256 random bits, shown once; only its SHA-256 is stored,
 as with API keys. The link is bound to the content the file had when it was
@@ -228,7 +228,7 @@ class LinkService:
 
     def purge(self, dry_run: bool) -> builtins.list[str]:
         """Drop the records of links that ended; they answer 404 from then on, as
-        SPEC §5 allows. Returns their link ids."""
+        the contract allows. Returns their link ids."""
         now = utcnow()
         dropped: builtins.list[str] = []
         after = ""

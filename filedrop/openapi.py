@@ -9,7 +9,7 @@ package. ``tests/test_openapi.py`` checks that the served routes and the
 document's paths are the same set, that the document is valid OpenAPI 3.1,
 and that real responses match the schemas.
 
-The users, keys and admin endpoints of SPEC §4 are described apart, in
+The users, keys and admin endpoints are described apart, in
 :func:`_auth_paths`, and join the document only with ``include_auth=True``:
 that also requires a bearer key on every file operation and adds the 401,
 403, 429 and 507 answers that come with users, rate limits and quotas.
@@ -33,7 +33,7 @@ JSON = "application/json"
 
 Obj = dict[str, Any]
 
-# The SPEC §4 paths; docs.py includes them as soon as the app serves any of them.
+# The users, keys and admin paths; docs.py includes them as soon as the app serves any of them.
 AUTH_PATHS = frozenset(
     {
         "/admin/users",
@@ -219,7 +219,7 @@ def error_codes() -> list[str]:
 
 
 def build_spec(include_auth: bool = False) -> Obj:
-    """The OpenAPI 3.1 document; ``include_auth`` adds SPEC §4 (users, keys, admin)."""
+    """The OpenAPI 3.1 document; ``include_auth`` adds users, keys and admin."""
     paths: Obj = {
         **_health_paths(),
         **_docs_paths(),
@@ -237,14 +237,14 @@ def build_spec(include_auth: bool = False) -> Obj:
             "description": _DESCRIPTION + _SHARING_DESCRIPTION,
         },
         "tags": [
-            {"name": "files", "description": "Files: content and metadata (SPEC §1)."},
+            {"name": "files", "description": "Files: content and metadata."},
             {
                 "name": "uploads",
                 "description": "Resumable uploads over tus 1.0.0 that become files.",
             },
-            {"name": "folders", "description": "Folders: empty ones and deletion (issue 5)."},
-            {"name": "links", "description": "Share links: public downloads (SPEC §5)."},
-            {"name": "health", "description": "Liveness and readiness probes (SPEC §6)."},
+            {"name": "folders", "description": "Folders: empty ones and deletion."},
+            {"name": "links", "description": "Share links: public downloads."},
+            {"name": "health", "description": "Liveness and readiness probes."},
             {"name": "docs", "description": "This document and its interactive viewer."},
         ],
         "paths": paths,
@@ -546,7 +546,7 @@ _PARAMETERS: dict[str, Obj] = {
 def _components() -> Obj:
     file_metadata: Obj = {
         "type": "object",
-        "description": "A file's metadata (SPEC §1). Fields may be added; none changes meaning.",
+        "description": "A file's metadata. Fields may be added; none changes meaning.",
         "required": [
             "file_id",
             "file_name",
@@ -692,7 +692,7 @@ def _components() -> Obj:
         },
         "Error": {
             "type": "object",
-            "description": "Every error response (SPEC §2).",
+            "description": "Every error response.",
             "required": ["error"],
             "properties": {
                 "error": {
@@ -1410,7 +1410,7 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
     return {"description": description, "headers": headers, "content": {JSON: {"schema": schema}}}
 
 
-# == Issue 5: folders, copy, batches, expiring files, share links =================
+# == Folders, copy, batches, expiring files, share links =================
 # Joined to the document by build_spec; tests/test_openapi.py checks routes and
 # responses against it like every other part.
 
@@ -2006,7 +2006,7 @@ list of ids.
 """
 
 
-# == SPEC §4: users, keys, admin, rate limits, quotas ===============================
+# == Users, keys, admin, rate limits, quotas ===============================
 # Switched on by build_spec(include_auth=True); docs.py does that as soon as the app
 # serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
 # agree, and that the responses match.
@@ -2336,12 +2336,12 @@ def _add_server_limits(spec: Obj) -> None:
 
 
 def _add_auth(spec: Obj) -> None:
-    """SPEC §4: keys required, users and admin described, rate limits and quotas."""
+    """With keys on: keys required, users and admin described, rate limits and quotas."""
     spec["security"] = [{"bearerAuth": []}]
     spec["info"]["description"] += _AUTH_DESCRIPTION
     spec["tags"] += [
-        {"name": "users", "description": "The calling user (SPEC §4)."},
-        {"name": "admin", "description": "Users and keys, with the admin token (SPEC §4)."},
+        {"name": "users", "description": "The calling user."},
+        {"name": "admin", "description": "Users and keys, with the admin token."},
     ]
     spec["components"]["schemas"].update(_auth_schemas())
     for path, item in spec["paths"].items():

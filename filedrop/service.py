@@ -1,10 +1,10 @@
-"""The rules of SPEC §3 in one place: how files are created, replaced, read and deleted.
+"""The consistency rules in one place: how files are created, replaced, read and deleted.
 
 Write orders: upload = blob, then metadata (blob removed if metadata fails);
 replace = new blob, then one atomic metadata swap, then the old blob;
 delete = metadata, then blob. Blob keys are never reused, so a reader sees the
 old content or the new, never a mix. A copy is a new file: quota reserved,
-then a server-side copy to a fresh key, then metadata (issue 5).
+then a server-side copy to a fresh key, then metadata.
 
 Where a file lives (folder), how a name clash is settled and when a file
 expires are :class:`Placement`; an expired file is not found, whatever asks.
@@ -50,7 +50,7 @@ _RENAME_TRIES = 100
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a file goes and how long it stays, for an upload, move or copy (issue 5).
+    """Where a file goes and how long it stays, for an upload, move or copy.
 
     ``folder`` None keeps the file's folder (the root for a new file).
     ``on_conflict`` settles a live file of the same name in the target folder:

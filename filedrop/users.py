@@ -1,4 +1,4 @@
-"""Users and API keys (SPEC §4): keys are random, shown once, stored only as hashes."""
+"""Users and API keys: keys are random, shown once, stored only as hashes."""
 
 from __future__ import annotations
 

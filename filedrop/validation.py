@@ -13,7 +13,7 @@ _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!
 
 
 def validate_file_name(name: str | None) -> str:
-    """Return ``name`` if it is a valid file name (SPEC §1), else raise."""
+    """Return ``name`` if it is a valid file name, else raise."""
     if name is None or name == "":
         raise InvalidFileName("file_name is required and must not be empty")
     if len(name) > MAX_NAME_LENGTH:

@@ -1,4 +1,4 @@
-"""SPEC §1 and §2 through the HTTP API, on every backend pair."""
+"""Files and errors through the HTTP API, on every backend pair."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5: folders, move and rename, copy, name clashes — on every backend, and per user."""
+"""Folders, move and rename, copy, name clashes — on every backend, and per user."""
 
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def test_folders_copies_and_moves_never_cross_users(backend: Backend) -> None:
 
 @pytest.mark.parametrize("backend", [FAST, "seaweedfs+ferretdb"], indirect=True)
 def test_records_from_before_folders_are_in_the_root(backend: Backend) -> None:
-    """Documents written before issue 5 have no folder or expiry fields."""
+    """Documents written before folders existed have no folder or expiry fields."""
     from filedrop import create_app
     from tests.helpers import upload_ok
 

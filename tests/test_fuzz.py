@@ -1,4 +1,4 @@
-"""SPEC §2 under fuzzing: no request, however malformed, gets a 500 or an HTML page.
+"""The error contract under fuzzing: no request, however malformed, gets a 500 or an HTML page.
 
 Hypothesis drives the Flask test client with random methods, paths, query
 strings, headers and bodies. Requests are built as the raw WSGI environ a
@@ -110,7 +110,7 @@ class LiveFile:
 
 
 def check_contract(response: TestResponse, method: str, live: LiveFile | None = None) -> None:
-    """SPEC §2 for any response; SPEC §1's download headers for a served file."""
+    """The error contract for any response; the download headers for a served file."""
     status = response.status_code
     headers = response.headers
     body = response.get_data()
@@ -1113,14 +1113,14 @@ BROKEN_NAMES = {
 }  # fmt: skip
 
 
-# RFC 9112: a transfer coding the server does not know is a 501 (gunicorn's answer, §6.1),
+# RFC 9112: a transfer coding the server does not know is a 501 (gunicorn's answer; RFC 9112 §6.1),
 # an HTTP version it does not speak a 505 (the Werkzeug server's).
 SERVER_5XX = (501, 505)
 
 
 def check_raw_reply(case: str, reply: RawReply) -> None:
     """Whoever answers, the app or the HTTP server before it (filedrop/http/server_errors.py),
-    an error is SPEC §2 JSON, never HTML. A server may also hang up without a word, or
+    an error is JSON, never HTML. A server may also hang up without a word, or
     answer an HTTP/0.9 request the 0.9 way: the body alone, no status line."""
     if reply.status is None:
         assert not any(marker in reply.raw[:4096].lower() for marker in HTML_MARKERS), case

@@ -1,4 +1,4 @@
-"""SPEC §3 on the production server: gunicorn as ``gunicorn.conf.py`` configures it
+"""Nothing lost or torn on the production server: gunicorn as ``gunicorn.conf.py`` configures it
 (gevent workers), API keys on, SeaweedFS + FerretDB. Kill the database or the
 object store under it: every request gets a JSON 503 in bounded time, nothing is
 half made, and the same workers serve again once the server is back. Kill the

@@ -1,5 +1,5 @@
 """Requests the HTTP server refuses before the app sees them (a request line or a
-header past its limits, a line that is not HTTP) still get SPEC §2's JSON error,
+header past its limits, a line that is not HTTP) still get the JSON error,
 never the server's own HTML page. Checked on raw sockets against gunicorn as
 configured (both worker classes) and against ``python app.py``."""
 

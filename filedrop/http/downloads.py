@@ -85,7 +85,7 @@ SpanPicker = Callable[[FileRecord], tuple[int, int] | None]
 
 
 def send_file(service: FileService, owner: str, file_id: str, request: Request) -> Response:
-    """GET/HEAD of a file, as SPEC §1 describes."""
+    """GET/HEAD of a file: streamed, with ranges and conditional requests."""
     record = service.get(owner, file_id, counts=False)
     return serve(record, lambda pick: service.download(owner, file_id, pick, record), request)
 

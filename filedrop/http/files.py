@@ -1,4 +1,4 @@
-"""The /files endpoints of SPEC §1, with issue 5's folders, expiry, copy and batches."""
+"""The /files endpoints, with folders, expiry, copy and batches."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ bp = Blueprint("files", __name__)
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
 MAX_BATCH_DELETE = 1000
-# Where a file goes (issue 5): form fields, query parameters or JSON keys alike.
+# Where a file goes: form fields, query parameters or JSON keys alike.
 _PLACEMENT_KEYS = ("folder", "on_conflict", "expires_in", "expires_at")
 
 
@@ -118,7 +118,7 @@ def _placement(*sources: Mapping[str, Any]) -> Placement:
 
 
 def _error_item(exc: FileDropError) -> dict[str, Any]:
-    """The SPEC §2 error object, for one entry of a batch result."""
+    """The JSON error object, for one entry of a batch result."""
     return {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")}
 
 

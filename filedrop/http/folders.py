@@ -1,4 +1,4 @@
-"""The /folders endpoints (issue 5): create an empty folder, delete one."""
+"""The /folders endpoints: create an empty folder, delete one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Share links (SPEC §5, issue 5): the owner's endpoints, and the public ``/d/<token>``.
+"""Share links: the owner's endpoints, and the public ``/d/<token>``.
 
 The public blueprint is named ``links_public``: :mod:`filedrop.http.auth`
 lets it through without a key (rate limited by client address).

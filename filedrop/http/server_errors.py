@@ -2,7 +2,7 @@
 line or a header past the server's limits, a line that is not HTTP.
 
 gunicorn (production) and Werkzeug's server (``python app.py``) answer those
-with an HTML page of their own; SPEC §2 wants JSON for every error. Each server
+with an HTML page of their own; the API promises JSON for every error. Each server
 gets a hook here that writes the same error document as the app does.
 """
 

@@ -4,7 +4,7 @@
 Extensions: creation, creation-with-upload, termination, expiration and
 checksum (sha1, md5, sha256, sha512). ``GET /uploads/{id}`` (not part of tus)
 shows the upload as JSON, with its ``file_id`` once complete. Authenticated and
-rate limited like every route; errors are SPEC §2 JSON (no body on HEAD).
+rate limited like every route; errors are the API's JSON (no body on HEAD).
 """
 
 from __future__ import annotations
