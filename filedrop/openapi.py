@@ -24,6 +24,7 @@ from . import __version__
 from .errors import _HTTP_CODES, FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
@@ -269,22 +270,23 @@ def to_openapi_path(flask_rule: str) -> str:
     return "".join(out)
 
 
-_DESCRIPTION = """\
-FILE DROP stores files: the bytes in S3-compatible object storage, the
-metadata in MongoDB.
+_DESCRIPTION = f"""\
+FILE DROP stores files: the bytes in S3-compatible object storage and the
+metadata in MongoDB or, in embedded mode (no `MONGO_URI`), in local files and
+SQLite. The API is the same in both modes.
 
 **Errors.** Every error is JSON with the right status:
-`{"error": {"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}`.
+`{{"error": {{"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}}}`.
 The codes are listed in the `ErrorCode` schema. A method a path does not serve
 gets `405 METHOD_NOT_ALLOWED` with an `Allow` header; an unknown path gets
 `404 NOT_FOUND`. Any operation may answer `500 INTERNAL_ERROR` on a bug.
 The HTTP server refuses, in the same JSON, what it cannot read: a request line
-(path and query) over 8190 bytes with `414 URI_TOO_LONG`, a header over 8190
-bytes or more than 100 headers with `431 HEADERS_TOO_LARGE`, and a line that is
-not HTTP/1.x with `400 INVALID_REQUEST`.
+(path and query) over {REQUEST_LINE_MAX} bytes with `414 URI_TOO_LONG`, a header over
+{HEADER_FIELD_MAX} bytes or more than {HEADER_COUNT_MAX} headers with `431 HEADERS_TOO_LARGE`,
+and a line that is not HTTP/1.x with `400 INVALID_REQUEST`.
 
 **Request ids.** Every response carries `X-Request-Id`, the one the access log
-shows. A client may send its own (`[A-Za-z0-9._:-]{1,128}`) and it is echoed.
+shows. A client may send its own (`[A-Za-z0-9._:-]{{1,128}}`) and it is echoed.
 
 **ETags.** A file's ETag is its SHA-256 in quotes. `If-None-Match` on a
 download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
