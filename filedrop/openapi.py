@@ -46,9 +46,6 @@ AUTH_PATHS = frozenset(
     }
 )
 
-# gunicorn's limit_request_line (set in gunicorn.conf.py) and limit_request_field_size.
-MAX_REQUEST_LINE = 8190
-
 _ERROR_DOCS: dict[str, tuple[str, str]] = {
     # code: (when it is answered, an example message)
     "INVALID_REQUEST": (
@@ -165,12 +162,16 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
     ),
     "URI_TOO_LONG": (
         "A request line (method, path and query) over the HTTP server's limit: "
-        f"{MAX_REQUEST_LINE} bytes under gunicorn.",
+        f"{REQUEST_LINE_MAX} bytes.",
         "URI Too Long: Request Line is too large (12681 > 8190)",
     ),
     "HEADERS_TOO_LARGE": (
-        f"A header over {MAX_REQUEST_LINE} bytes, or more than 100 headers.",
+        f"A header over {HEADER_FIELD_MAX} bytes, or more than {HEADER_COUNT_MAX} headers.",
         "Request Header Fields Too Large: Error parsing headers: 'limit request headers fields'",
+    ),
+    "LENGTH_REQUIRED": (
+        "A body the server can only take with a `Content-Length`, sent without one.",
+        "Length Required",
     ),
     "EXPECTATION_FAILED": (
         "An `Expect` header other than `100-continue`.",
@@ -284,6 +285,13 @@ The HTTP server refuses, in the same JSON, what it cannot read: a request line
 (path and query) over {REQUEST_LINE_MAX} bytes with `414 URI_TOO_LONG`, a header over
 {HEADER_FIELD_MAX} bytes or more than {HEADER_COUNT_MAX} headers with `431 HEADERS_TOO_LARGE`,
 and a line that is not HTTP/1.x with `400 INVALID_REQUEST`.
+
+**Consistency.** Each version of a file's content is a new object and the
+metadata switches to it in one atomic update: a download gets the old content
+or the new, never a mix. A failed upload leaves no file behind (`503`);
+concurrent replaces each end in success or `412`, and the file holds exactly
+one of the contents sent. `file_size` and `sha256` always describe the stored
+bytes.
 
 **Request ids.** Every response carries `X-Request-Id`, the one the access log
 shows. A client may send its own (`[A-Za-z0-9._:-]{{1,128}}`) and it is echoed.
