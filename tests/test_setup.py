@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from filedrop import create_app
+from filedrop import config, create_app
 from filedrop.config import Settings
 from tests import live, servers
 
@@ -135,6 +135,17 @@ def test_data_dir_default_does_not_follow_the_current_directory(
     assert Settings.from_env({"DATA_DIR": "rel"}, dotenv_path=None).data_dir == str(
         tmp_path / "rel"
     )
+
+
+def test_an_installed_package_keeps_data_in_the_platform_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No checkout beside the package: nothing depends on the current directory either."""
+    monkeypatch.setattr(config, "checkout_dir", lambda: None)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.chdir(tmp_path)
+    assert Settings().data_dir == str(tmp_path / "share" / "filedrop")
+    assert config.default_dotenv() == tmp_path / ".env"
 
 
 def test_dev_server_says_where_it_serves_and_logs_each_request_once(tmp_path: Path) -> None:
