@@ -175,3 +175,16 @@ def test_the_api_description_holds_in_embedded_mode(tmp_path: Path) -> None:
     description = client.get("/openapi.json").get_json()["info"]["description"]
     first_paragraph = description.split("\n\n")[0]
     assert "embedded mode" in first_paragraph and "SQLite" in first_paragraph
+
+
+def test_gunicorns_master_checks_settings_without_loading_the_app() -> None:
+    """gevent patches the standard library in each worker: the master, which reads
+    filedrop/gunicorn_conf.py, must not import Flask, the storage clients or gevent."""
+    probe = (
+        "import sys, filedrop.gunicorn_conf; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'flask', 'werkzeug', 'pymongo', 'boto3', 'botocore', 'gevent'}))"
+    )
+    result = run([sys.executable, "-c", probe], {}, REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
