@@ -1,26 +1,134 @@
 """FILE DROP: a file service on S3-compatible storage and MongoDB.
 
-:func:`create_app` (in :mod:`filedrop.factory`) is the application factory;
-:mod:`filedrop.wsgi` calls it for gunicorn. Importing the package itself loads
-no Flask, so ``filedrop.config`` can check settings in gunicorn's master.
+:func:`create_app` is the application factory; :mod:`filedrop.wsgi` calls it for
+gunicorn. Importing the package loads no Flask (the factory imports it), so
+gunicorn's master can check the settings with :mod:`filedrop.config` alone.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from .config import Settings
+from .storage.blobs import BlobStore
+from .storage.metadata import CatalogStore, MetadataStore
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("filedrop")
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from .factory import create_app
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    blobs: BlobStore | None = None,
+    meta: CatalogStore | None = None,
+) -> Flask:
+    """Build the app. Tests pass their own stores; otherwise settings choose them."""
+    from . import cli, logs
+    from .backends import describe, make_blob_store, make_metadata_store
+    from .errors import register_error_handlers
+    from .flaskapp import FileDropFlask
+    from .folders import FolderService
+    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
+    from .http import metrics as metrics_http
+    from .links import LinkService
+    from .metrics import Metrics, Timed
+    from .ratelimit import RateLimiter
+    from .service import FileService
+    from .uploads import UploadService
+    from .users import UserService
+
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    app = FileDropFlask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # In embedded mode the app makes its own data directory: no setup step before a first run.
+    create_data_dir = blobs is None and settings.backend == "embedded"
+    blobs = blobs or make_blob_store(settings)
+    meta = meta or make_metadata_store(settings, app)
+    metrics = Metrics()
+    app.extensions["filedrop.metrics"] = metrics
+    # Everything above the stores sees them through a stopwatch (backend latency metrics).
+    blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
+    service = FileService(blobs, meta, settings.max_file_size)
+    users = UserService(meta, service, settings.default_quota_bytes)
+    app.extensions["filedrop.uploads"] = UploadService(
+        service,
+        settings.tus_expiry_s,
+        settings.tus_lock_s,
+        settings.s3_part_size,
+        settings.s3_upload_concurrency,
+    )
+    app.extensions["filedrop"] = service
+    app.extensions["filedrop.users"] = users
+    app.extensions["filedrop.folders"] = FolderService(service)
+    app.extensions["filedrop.links"] = LinkService(service)
+    app.extensions["filedrop.settings"] = settings
+    app.extensions["filedrop.ratelimit"] = RateLimiter(
+        meta, settings.rate_limit_per_window, settings.rate_limit_window_s
+    )
+    app.extensions["filedrop.started"] = time.time()
+    register_error_handlers(app)
+    access_log.init_app(app, metrics)
+    auth.init_app(app)
+    for blueprint in (
+        health.bp,
+        files.bp,
+        folders.bp,
+        links.bp,
+        links.public_bp,
+        tus.bp,
+        admin.bp,
+        admin.me_bp,
+        docs.bp,
+    ):
+        app.register_blueprint(blueprint)
+    if settings.metrics != "off":
+        app.register_blueprint(metrics_http.bp)
+    cli.init_app(app)
+    _prepare(meta, blobs if create_data_dir else None)
+    log.info(
+        "FILE DROP %s: metadata in %s, blobs in %s", __version__, describe(meta), describe(blobs)
+    )
+    if not settings.auth_enabled:
+        log.warning(
+            "FILEDROP_AUTH is disabled: no API keys; anyone who can reach this port can read, "
+            "change and delete every file. For local use only."
+        )
+        _best_effort("create the implicit user", users.ensure_implicit_user)
+    return app
 
 
-def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from .factory import create_app
+def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
+    """Create indexes now if the database answers; listing still works without them.
 
-        return create_app
-    raise AttributeError(f"module 'filedrop' has no attribute {name!r}")
+    ``local_blobs`` (embedded mode) gets its directory created too.
+    """
+    from .errors import FileDropError
+
+    if local_blobs is not None:
+        try:
+            local_blobs.ensure_bucket()
+        except FileDropError as exc:
+            log.warning("could not create the data directory at startup: %s", exc.message)
+    try:
+        meta.ensure_indexes()
+    except FileDropError as exc:
+        log.warning("could not create indexes at startup: %s", exc.message)
 
 
-__all__ = ["__version__", "create_app"]
+def _best_effort(what: str, action: Callable[[], None]) -> None:
+    """Startup work that can wait for the database: log, don't crash the worker."""
+    from .errors import FileDropError
+
+    try:
+        action()
+    except FileDropError as exc:
+        log.warning("could not %s at startup: %s", what, exc.message)

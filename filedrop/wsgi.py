@@ -3,8 +3,8 @@
 A setting FILE DROP cannot run with ends the process with one line naming it.
 """
 
+from . import create_app
 from .config import exit_on_settings_error
-from .factory import create_app
 
 with exit_on_settings_error():
     app = create_app()
