@@ -43,6 +43,7 @@ def _connect_s3(settings: Settings) -> S3BlobStore:
         settings.s3_bucket,
         timeout_s=settings.s3_timeout_s,
         max_pool=settings.s3_max_pool,
+        public_endpoint_url=settings.s3_public_endpoint_url,
         part_size=settings.s3_part_size,
         concurrency=settings.s3_upload_concurrency,
         chunk_size=settings.chunk_size,

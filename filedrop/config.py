@@ -144,6 +144,13 @@ class Settings:
     log_level: str = field(default="INFO", metadata={"env": "LOG_LEVEL"})
     log_format: str = field(default="json", metadata={"env": "LOG_FORMAT"})
     metrics: str = field(default="admin", metadata={"env": "METRICS"})
+    # off: the app streams every download; presigned: GET answers 307 to a short-lived S3 URL.
+    download_redirect: str = field(default="off", metadata={"env": "DOWNLOAD_REDIRECT"})
+    download_redirect_expiry_s: int = field(
+        default=60, metadata={"env": "DOWNLOAD_REDIRECT_EXPIRY_S"}
+    )
+    # Where clients reach S3 (presigned URLs are signed for it); empty: S3_ENDPOINT_URL.
+    s3_public_endpoint_url: str = field(default="", metadata={"env": "S3_PUBLIC_ENDPOINT_URL"})
 
     @classmethod
     def from_env(
@@ -203,6 +210,7 @@ class Settings:
                 raise SettingsError(
                     f"setting FILEDROP_AUTH: not {self.auth!r} (use auto, enabled or disabled)"
                 ) from None
+        _check_download_redirect(self)
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -221,6 +229,22 @@ class Settings:
         """``"mongo+s3"`` when MONGO_URI is set (S3_ENDPOINT_URL may stay empty for
         AWS S3 itself), else ``"embedded"``: SQLite and files under DATA_DIR."""
         return "mongo+s3" if self.mongo_uri else "embedded"
+
+
+def _check_download_redirect(settings: Settings) -> None:
+    if settings.download_redirect not in ("off", "presigned"):
+        raise SettingsError("setting DOWNLOAD_REDIRECT: use off or presigned")
+    if settings.download_redirect == "presigned" and settings.backend == "embedded":
+        # Files on the app's own disk have no other address: refuse rather than ignore.
+        raise SettingsError(
+            "setting DOWNLOAD_REDIRECT: presigned needs S3 storage (MONGO_URI unset)"
+        )
+    if not 1 <= settings.download_redirect_expiry_s <= 604800:
+        raise SettingsError("setting DOWNLOAD_REDIRECT_EXPIRY_S: use 1 to 604800 seconds (7 days)")
+    if settings.s3_public_endpoint_url and not settings.s3_public_endpoint_url.startswith(
+        ("http://", "https://")
+    ):
+        raise SettingsError("setting S3_PUBLIC_ENDPOINT_URL: use an http:// or https:// URL")
 
 
 def _convert(name: str, type_name: object, raw: str, is_size: bool) -> object:
