@@ -5,9 +5,13 @@ handles ranges itself. HEAD and ``?redirect=0`` still stream."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,8 +26,10 @@ from filedrop.service import url_lifetime
 from filedrop.storage.local import LocalBlobStore
 from filedrop.storage.metadata import utcnow
 from filedrop.storage.s3 import S3BlobStore
+from tests import servers
 from tests.conftest import EMBEDDED, S3_BACKENDS, Backend, _make_backend
 from tests.helpers import error_code, pattern
+from tests.live import real_server_settings, start_gunicorn
 from tests.test_users import _admin, _app, _new_user
 
 UTF8_NAME = "résumé € 2026.txt"  # Latin-1 and beyond: only filename* carries it whole
@@ -219,3 +225,90 @@ def test_a_store_that_cannot_sign_keeps_streaming(request: pytest.FixtureRequest
     client = _client(backend)
     file_id = _put(client, b"from disk", "d.txt", "text/plain")
     assert client.get(f"/files/{file_id}").data == b"from disk"
+
+
+# -- a real gunicorn, and curl -L as a client ------------------------------------
+
+
+def _curl_to(body: Path, *args: str) -> list[dict[str, Any]]:
+    """``curl -L ARGS`` writing the final body to ``body``: each hop's status and headers."""
+    dump = body.with_suffix(".headers")
+    subprocess.run(
+        ["curl", "-sS", "-L", "-D", str(dump), "-o", str(body), *args], check=True, timeout=60
+    )
+    hops: list[dict[str, Any]] = []
+    for line in dump.read_text("latin-1").splitlines():
+        if line.startswith("HTTP/"):
+            hops.append({"status": int(line.split()[1])})
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            hops[-1][name.strip().lower()] = value.strip()
+    return hops
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("s3_name", ["seaweedfs", "minio"])
+def test_curl_follows_gunicorn_to_storage_at_its_public_address(
+    s3_name: str,
+    request: pytest.FixtureRequest,
+    ferretdb: servers.FerretDB,
+    tmp_path: Path,
+) -> None:
+    s3: servers.S3Server = request.getfixturevalue(s3_name)
+    admin = secrets.token_urlsafe(24)
+    settings = {
+        **real_server_settings(s3, ferretdb, "fd-redirect"),
+        "FILEDROP_AUTH": "enabled",
+        "FILEDROP_ADMIN_TOKEN": admin,
+        "LOG_LEVEL": "WARNING",
+        "DOWNLOAD_REDIRECT": "presigned",
+        # Another name for the same server: URLs must be signed for the public address.
+        "S3_PUBLIC_ENDPOINT_URL": s3.endpoint_url.replace("127.0.0.1", "localhost"),
+    }
+    app = start_gunicorn(settings, tmp_path / "gunicorn.log", ["-w", "1"])
+    try:
+        made = requests.post(
+            f"{app.url}/admin/users",
+            json={"name": "curl"},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+        auth = {"Authorization": f"Bearer {made.json()['api_key']}"}
+        content = pattern(3 * 1024**2 + 17, seed=11)
+        stored = requests.post(
+            f"{app.url}/files/upload",
+            params={"file_name": UTF8_NAME},
+            data=content,
+            headers={**auth, "Content-Type": "text/plain"},
+            timeout=30,
+        )
+        assert stored.status_code == 201, stored.text
+        url = f"{app.url}/files/{stored.json()['file_id']}"
+
+        body = tmp_path / "body"
+        hops = _curl_to(body, "-H", f"Authorization: {auth['Authorization']}", url)
+        assert [hop["status"] for hop in hops] == [307, 200], hops
+        assert body.read_bytes() == content
+        assert hops[0]["location"].startswith(settings["S3_PUBLIC_ENDPOINT_URL"])
+        assert (
+            "filename*=UTF-8''r%C3%A9sum%C3%A9%20%E2%82%AC%202026.txt"
+            in (hops[1]["content-disposition"])
+        )
+        assert hops[1]["content-type"] == "text/plain"
+        hops = _curl_to(body, "-r", "100-199", "-H", f"Authorization: {auth['Authorization']}", url)
+        assert hops[-1]["status"] == 206 and body.read_bytes() == content[100:200]
+
+        followed = requests.get(url, headers=auth, timeout=30)  # requests drops the key
+        assert followed.status_code == 200 and followed.content == content
+        assert [r.status_code for r in followed.history] == [307]
+
+        link = requests.post(
+            f"{url}/links", json={"max_downloads": 1}, headers=auth, timeout=10
+        ).json()
+        hops = _curl_to(body, link["url"])
+        assert [hop["status"] for hop in hops] == [307, 200] and body.read_bytes() == content
+        hops = _curl_to(body, link["url"])
+        assert [hop["status"] for hop in hops] == [410]
+        assert json.loads(body.read_bytes())["error"]["code"] == "LINK_GONE"
+    finally:
+        app.stop()
