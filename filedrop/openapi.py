@@ -541,6 +541,15 @@ _PARAMETERS: dict[str, Obj] = {
         "description": "Only files whose `file_name` starts with this.",
         "schema": {"type": "string"},
     },
+    "Redirect": {
+        "name": "redirect",
+        "in": "query",
+        "description": (
+            "With `DOWNLOAD_REDIRECT=presigned`, `0` streams the content through the "
+            "app instead of answering 307. Ignored otherwise."
+        ),
+        "schema": {"enum": ["0", "1"], "default": "1"},
+    },
     "Disposition": {
         "name": "disposition",
         "in": "query",
@@ -829,6 +838,32 @@ def _docs_paths() -> Obj:
     }
 
 
+def _redirect_to_storage() -> Obj:
+    """A download's 307 (a fresh object: link downloads add a header to theirs)."""
+    return {
+        "description": (
+            "Only with `DOWNLOAD_REDIRECT=presigned` (S3 storage): every check a download "
+            "makes passed and the download was counted (a one-time link is used up); "
+            "`Location` is a presigned storage URL that serves the content for "
+            "`DOWNLOAD_REDIRECT_EXPIRY_S` seconds (60 by default, never past the file's "
+            "or link's expiry), with the same `Content-Type`, `Content-Disposition` and "
+            "`Cache-Control` as a streamed download. Send `Range` and conditional "
+            "headers there. No body. `?redirect=0` streams instead."
+        ),
+        "headers": {
+            "Location": {
+                "description": "The presigned storage URL (absolute; it is the credential).",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^https?://"},
+            },
+            "Cache-Control": {
+                "description": "The URL is short-lived: never cached.",
+                "schema": {"const": "no-store"},
+            },
+        },
+    }
+
+
 def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> Obj:
     """GET and HEAD of a file answer alike; HEAD never has a body."""
     common = (
@@ -851,7 +886,9 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
     if head:
         for response in (not_found, unsatisfiable):
             del response["content"]
+    redirect: Obj = {} if head else {"307": _redirect_to_storage()}
     return {
+        **redirect,
         "200": {
             "description": (
                 "The whole file, streamed, with `Content-Type` set to its `file_type`."
@@ -879,6 +916,7 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
 def _file_paths() -> Obj:
     download_params = [
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),
@@ -1772,7 +1810,7 @@ def _sharing_schemas() -> Obj:
 def _shared_download_responses(head: bool) -> Obj:
     """As a file's download, but a link's errors: unknown (404), ended (410), password."""
     responses = _download_responses(head, not_found_code="LINK_NOT_FOUND")
-    for status in ("200", "206", "304"):
+    for status in ("200", "206", "304", *(() if head else ("307",))):
         responses[status]["headers"]["Referrer-Policy"] = _ref("headers", "Referrer-Policy")
     password = _error(403, "LINK_PASSWORD_REQUIRED")
     gone = _error(410, "LINK_GONE")
@@ -1794,6 +1832,7 @@ def _sharing_paths() -> Obj:
         _param("LinkPassword"),
         _param("X-Link-Password"),
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),

@@ -30,6 +30,7 @@ from tests import servers
 from tests.conftest import EMBEDDED, S3_BACKENDS, Backend, _make_backend
 from tests.helpers import error_code, pattern
 from tests.live import real_server_settings, start_gunicorn
+from tests.test_openapi import assert_documented
 from tests.test_users import _admin, _app, _new_user
 
 UTF8_NAME = "résumé € 2026.txt"  # Latin-1 and beyond: only filename* carries it whole
@@ -99,6 +100,17 @@ def test_storage_serves_the_bytes_name_and_type_the_app_would(s3_backend: Backen
     part = _fetch(url, Range="bytes=1000-1999")
     assert part.status_code == 206 and part.content == content[1000:2000]
     assert _fetch(url, **{"If-None-Match": fetched.headers["ETag"]}).status_code == 304
+
+
+def test_the_redirects_are_documented(s3_backend: Backend) -> None:
+    client = _client(s3_backend)
+    spec = client.get("/openapi.json").get_json()
+    file_id = _put(client, b"doc", "d.txt", "text/plain")
+    assert_documented(spec, "/files/{file_id}", client.get(f"/files/{file_id}"))
+    token = client.post(f"/files/{file_id}/links").get_json()["token"]
+    assert_documented(spec, "/d/{token}", client.get(f"/d/{token}"))
+    for path in ("/files/{file_id}", "/d/{token}"):
+        assert "307" not in spec["paths"][path]["head"]["responses"]
 
 
 def test_html_and_svg_never_come_back_inline(s3_backend: Backend) -> None:
