@@ -747,19 +747,36 @@ def bench_redirect(
     s3.delete_object(Bucket=args.bucket, Key=key)
 
 
+def other_instance(
+    args: argparse.Namespace,
+    res: Results,
+    given: str | None,
+    start: Callable[[], str],
+    metric: str,
+) -> str | None:
+    """Another FILE DROP for a section: the URL given, else one started here (with
+    --start-servers); else None, and the section's row says it was skipped."""
+    url = given or (start() if args.start_servers else None)
+    if url is None:
+        res.add(metric=metric, note="skipped: needs --start-servers or a URL option")
+    return url
+
+
 def bench_replicas(
     args: argparse.Namespace, fd: FileDrop, s3: Any, started: Started, res: Results
 ) -> None:
     """Small files at ``--replica-clients`` clients: on one instance, then spread over two
     (separate gunicorn masters on the same MongoDB and S3), next to boto3."""
-    url = args.replica_url or (start_replica(args, started) if args.start_servers else None)
     clients = args.replica_clients
     label = f"{args.small_size / 1024:g} KiB"
+    url = other_instance(
+        args,
+        res,
+        args.replica_url,
+        lambda: start_replica(args, started),
+        f"{label}, {clients} clients, 2 instances",
+    )
     if url is None:
-        res.add(
-            metric=f"{label}, {clients} clients, 2 instances",
-            note="skipped: needs --start-servers or --replica-url",
-        )
         return
     print(f"\ntwo instances: {args.url} and {url}, {clients} clients, {label} files")
     both = [fd, FileDrop(url, args.api_key)]
@@ -1023,12 +1040,14 @@ def bench_listing_embedded(args: argparse.Namespace, started: Started, res: Resu
     Started here with --start-servers, else the instance at --list-embedded-url; no boto3 side.
     """
     count, limit = args.list_files, args.list_limit
-    url = args.list_embedded_url or (start_embedded(args, started) if args.start_servers else None)
+    url = other_instance(
+        args,
+        res,
+        args.list_embedded_url,
+        lambda: start_embedded(args, started),
+        f"list {count} files, limit={limit}, embedded SQLite",
+    )
     if url is None:
-        res.add(
-            metric=f"list {count} files, limit={limit}, embedded SQLite",
-            note="skipped: needs --start-servers or --list-embedded-url",
-        )
         return
     print(f"\nlisting, embedded mode at {url}: {count} files, pages of {limit}")
     fd = FileDrop(url, None)

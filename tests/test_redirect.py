@@ -6,7 +6,6 @@ handles ranges itself. HEAD and ``?redirect=0`` still stream."""
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from filedrop.storage.s3 import S3BlobStore
 from tests import servers
 from tests.conftest import EMBEDDED, S3_BACKENDS, Backend, _make_backend
 from tests.helpers import error_code, pattern
-from tests.live import real_server_settings, start_gunicorn
+from tests.live import create_user, keyed_settings, start_gunicorn
 from tests.test_openapi import assert_documented
 from tests.test_users import _admin, _app, _new_user
 
@@ -267,25 +266,18 @@ def test_curl_follows_gunicorn_to_storage_at_its_public_address(
     tmp_path: Path,
 ) -> None:
     s3: servers.S3Server = request.getfixturevalue(s3_name)
-    admin = secrets.token_urlsafe(24)
-    settings = {
-        **real_server_settings(s3, ferretdb, "fd-redirect"),
-        "FILEDROP_AUTH": "enabled",
-        "FILEDROP_ADMIN_TOKEN": admin,
-        "LOG_LEVEL": "WARNING",
-        "DOWNLOAD_REDIRECT": "presigned",
+    settings, admin = keyed_settings(
+        s3,
+        ferretdb,
+        "fd-redirect",
+        DOWNLOAD_REDIRECT="presigned",
         # Another name for the same server: URLs must be signed for the public address.
-        "S3_PUBLIC_ENDPOINT_URL": s3.endpoint_url.replace("127.0.0.1", "localhost"),
-    }
+        S3_PUBLIC_ENDPOINT_URL=s3.endpoint_url.replace("127.0.0.1", "localhost"),
+    )
     app = start_gunicorn(settings, tmp_path / "gunicorn.log", ["-w", "1"])
     try:
-        made = requests.post(
-            f"{app.url}/admin/users",
-            json={"name": "curl"},
-            headers={"Authorization": f"Bearer {admin}"},
-            timeout=10,
-        )
-        auth = {"Authorization": f"Bearer {made.json()['api_key']}"}
+        _, key = create_user(app.url, admin, "curl")
+        auth = {"Authorization": f"Bearer {key}"}
         content = pattern(3 * 1024**2 + 17, seed=11)
         stored = requests.post(
             f"{app.url}/files/upload",

@@ -6,7 +6,6 @@ fsck finds nothing to fix afterwards."""
 from __future__ import annotations
 
 import base64
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -20,7 +19,7 @@ from filedrop.config import Settings
 from filedrop.fsck import fsck
 from tests import servers
 from tests.helpers import pattern
-from tests.live import Gunicorn, real_server_settings, start_gunicorn
+from tests.live import Gunicorn, create_user, keyed_settings, start_gunicorn
 
 pytestmark = pytest.mark.live
 
@@ -39,14 +38,7 @@ class Pair:
     settings: dict[str, str]
 
     def new_key(self, name: str) -> tuple[str, str]:
-        made = requests.post(
-            f"{self.one.url}/admin/users",
-            json={"name": name},
-            headers={"Authorization": f"Bearer {self.admin}"},
-            timeout=TIMEOUT_S,
-        )
-        assert made.status_code == 201, made.text
-        return made.json()["user"]["user_id"], made.json()["api_key"]
+        return create_user(self.one.url, self.admin, name)
 
 
 def call(app: Gunicorn, key: str, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -62,15 +54,13 @@ def pair(
     ferretdb: servers.FerretDB,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pair]:
-    admin = secrets.token_urlsafe(24)
-    settings = {
-        **real_server_settings(seaweedfs, ferretdb, "fd-replicas"),
-        "FILEDROP_AUTH": "enabled",
-        "FILEDROP_ADMIN_TOKEN": admin,
-        "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
-        "RATE_LIMIT_WINDOW_S": "3600",  # no window ends mid-test (windows are fixed)
-    }
+    settings, admin = keyed_settings(
+        seaweedfs,
+        ferretdb,
+        "fd-replicas",
+        RATE_LIMIT_REQUESTS=str(RATE_LIMIT),
+        RATE_LIMIT_WINDOW_S="3600",  # no window ends mid-test (windows are fixed)
+    )
     work = tmp_path_factory.mktemp("replicas")
     one = start_gunicorn(settings, work / "one.log", ["-w", "2"])
     try:
