@@ -49,6 +49,8 @@ def create_app(
     logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxy_hops:
+        _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
@@ -104,6 +106,16 @@ def create_app(
         )
         _best_effort("create the implicit user", users.ensure_implicit_user)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies: the client's address (per-address rate limits,
+    logs) and scheme (share-link URLs) come from their X-Forwarded-For/-Proto.
+    Never without a proxy that sets them: a client could claim any address."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    # As Flask documents it; setattr because mypy forbids assigning to a method.
+    setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops))  # noqa: B010
 
 
 def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:

@@ -151,6 +151,8 @@ class Settings:
     )
     # Where clients reach S3 (presigned URLs are signed for it); empty: S3_ENDPOINT_URL.
     s3_public_endpoint_url: str = field(default="", metadata={"env": "S3_PUBLIC_ENDPOINT_URL"})
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed.
+    trusted_proxy_hops: int = field(default=0, metadata={"env": "TRUSTED_PROXY_HOPS"})
 
     @classmethod
     def from_env(
@@ -210,6 +212,10 @@ class Settings:
                 raise SettingsError(
                     f"setting FILEDROP_AUTH: not {self.auth!r} (use auto, enabled or disabled)"
                 ) from None
+        if self.trusted_proxy_hops < 0:
+            raise SettingsError(
+                "setting TRUSTED_PROXY_HOPS: use 0 (no proxy) or the number of proxies"
+            )
         _check_download_redirect(self)
 
     def with_overrides(self, **changes: object) -> Settings:
