@@ -243,7 +243,8 @@ def _check_download_redirect(settings: Settings) -> None:
     if settings.download_redirect == "presigned" and settings.backend == "embedded":
         # Files on the app's own disk have no other address: refuse rather than ignore.
         raise SettingsError(
-            "setting DOWNLOAD_REDIRECT: presigned needs S3 storage (MONGO_URI unset)"
+            "setting DOWNLOAD_REDIRECT: presigned needs S3 storage, and MONGO_URI is unset "
+            "(embedded mode serves files itself): use off, or set up MongoDB + S3"
         )
     if not 1 <= settings.download_redirect_expiry_s <= 604800:
         raise SettingsError("setting DOWNLOAD_REDIRECT_EXPIRY_S: use 1 to 604800 seconds (7 days)")

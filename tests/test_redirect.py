@@ -217,7 +217,10 @@ def test_url_lifetime_never_outlives_what_it_opens() -> None:
 
 
 def test_embedded_mode_refuses_presigned_at_setup() -> None:
-    with pytest.raises(ValueError, match=r"^setting DOWNLOAD_REDIRECT: presigned needs S3"):
+    with pytest.raises(
+        ValueError,
+        match=r"^setting DOWNLOAD_REDIRECT: presigned needs S3 storage, and MONGO_URI is unset",
+    ):
         Settings.from_env({"DOWNLOAD_REDIRECT": "presigned"}, dotenv_path=None)
     with pytest.raises(ValueError, match=r"^setting DOWNLOAD_REDIRECT: use off or presigned"):
         Settings.from_env({"DOWNLOAD_REDIRECT": "yes"}, dotenv_path=None)
