@@ -90,9 +90,6 @@ class Folder:
     def name(self) -> str:
         return self.path.rsplit("/", 1)[1]
 
-    def public(self) -> dict[str, str]:
-        return {"name": self.name, "path": self.path}
-
 
 class FolderService:
     """Folders of one owner at a time; files beneath them go through :class:`FileService`."""
@@ -113,7 +110,7 @@ class FolderService:
         live = self.meta.list(owner, 1, None, None, folder=folder, recursive=True, live_at=utcnow())
         return bool(live) or bool(self.meta.folders_beneath(owner, folder, utcnow()))
 
-    def create(self, owner: str, path: object) -> tuple[Folder, bool]:
+    def create(self, owner: str, path: str) -> tuple[Folder, bool]:
         """Record ``path`` as a folder; True if it was not recorded before.
 
         Its parents need no records: they exist because something is beneath them.

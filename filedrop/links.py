@@ -23,15 +23,14 @@ import hmac
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from .errors import (
     FileNotFound,
-    InvalidRequest,
     LinkGone,
     LinkNotFound,
     LinkPasswordRequired,
 )
-from .expiry import parse_expiry
 from .service import Download, FileService, HeadersFor, url_lifetime
 from .storage.metadata import FileRecord, LinkRecord, utcnow
 
@@ -44,7 +43,8 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SCRYPT_MAXMEM = 64 * 1024**2
 _PURGE_PAGE = 500
 
-ACTIVE = "active"
+LinkState = Literal["active", "expired", "used_up", "revoked", "replaced", "deleted"]
+ACTIVE: LinkState = "active"
 _GONE_MESSAGES = {
     "expired": "This link has expired",
     "used_up": "This link has been used up",
@@ -94,7 +94,7 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def link_state(link: LinkRecord, record: FileRecord | None, now: datetime) -> str:
+def link_state(link: LinkRecord, record: FileRecord | None, now: datetime) -> LinkState:
     """``active``, or why the link ended: revoked, expired, used_up, deleted, replaced."""
     if link.revoked_at is not None:
         return "revoked"
@@ -122,16 +122,13 @@ class LinkService:
         self,
         owner: str,
         file_id: str,
-        expires_in: object = None,
-        expires_at: object = None,
-        max_downloads: object = None,
-        password: object = None,
+        expires_at: datetime | None = None,
+        max_downloads: int | None = None,
+        password: str | None = None,
     ) -> tuple[LinkRecord, str]:
         """A new link to the file's current content, and its token (returned only here)."""
         now = utcnow()
-        expiry = parse_expiry(expires_in, expires_at, now)
-        limit = _max_downloads(max_downloads)
-        password_hash = hash_password(_password(password)) if password is not None else None
+        password_hash = hash_password(password) if password is not None else None
         record = self.files.get(owner, file_id)
         token = new_token()
         link = LinkRecord(
@@ -141,8 +138,8 @@ class LinkService:
             file_id=record.file_id,
             blob_key=record.blob_key,
             created_at=now,
-            expires_at=expiry,
-            max_downloads=limit,
+            expires_at=expires_at,
+            max_downloads=max_downloads,
             downloads=0,
             password_hash=password_hash,
             revoked_at=None,
@@ -150,7 +147,7 @@ class LinkService:
         self.meta.insert_link(link)
         return link, token
 
-    def list(self, owner: str, file_id: str) -> list[tuple[LinkRecord, str]]:
+    def list(self, owner: str, file_id: str) -> list[tuple[LinkRecord, LinkState]]:
         """The file's links, newest first, each with its state."""
         record = self.files.get(owner, file_id)
         now = utcnow()
@@ -158,7 +155,7 @@ class LinkService:
             (link, link_state(link, record, now)) for link in self.meta.list_links(owner, file_id)
         ]
 
-    def revoke(self, owner: str, token_or_id: str) -> tuple[LinkRecord, str]:
+    def revoke(self, owner: str, token_or_id: str) -> tuple[LinkRecord, LinkState]:
         """End a link now, by its token or its ``link_id``; revoking twice is fine."""
         link = self._owned(owner, token_or_id)
         revoked = self.meta.revoke_link(owner, link.token_hash, utcnow())
@@ -262,19 +259,3 @@ class LinkService:
             if len(page) < _PURGE_PAGE:
                 return dropped
             after = page[-1].token_hash
-
-
-def _max_downloads(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest("max_downloads must be a whole number")
-    if not 1 <= value <= MAX_DOWNLOADS:
-        raise InvalidRequest(f"max_downloads must be between 1 and {MAX_DOWNLOADS}")
-    return value
-
-
-def _password(value: object) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_PASSWORD_LENGTH:
-        raise InvalidRequest(f"password must be a string of 1 to {MAX_PASSWORD_LENGTH} characters")
-    return value

@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 description of FILE DROP's HTTP API, built as a Python dict.
 
 This module owns the published contract of every route: parameters, headers,
-bodies, response schemas and each error status an operation can answer.
-It is code rather than a JSON file so the parts that must agree with the
-server are taken from it: the error codes come from :mod:`filedrop.errors`,
+bodies and each error status an operation can answer. It is code rather than a
+JSON file so the parts that must agree with the server are taken from it: the
+JSON bodies' schemas are generated from the models the routes parse and send
+(:mod:`filedrop.http.models`), the error codes come from :mod:`filedrop.errors`,
 the file-name limits from :mod:`filedrop.validation`, the version from the
 package. ``tests/test_openapi.py`` checks that the served routes and the
 document's paths are the same set, that the document is valid OpenAPI 3.1,
@@ -24,8 +25,8 @@ from . import __version__
 from .errors import _HTTP_CODES, FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http import models
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
-from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
 
@@ -377,20 +378,8 @@ def _param(name: str) -> Obj:
 
 # -- components --------------------------------------------------------------------
 
-_TIMESTAMP: Obj = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
-    "description": "UTC, ISO 8601 with milliseconds and `Z`.",
-    "examples": ["2026-11-25T19:30:00.123Z"],
-}
-_SHA256: Obj = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-_ETAG: Obj = {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}
-_BINARY: Obj = {
-    "type": "string",
-    "format": "binary",
-    "contentMediaType": "application/octet-stream",
-}
+_ETAG = models.ETAG_SCHEMA
+_BINARY = models.BINARY_SCHEMA
 
 _HEADER_COMPONENTS: dict[str, Obj] = {
     "X-Request-Id": {
@@ -563,57 +552,6 @@ _PARAMETERS: dict[str, Obj] = {
 
 
 def _components() -> Obj:
-    file_metadata: Obj = {
-        "type": "object",
-        "description": "A file's metadata. Fields may be added; none changes meaning.",
-        "required": [
-            "file_id",
-            "file_name",
-            "file_size",
-            "file_type",
-            "created_at",
-            "updated_at",
-            "sha256",
-            "etag",
-            "folder",
-            "expires_at",
-            "last_accessed_at",
-            "download_count",
-        ],
-        "properties": {
-            "file_id": {
-                "type": "string",
-                "description": "Unguessable (96 random bits), URL-safe, never reused.",
-                "examples": ["8kQ2mZrT4vXn1bYc"],
-            },
-            "file_name": _schema("FileName"),
-            "file_size": {"type": "integer", "minimum": 0},
-            "file_type": {
-                "type": "string",
-                "description": (
-                    "The media type the client declared, or one detected from the content or name."
-                ),
-                "examples": ["application/pdf"],
-            },
-            "created_at": _TIMESTAMP,
-            "updated_at": _TIMESTAMP,
-            "sha256": _SHA256,
-            "etag": _ETAG,
-            "folder": _schema("FolderPath"),
-            "expires_at": {
-                **_NULLABLE_TIMESTAMP,
-                "description": "When the file stops existing; null: never.",
-            },
-            "last_accessed_at": {
-                **_NULLABLE_TIMESTAMP,
-                "description": "The last download (null: none yet); best effort.",
-            },
-            "download_count": {
-                **_COUNT,
-                "description": "Downloads that sent content, links included; best effort.",
-            },
-        },
-    }
     schemas: Obj = {
         "FileName": {
             "type": "string",
@@ -626,81 +564,18 @@ def _components() -> Obj:
             ),
             "examples": ["report.pdf"],
         },
-        "FileMetadata": file_metadata,
-        "FileList": {
-            "type": "object",
-            "required": ["files", "next_cursor"],
-            "properties": {
-                "files": {
-                    "type": "array",
-                    "items": _schema("FileMetadata"),
-                    "description": "Newest first.",
-                },
-                "next_cursor": {
-                    "type": ["string", "null"],
-                    "description": "Pass as `cursor` for the next page; null on the last page.",
-                },
-                "folders": {
-                    "type": "array",
-                    "items": _schema("Folder"),
-                    "description": (
-                        "With `folder` only: its direct subfolders, by name, on the first "
-                        "page (empty on later pages)."
-                    ),
-                },
-            },
-        },
-        "FileUpdated": {
-            "type": "object",
-            "required": ["message", "file"],
-            "properties": {
-                "message": {"const": "File updated"},
-                "file": _schema("FileMetadata"),
-            },
-        },
-        "FileDeleted": {
-            "type": "object",
-            "required": ["message", "file_id"],
-            "properties": {"message": {"const": "File deleted"}, "file_id": {"type": "string"}},
-        },
-        "UploadForm": {
-            "type": "object",
-            "required": ["file"],
-            "properties": {
-                "file": {
-                    **_BINARY,
-                    "description": (
-                        "The content. Its part `filename` names the file unless "
-                        "`file_name` is sent; its part `Content-Type` is the declared type. "
-                        "Several `file` parts upload several files: then `file_name` is "
-                        "refused, and each file gets the fields sent up to the next `file` "
-                        "part."
-                    ),
-                },
-                "file_name": _schema("FileName"),
-                **_PLACEMENT_PROPERTIES,
-            },
-        },
-        "ReplaceForm": {
-            "type": "object",
-            "minProperties": 1,
-            "properties": {
-                "file": {**_BINARY, "description": "New content (optional)."},
-                "file_name": {**_schema("FileName"), "description": "A new name (optional)."},
-                **_PLACEMENT_PROPERTIES,
-            },
-        },
-        "RenameRequest": {
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": False,
-            "description": "Rename, move, or set or clear (`null`) the expiry; any of them.",
-            "properties": {
-                "file_name": _schema("FileName"),
-                **_PLACEMENT_PROPERTIES,
-                "expires_at": {"oneOf": [_EXPIRES_AT, {"type": "null"}]},
-            },
-        },
+        **models.component_schemas(
+            [
+                models.FileMetadata,
+                models.FileList,
+                models.FileUpdated,
+                models.FileDeleted,
+                models.UploadForm,
+                models.ReplaceForm,
+                models.RenameRequest,
+                models.UploadStatus,
+            ]
+        ),
         "ErrorCode": {
             "enum": error_codes(),
             "description": "\n".join(
@@ -753,7 +628,6 @@ def _components() -> Obj:
             },
         },
     }
-    schemas["UploadStatus"] = _UPLOAD_STATUS
     schemas.update(_sharing_schemas())
     return {
         "schemas": schemas,
@@ -1155,47 +1029,6 @@ _TUS_HEADERS: dict[str, Obj] = {
     },
 }
 
-_UPLOAD_STATUS: Obj = {
-    "type": "object",
-    "description": "A resumable upload (not part of tus: `GET /uploads/{upload_id}`).",
-    "required": [
-        "upload_id",
-        "state",
-        "offset",
-        "length",
-        "file_name",
-        "file_type",
-        "folder",
-        "file_id",
-        "created_at",
-        "expires_at",
-    ],
-    "properties": {
-        "upload_id": {"type": "string", "examples": ["fX-sF7TeLf_lpnX497YsfQ"]},
-        "state": {"enum": ["active", "complete"]},
-        "offset": {"type": "integer", "minimum": 0},
-        "length": {"type": "integer", "minimum": 0},
-        "file_name": _schema("FileName"),
-        "file_type": {
-            "type": ["string", "null"],
-            "description": "`filetype` from Upload-Metadata; null to detect it from the content.",
-        },
-        "folder": {
-            "type": ["string", "null"],
-            "description": "`folder` from Upload-Metadata: where the file goes (the root if null).",
-        },
-        "file_id": {
-            "type": ["string", "null"],
-            "description": "The file the upload became; null until it is complete.",
-        },
-        "created_at": _TIMESTAMP,
-        "expires_at": {
-            "anyOf": [_TIMESTAMP, {"type": "null"}],
-            "description": "When the unfinished upload expires; null once complete.",
-        },
-    },
-}
-
 
 def _tus_headers(*names: str, required: tuple[str, ...] = ()) -> Obj:
     headers: Obj = {"X-Request-Id": _ref("headers", "X-Request-Id")}
@@ -1463,37 +1296,6 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
 # responses against it like every other part.
 
 _FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
-_NULLABLE_TIMESTAMP: Obj = {**_TIMESTAMP, "type": ["string", "null"]}
-_EXPIRES_IN: Obj = {
-    "type": "integer",
-    "minimum": 1,
-    "maximum": MAX_EXPIRES_IN,
-    "description": "Seconds from now until it expires.",
-    "examples": [86400],
-}
-_EXPIRES_AT: Obj = {
-    "type": "string",
-    "format": "date-time",
-    "description": "When it expires: ISO 8601, in the future; without a zone it is UTC.",
-    "examples": ["2026-12-31T23:59:59Z"],
-}
-_ON_CONFLICT: Obj = {
-    "enum": list(ON_CONFLICT),
-    "default": "allow",
-    "description": (
-        "When a live file of the same name is already in the target folder: `allow` keeps "
-        "both (the default), `rename` picks `name (1).ext`, `(2)`…, `replace` deletes the "
-        "other file once this one is stored, `fail` answers 409 FILE_EXISTS and stores "
-        "nothing. A check, not a lock: two requests racing for one new name may both get it."
-    ),
-}
-_PLACEMENT_PROPERTIES: Obj = {
-    "folder": _schema("FolderPath"),
-    "on_conflict": _ON_CONFLICT,
-    "expires_in": _EXPIRES_IN,
-    "expires_at": _EXPIRES_AT,
-}
-_COUNT: Obj = {"type": "integer", "minimum": 0}
 # In a query string a value travels percent-encoded (up to 12 bytes a character) inside
 # the request line, which servers bound (gunicorn: 4094 bytes) and refuse past that
 # before the app runs. Folders up to the full 1024 characters travel in JSON or forms.
@@ -1519,7 +1321,7 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
     "OnConflict": {
         "name": "on_conflict",
         "in": "query",
-        "description": _ON_CONFLICT["description"],
+        "description": models.ON_CONFLICT_TEXT,
         "schema": {"enum": list(ON_CONFLICT), "default": "allow"},
     },
     "ExpiresIn": {
@@ -1588,53 +1390,6 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
 
 
 def _sharing_schemas() -> Obj:
-    error_detail: Obj = {
-        "type": "object",
-        "required": ["code", "message", "request_id"],
-        "properties": {
-            "code": _schema("ErrorCode"),
-            "message": {"type": "string"},
-            "request_id": {"type": "string"},
-        },
-    }
-    link: Obj = {
-        "type": "object",
-        "description": "A share link as its owner sees it; its token is never shown again.",
-        "required": [
-            "link_id",
-            "file_id",
-            "created_at",
-            "expires_at",
-            "max_downloads",
-            "downloads",
-            "has_password",
-            "revoked_at",
-            "state",
-        ],
-        "properties": {
-            "link_id": {
-                "type": "string",
-                "description": "Names the link to its owner (for `DELETE /links/{token}`); "
-                "grants nothing.",
-                "examples": ["l_Q2mZrT4vXn1bYc"],
-            },
-            "file_id": {"type": "string"},
-            "created_at": _TIMESTAMP,
-            "expires_at": _NULLABLE_TIMESTAMP,
-            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
-            "downloads": _COUNT,
-            "has_password": {"type": "boolean"},
-            "revoked_at": _NULLABLE_TIMESTAMP,
-            "state": {
-                "enum": ["active", "expired", "used_up", "revoked", "replaced", "deleted"],
-                "description": (
-                    "`active`, or why the link ended: it expired, its downloads are used "
-                    "up, it was revoked, the file's content was replaced, or the file was "
-                    "deleted (or expired)."
-                ),
-            },
-        },
-    }
     return {
         "FolderPath": {
             "type": "string",
@@ -1647,163 +1402,25 @@ def _sharing_schemas() -> Obj:
             ),
             "examples": ["/projects/q3"],
         },
-        "Folder": {
-            "type": "object",
-            "required": ["name", "path"],
-            "properties": {"name": {"type": "string"}, "path": _schema("FolderPath")},
-        },
-        "ErrorDetail": error_detail,
-        "UploadedFiles": {
-            "type": "object",
-            "description": "Several `file` parts, all stored, in the order sent.",
-            "required": ["files"],
-            "properties": {"files": {"type": "array", "items": _schema("FileMetadata")}},
-        },
-        "BatchUploadResult": {
-            "type": "object",
-            "description": "Several `file` parts, some not stored: one entry per part read.",
-            "required": ["files"],
-            "properties": {
-                "files": {
-                    "type": "array",
-                    "items": {
-                        "oneOf": [
-                            {
-                                "type": "object",
-                                "required": ["status", "file"],
-                                "properties": {
-                                    "status": {"const": 201},
-                                    "file": _schema("FileMetadata"),
-                                },
-                            },
-                            {
-                                "type": "object",
-                                "required": ["status", "file_name", "error"],
-                                "properties": {
-                                    "status": {"type": "integer", "minimum": 400},
-                                    "file_name": {
-                                        "type": ["string", "null"],
-                                        "description": "The part's filename, if it had one.",
-                                    },
-                                    "error": _schema("ErrorDetail"),
-                                },
-                            },
-                        ]
-                    },
-                }
-            },
-        },
-        "CopyRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "All optional: by default the copy keeps the name and folder.",
-            "properties": {"file_name": _schema("FileName"), **_PLACEMENT_PROPERTIES},
-        },
-        "DeleteFilesRequest": {
-            "type": "object",
-            "required": ["file_ids"],
-            "additionalProperties": False,
-            "properties": {
-                "file_ids": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 1000,
-                    "items": {"type": "string"},
-                }
-            },
-        },
-        "DeleteFilesResult": {
-            "type": "object",
-            "required": ["files"],
-            "properties": {
-                "files": {
-                    "type": "array",
-                    "description": "One entry per id sent, in order.",
-                    "items": {
-                        "type": "object",
-                        "required": ["file_id", "status"],
-                        "properties": {
-                            "file_id": {"type": "string"},
-                            "status": {"type": "integer"},
-                            "error": _schema("ErrorDetail"),
-                        },
-                    },
-                }
-            },
-        },
-        "NewFolderRequest": {
-            "type": "object",
-            "required": ["path"],
-            "additionalProperties": False,
-            "properties": {"path": _schema("FolderPath")},
-        },
-        "FolderCreated": {
-            "type": "object",
-            "required": ["folder", "created"],
-            "properties": {
-                "folder": _schema("Folder"),
-                "created": {"type": "boolean", "description": "False if it was recorded already."},
-            },
-        },
-        "FolderDeleted": {
-            "type": "object",
-            "required": ["message", "path", "files_deleted"],
-            "properties": {
-                "message": {"const": "Folder deleted"},
-                "path": _schema("FolderPath"),
-                "files_deleted": _COUNT,
-            },
-        },
-        "NewLinkRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "All optional: by default a link never expires and has no limit.",
-            "properties": {
-                "expires_in": _EXPIRES_IN,
-                "expires_at": _EXPIRES_AT,
-                "max_downloads": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_DOWNLOADS,
-                    "description": "Downloads (GETs that send content) allowed; 1 is a one-time "
-                    "link.",
-                },
-                "password": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_PASSWORD_LENGTH,
-                    "description": "Kept only as a scrypt hash.",
-                },
-            },
-        },
-        "Link": link,
-        "NewLink": {
-            "allOf": [_schema("Link")],
-            "required": ["token", "url"],
-            "properties": {
-                "token": {
-                    "type": "string",
-                    "description": "256 random bits; shown this once, stored only as a hash.",
-                },
-                "url": {
-                    "type": "string",
-                    "description": "`PUBLIC_BASE_URL` (or this request's host) + `/d/{token}`.",
-                    "examples": ["https://files.example.com/d/Xb3…"],
-                },
-            },
-        },
-        "LinkList": {
-            "type": "object",
-            "required": ["links"],
-            "properties": {
-                "links": {"type": "array", "items": _schema("Link"), "description": "Newest first."}
-            },
-        },
-        "LinkRevoked": {
-            "type": "object",
-            "required": ["message", "link"],
-            "properties": {"message": {"const": "Link revoked"}, "link": _schema("Link")},
-        },
+        **models.component_schemas(
+            [
+                models.Folder,
+                models.ErrorDetail,
+                models.UploadedFiles,
+                models.BatchUploadResult,
+                models.CopyRequest,
+                models.DeleteFilesRequest,
+                models.DeleteFilesResult,
+                models.NewFolderRequest,
+                models.FolderCreated,
+                models.FolderDeleted,
+                models.NewLinkRequest,
+                models.Link,
+                models.NewLink,
+                models.LinkList,
+                models.LinkRevoked,
+            ]
+        ),
     }
 
 
@@ -2070,147 +1687,17 @@ _CACHE_CONTROL_NO_STORE: Obj = {
 
 
 def _auth_schemas() -> Obj:
-    count: Obj = {"type": "integer", "minimum": 0}
-    check: Obj = {
-        "type": "object",
-        "required": ["ok", "latency_ms"],
-        "properties": {
-            "ok": {"type": "boolean"},
-            "latency_ms": {"type": "number", "minimum": 0},
-            "error": _schema("ErrorCode"),
-        },
-    }
-    return {
-        "Usage": {
-            "type": "object",
-            "required": ["file_count", "bytes_used", "quota_bytes"],
-            "properties": {"file_count": count, "bytes_used": count, "quota_bytes": count},
-        },
-        "User": {
-            "type": "object",
-            "required": ["user_id", "name", "created_at", "usage"],
-            "properties": {
-                "user_id": {"type": "string", "examples": ["u_Yq3n0Zb1mPx7TkQa"]},
-                "name": {"type": "string"},
-                "created_at": _TIMESTAMP,
-                "usage": _schema("Usage"),
-            },
-        },
-        "NewUserRequest": {
-            "type": "object",
-            "required": ["name"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": 100},
-                "quota_bytes": {
-                    "description": "Bytes, or a size like `5GiB`; `DEFAULT_QUOTA_BYTES` if absent.",
-                    "oneOf": [
-                        {"type": "integer", "minimum": 0},
-                        {"type": "string", "examples": ["5GiB", "500MB"]},
-                    ],
-                },
-            },
-        },
-        "NewUser": {
-            "type": "object",
-            "required": ["user", "api_key"],
-            "properties": {
-                "user": _schema("User"),
-                "api_key": {
-                    "type": "string",
-                    "description": "Shown this once; only its hash is stored.",
-                    "examples": ["fd_4n8x…"],
-                },
-            },
-        },
-        "UserEnvelope": {
-            "type": "object",
-            "required": ["user"],
-            "properties": {"user": _schema("User")},
-        },
-        "UserList": {
-            "type": "object",
-            "required": ["users"],
-            "properties": {"users": {"type": "array", "items": _schema("User")}},
-        },
-        "UserDeleted": {
-            "type": "object",
-            "required": ["message", "user_id", "files_deleted"],
-            "properties": {
-                "message": {"const": "User deleted"},
-                "user_id": {"type": "string"},
-                "files_deleted": count,
-            },
-        },
-        "NewKey": {
-            "type": "object",
-            "required": ["user_id", "api_key"],
-            "description": "The new key, shown once; the old key stops working at once.",
-            "properties": {"user_id": {"type": "string"}, "api_key": {"type": "string"}},
-        },
-        "AdminStatus": {
-            "type": "object",
-            "required": [
-                "version",
-                "uptime_s",
-                "backend",
-                "checks",
-                "load_average",
-                "memory_rss_bytes",
-                "totals",
-            ],
-            "properties": {
-                "version": {"type": "string"},
-                "uptime_s": {"type": "number", "minimum": 0},
-                "backend": {
-                    "type": "object",
-                    "description": "Which stores hold the metadata and the blobs.",
-                    "required": ["metadata", "blobs"],
-                    "properties": {
-                        "metadata": {"type": "string", "examples": ["mongo", "sqlite"]},
-                        "blobs": {"type": "string", "examples": ["s3", "local"]},
-                    },
-                },
-                "checks": {
-                    "type": "object",
-                    "required": ["database", "storage"],
-                    "properties": {"database": check, "storage": check},
-                },
-                "load_average": {
-                    "type": "array",
-                    "items": {"type": "number"},
-                    "minItems": 3,
-                    "maxItems": 3,
-                },
-                "memory_rss_bytes": {"type": ["integer", "null"], "minimum": 0},
-                "totals": {
-                    "description": "Over all users; `{error}` when the database did not answer.",
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "required": ["users", "files", "bytes"],
-                            "properties": {"users": count, "files": count, "bytes": count},
-                        },
-                        {
-                            "type": "object",
-                            "required": ["error"],
-                            "properties": {"error": _schema("ErrorCode")},
-                        },
-                    ],
-                },
-                "disk": {
-                    "type": "object",
-                    "description": "Local blob storage only: the data directory's disk.",
-                    "required": ["path", "free_bytes", "total_bytes"],
-                    "properties": {
-                        "path": {"type": "string"},
-                        "free_bytes": count,
-                        "total_bytes": count,
-                    },
-                },
-            },
-        },
-    }
+    return models.component_schemas(
+        [
+            models.NewUserRequest,
+            models.NewUser,
+            models.UserEnvelope,
+            models.UserList,
+            models.UserDeleted,
+            models.NewKey,
+            models.AdminStatus,
+        ]
+    )
 
 
 def _with_header(response: Obj, name: str, header: Obj) -> Obj:

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from . import mediatypes
 from .checksums import ExpectedDigests, Hasher
@@ -28,13 +28,11 @@ from .errors import (
     FileExists,
     FileNotFound,
     FileTooLarge,
-    InvalidRequest,
     PreconditionFailed,
     QuotaExceeded,
     StorageUnavailable,
 )
-from .expiry import parse_expiry
-from .folders import ROOT, numbered_name, validate_folder
+from .folders import ROOT, numbered_name
 from .ids import new_blob_key, new_file_id
 from .storage.blobs import BlobNotFound, BlobReader, BlobStore
 from .storage.metadata import CatalogStore, FileRecord, ListCursor, UserRecord, utcnow
@@ -44,7 +42,8 @@ log = logging.getLogger("filedrop.service")
 
 SNIFF_BYTES = 512
 _READ_RETRIES = 3
-ON_CONFLICT = ("allow", "rename", "replace", "fail")
+OnConflict = Literal["allow", "rename", "replace", "fail"]
+ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
 _RENAME_TRIES = 100
 
 
@@ -62,31 +61,9 @@ class Placement:
     """
 
     folder: str | None = None
-    on_conflict: str = "allow"
+    on_conflict: OnConflict = "allow"
     expires_at: datetime | None = None
     sets_expiry: bool = False
-
-    @classmethod
-    def parse(
-        cls,
-        folder: object = None,
-        on_conflict: object = None,
-        expires_in: object = None,
-        expires_at: object = None,
-        clear_expiry: bool = False,
-    ) -> Placement:
-        """Validate what a client sent (JSON values, or strings from a form or query)."""
-        if on_conflict is not None and on_conflict not in ON_CONFLICT:
-            raise InvalidRequest(f"on_conflict must be one of: {', '.join(ON_CONFLICT)}")
-        if clear_expiry and (expires_in is not None or expires_at is not None):
-            raise InvalidRequest("Send expires_in or expires_at, or clear the expiry, not both")
-        expiry = parse_expiry(expires_in, expires_at, utcnow())
-        return cls(
-            folder=None if folder is None else validate_folder(folder),
-            on_conflict=str(on_conflict or "allow"),
-            expires_at=expiry,
-            sets_expiry=expiry is not None or clear_expiry,
-        )
 
     @property
     def changes_anything(self) -> bool:
@@ -329,7 +306,7 @@ class FileService:
             where = placement() if placement else Placement()
             folder = where.folder or current.folder
             moved = folder != current.folder or name != current.file_name
-            policy = where.on_conflict if moved else "allow"
+            policy: OnConflict = where.on_conflict if moved else "allow"
             final, victims = self._settle_name(owner, folder, name, policy, file_id)
             settled.append(_Settled(where, folder, victims))
             return final
@@ -607,7 +584,7 @@ class FileService:
         return record
 
     def _settle_name(
-        self, owner: str, folder: str, name: str, policy: str, moving: str | None
+        self, owner: str, folder: str, name: str, policy: OnConflict, moving: str | None
     ) -> tuple[str, builtins.list[FileRecord]]:
         """Apply ``on_conflict``: the name to use, and the files ``replace`` will remove.
 

@@ -141,22 +141,6 @@ class PurgeReport:
         }
 
 
-def public_status(record: UploadRecord) -> dict[str, Any]:
-    """The upload as ``GET /uploads/{id}`` shows it: no owner, keys or parts."""
-    return {
-        "upload_id": record.upload_id,
-        "state": "complete" if record.complete else "active",
-        "offset": record.offset,
-        "length": record.length,
-        "file_name": record.file_name,
-        "file_type": record.file_type,
-        "folder": record.folder,
-        "file_id": record.file_id if record.complete else None,
-        "created_at": iso_ms(record.created_at),
-        "expires_at": None if record.complete else iso_ms(record.expires_at),
-    }
-
-
 class UploadService:
     """Resumable uploads of one owner at a time, becoming files through FileService."""
 

@@ -15,7 +15,8 @@ from .storage.metadata import CatalogStore, UserRecord, utcnow
 log = logging.getLogger("filedrop.users")
 
 KEY_PREFIX = "fd_"
-IMPLICIT_USER = "local"  # the one user of FILEDROP_AUTH=disabled
+IMPLICIT_USER = "local"
+MAX_USER_NAME = 100  # the one user of FILEDROP_AUTH=disabled
 
 
 def new_api_key() -> str:
@@ -28,9 +29,9 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def validate_user_name(name: object) -> str:
-    if not isinstance(name, str) or not 1 <= len(name) <= 100:
-        raise InvalidRequest("name must be a string of 1 to 100 characters")
+def validate_user_name(name: str) -> str:
+    if not 1 <= len(name) <= MAX_USER_NAME:
+        raise InvalidRequest(f"name must be 1 to {MAX_USER_NAME} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
         raise InvalidRequest("name must not contain control characters")
     return name

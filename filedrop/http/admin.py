@@ -5,15 +5,30 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Any
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
-from ..config import parse_size
-from ..errors import FileDropError, InvalidRequest
+from ..errors import FileDropError
 from .context import current_owner, get_service, get_settings, get_users
-from .jsonbody import read_json_object
+from .models import (
+    AdminStatus,
+    NewKey,
+    NewUser,
+    NewUserRequest,
+    StatusBackends,
+    StatusCheck,
+    StatusChecks,
+    StatusDisk,
+    StatusTotals,
+    StatusTotalsUnknown,
+    User,
+    UserDeleted,
+    UserEnvelope,
+    UserList,
+)
+from .parsing import parse_json
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 me_bp = Blueprint("me", __name__)
@@ -21,98 +36,85 @@ me_bp = Blueprint("me", __name__)
 
 @bp.post("/users")
 def create_user() -> tuple[Response, int, dict[str, str]]:
-    body = read_json_object(allowed={"name", "quota_bytes"})
-    quota = _quota(body.get("quota_bytes"))
-    user, key = get_users().create(body.get("name"), quota)  # type: ignore[arg-type]
+    asked = parse_json(NewUserRequest)
+    user, key = get_users().create(asked.name, asked.quota_bytes)
     headers = {"Location": f"/admin/users/{user.user_id}", "Cache-Control": "no-store"}
-    return jsonify({"user": user.public(), "api_key": key}), 201, headers
+    return jsonify(NewUser(user=User.of(user), api_key=key).to_json()), 201, headers
 
 
 @bp.get("/users")
 def list_users() -> Response:
-    return jsonify({"users": [u.public() for u in get_users().list()]})
+    return jsonify(UserList(users=[User.of(u) for u in get_users().list()]).to_json())
 
 
 @bp.get("/users/<user_id>")
 def get_user(user_id: str) -> Response:
-    return jsonify({"user": get_users().get(user_id).public()})
+    return jsonify(UserEnvelope(user=User.of(get_users().get(user_id))).to_json())
 
 
 @bp.delete("/users/<user_id>")
 def delete_user(user_id: str) -> Response:
     deleted = get_users().delete(user_id)
-    return jsonify({"message": "User deleted", "user_id": user_id, "files_deleted": deleted})
+    body = UserDeleted(message="User deleted", user_id=user_id, files_deleted=deleted)
+    return jsonify(body.to_json())
 
 
 @bp.post("/users/<user_id>/keys")
 def rotate_key(user_id: str) -> tuple[Response, int, dict[str, str]]:
     key = get_users().rotate_key(user_id)
-    return jsonify({"user_id": user_id, "api_key": key}), 201, {"Cache-Control": "no-store"}
+    body = NewKey(user_id=user_id, api_key=key)
+    return jsonify(body.to_json()), 201, {"Cache-Control": "no-store"}
 
 
 @bp.get("/status")
 def status() -> Response:
     service = get_service()
     settings = get_settings()
-    checks = {
-        "database": _timed(service.meta.check),
-        "storage": _timed(service.blobs.check),
-    }
-    body: dict[str, Any] = {
-        "version": __version__,
-        "uptime_s": round(time.time() - current_app.extensions["filedrop.started"], 1),
-        "backend": {"metadata": service.meta.name, "blobs": service.blobs.name},
-        "checks": checks,
-        "load_average": list(os.getloadavg()),
-        "memory_rss_bytes": _rss_bytes(),
-    }
+    totals: StatusTotals | StatusTotalsUnknown
     try:
         users = get_users().list()
-        body["totals"] = {
-            "users": len(users),
-            "files": sum(u.file_count for u in users),
-            "bytes": sum(u.bytes_used for u in users),
-        }
+        totals = StatusTotals(
+            users=len(users),
+            files=sum(u.file_count for u in users),
+            bytes=sum(u.bytes_used for u in users),
+        )
     except FileDropError as exc:
-        body["totals"] = {"error": exc.code}
+        totals = StatusTotalsUnknown(error=exc.code)
+    body = AdminStatus(
+        version=__version__,
+        uptime_s=round(time.time() - current_app.extensions["filedrop.started"], 1),
+        backend=StatusBackends(metadata=service.meta.name, blobs=service.blobs.name),
+        checks=StatusChecks(
+            database=_timed(service.meta.check), storage=_timed(service.blobs.check)
+        ),
+        load_average=list(os.getloadavg()),
+        memory_rss_bytes=_rss_bytes(),
+        totals=totals,
+    )
     if service.blobs.name == "local":
         usage = shutil.disk_usage(settings.data_dir)
-        body["disk"] = {
-            "path": settings.data_dir,
-            "free_bytes": usage.free,
-            "total_bytes": usage.total,
-        }
-    return jsonify(body)
+        body.disk = StatusDisk(
+            path=settings.data_dir, free_bytes=usage.free, total_bytes=usage.total
+        )
+    return jsonify(body.to_json())
 
 
 @me_bp.get("/me")
 def me() -> Response:
-    return jsonify(get_users().get(current_owner()).public())
+    return jsonify(User.of(get_users().get(current_owner())).to_json())
 
 
-def _quota(raw: object) -> int | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise InvalidRequest("quota_bytes must be a number of bytes or a size like '5GiB'")
-    try:
-        value = parse_size(raw) if isinstance(raw, str) else raw
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from None
-    if value < 0:
-        raise InvalidRequest("quota_bytes must not be negative")
-    return value
-
-
-def _timed(check: Any) -> dict[str, Any]:
+def _timed(check: Callable[[], object]) -> StatusCheck:
     started = time.perf_counter()
+    error: str | None = None
     try:
         check()
-        result: dict[str, Any] = {"ok": True}
     except FileDropError as exc:
-        result = {"ok": False, "error": exc.code}
-    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return result
+        error = exc.code
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if error is None:
+        return StatusCheck(ok=True, latency_ms=latency_ms)
+    return StatusCheck(ok=False, latency_ms=latency_ms, error=error)
 
 
 def _rss_bytes() -> int | None:

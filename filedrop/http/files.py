@@ -22,6 +22,8 @@ from .bodies import MultipartBody, RawBody, RequestBody
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
+from .models import FileMetadata, Folder, PlacementFields, RenameRequest
+from .parsing import parse, parse_json
 from .redirects import redirect_to_storage
 
 bp = Blueprint("files", __name__)
@@ -50,7 +52,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     if request.content_length:
         service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
-    return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
+    return jsonify(FileMetadata.of(record).to_json()), 201, {"Location": f"/files/{record.file_id}"}
 
 
 def _upload_form(
@@ -83,17 +85,29 @@ def _upload_form(
             results.append((None, exc))
             break
     if not form.is_batch and isinstance(outcome, FileRecord):
-        return jsonify(outcome.public()), 201, {"Location": f"/files/{outcome.file_id}"}
+        return (
+            jsonify(FileMetadata.of(outcome).to_json()),
+            201,
+            {"Location": f"/files/{outcome.file_id}"},
+        )
     if all(isinstance(outcome, FileRecord) for _, outcome in results):
         return (
-            jsonify({"files": [o.public() for _, o in results if isinstance(o, FileRecord)]}),
+            jsonify(
+                {
+                    "files": [
+                        FileMetadata.of(o).to_json()
+                        for _, o in results
+                        if isinstance(o, FileRecord)
+                    ]
+                }
+            ),
             201,
             {},
         )
     items: list[dict[str, Any]] = []
     for part_name, outcome in results:
         if isinstance(outcome, FileRecord):
-            items.append({"status": 201, "file": outcome.public()})
+            items.append({"status": 201, "file": FileMetadata.of(outcome).to_json()})
         else:
             items.append(
                 {"status": outcome.status, "file_name": part_name, "error": _error_item(outcome)}
@@ -115,7 +129,7 @@ def _placement(*sources: Mapping[str, Any]) -> Placement:
     found: dict[str, Any] = {}
     for key in _PLACEMENT_KEYS:
         found[key] = next((source[key] for source in sources if key in source), None)
-    return Placement.parse(**found)
+    return parse(PlacementFields, {k: v for k, v in found.items() if v is not None}).placement()
 
 
 def _error_item(exc: FileDropError) -> dict[str, Any]:
@@ -136,7 +150,7 @@ def download(file_id: str) -> Response:
 
 @bp.get("/files/<file_id>/metadata")
 def metadata(file_id: str) -> Response:
-    return jsonify(get_service().get(current_owner(), file_id).public())
+    return jsonify(FileMetadata.of(get_service().get(current_owner(), file_id)).to_json())
 
 
 @bp.put("/files/<file_id>")
@@ -176,7 +190,7 @@ def update(file_id: str) -> Response:
         _digests(request),
         form_placement or (lambda: where),
     )
-    return jsonify({"message": "File updated", "file": record.public()})
+    return jsonify({"message": "File updated", "file": FileMetadata.of(record).to_json()})
 
 
 def _replace_form_placement(form: MultipartBody) -> Placement:
@@ -190,7 +204,7 @@ def copy(file_id: str) -> tuple[Response, int, dict[str, str]]:
     body = _optional_json({"file_name", *_PLACEMENT_KEYS})
     new_name = _string_or_none(body, "file_name")
     record = get_service().copy(current_owner(), file_id, new_name, _placement(body))
-    return jsonify(record.public()), 201, {"Location": f"/files/{record.file_id}"}
+    return jsonify(FileMetadata.of(record).to_json()), 201, {"Location": f"/files/{record.file_id}"}
 
 
 @bp.post("/files/delete")
@@ -232,11 +246,11 @@ def list_files() -> Response:
     recursive = bool_param(request.args.get("recursive"), "recursive")
     owner = current_owner()
     records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
-    body: dict[str, Any] = {"files": [r.public() for r in records]}
+    body: dict[str, Any] = {"files": [FileMetadata.of(r).to_json() for r in records]}
     if folder is not None:
         # The direct subfolders, complete, on the first page; later pages carry files only.
         subfolders = get_folders().subfolders(owner, folder) if after is None else []
-        body["folders"] = [f.public() for f in subfolders]
+        body["folders"] = [Folder.of(f).to_json() for f in subfolders]
     body["next_cursor"] = _encode_cursor(cursor) if cursor else None
     return jsonify(body)
 
@@ -283,16 +297,8 @@ def _query_or_header_name(req: Request) -> str | None:
 
 def _json_update(req: Request) -> tuple[str | None, Placement]:
     """A JSON PUT: rename, move, set or (``"expires_at": null``) clear the expiry."""
-    body = read_json_object(allowed={"file_name", *_PLACEMENT_KEYS})
-    clear = "expires_at" in body and body["expires_at"] is None
-    where = Placement.parse(
-        body.get("folder"),
-        body.get("on_conflict"),
-        body.get("expires_in"),
-        body.get("expires_at"),
-        clear_expiry=clear,
-    )
-    return _string_or_none(body, "file_name"), where
+    body = parse_json(RenameRequest)
+    return body.file_name, body.update()
 
 
 def _string_or_none(body: Mapping[str, Any], key: str) -> str | None:

@@ -7,16 +7,18 @@ from flask import Blueprint, Response, jsonify, request
 from ..errors import InvalidRequest
 from ..validation import bool_param
 from .context import current_owner, get_folders
-from .jsonbody import read_json_object
+from .models import Folder, FolderCreated, NewFolderRequest
+from .parsing import parse_json
 
 bp = Blueprint("folders", __name__)
 
 
 @bp.post("/folders")
 def create_folder() -> tuple[Response, int]:
-    body = read_json_object(allowed={"path"})
-    folder, created = get_folders().create(current_owner(), body.get("path"))
-    return jsonify({"folder": folder.public(), "created": created}), 201 if created else 200
+    asked = parse_json(NewFolderRequest)
+    folder, created = get_folders().create(current_owner(), asked.path)
+    body = FolderCreated(folder=Folder.of(folder), created=created)
+    return jsonify(body.to_json()), 201 if created else 200
 
 
 @bp.delete("/folders")

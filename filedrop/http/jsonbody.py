@@ -13,8 +13,8 @@ from .bodies import RequestBody
 MAX_JSON_BYTES = 64 * 1024
 
 
-def read_json_object(allowed: set[str]) -> dict[str, Any]:
-    """The request's JSON object body, bounded in size, with only ``allowed`` keys."""
+def read_json_object(allowed: set[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object body, bounded in size (with only ``allowed`` keys, if given)."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise InvalidRequest("The JSON body is too large")
     raw = RequestBody.of(request).read(MAX_JSON_BYTES + 1)
@@ -27,7 +27,7 @@ def read_json_object(allowed: set[str]) -> dict[str, Any]:
         raise InvalidRequest("The body is not valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The JSON body must be an object")
-    unknown = set(body) - allowed
+    unknown = set(body) - allowed if allowed is not None else set()
     if unknown:
         raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}")
     return body

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..links import ACTIVE
 from .context import current_owner, get_links, get_settings
 from .downloads import serve
-from .jsonbody import read_json_object
+from .models import Link, LinkList, LinkRevoked, NewLink, NewLinkRequest
+from .parsing import parse_json
 from .redirects import redirect_to_storage
 
 bp = Blueprint("links", __name__)
@@ -20,24 +20,25 @@ public_bp = Blueprint("links_public", __name__)
 
 @bp.post("/files/<file_id>/links")
 def create_link(file_id: str) -> tuple[Response, int, dict[str, str]]:
-    allowed = {"expires_in", "expires_at", "max_downloads", "password"}
-    body = read_json_object(allowed=allowed) if _has_body() else {}
-    link, token = get_links().create(current_owner(), file_id, **body)
-    view = {"token": token, "url": _link_url(token), **link.public(ACTIVE)}
+    asked = parse_json(NewLinkRequest, optional=True)
+    link, token = get_links().create(
+        current_owner(), file_id, asked.expiry(), asked.max_downloads, asked.password
+    )
+    view = NewLink.made(link, token, _link_url(token))
     # The token is shown this once: only its hash is kept.
-    return jsonify(view), 201, {"Location": f"/d/{token}", "Cache-Control": "no-store"}
+    return jsonify(view.to_json()), 201, {"Location": f"/d/{token}", "Cache-Control": "no-store"}
 
 
 @bp.get("/files/<file_id>/links")
 def list_links(file_id: str) -> Response:
     links = get_links().list(current_owner(), file_id)
-    return jsonify({"links": [link.public(state) for link, state in links]})
+    return jsonify(LinkList(links=[Link.of(link, state) for link, state in links]).to_json())
 
 
 @bp.delete("/links/<token>")
 def revoke_link(token: str) -> Response:
     link, state = get_links().revoke(current_owner(), token)
-    return jsonify({"message": "Link revoked", "link": link.public(state)})
+    return jsonify(LinkRevoked(message="Link revoked", link=Link.of(link, state)).to_json())
 
 
 @public_bp.route("/d/<token>", methods=["GET", "HEAD"])
@@ -68,9 +69,3 @@ def _password() -> str | None:
 def _link_url(token: str) -> str:
     base = get_settings().public_base_url.rstrip("/") or request.host_url.rstrip("/")
     return f"{base}/d/{token}"
-
-
-def _has_body() -> bool:
-    if request.content_length is not None:
-        return request.content_length > 0
-    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()

@@ -34,11 +34,11 @@ from ..uploads import (
     Body,
     NewUpload,
     UploadChecksum,
-    public_status,
 )
 from ..validation import declared_media_type, validate_file_name
 from .bodies import RequestBody
 from .context import current_owner, get_settings, get_uploads
+from .models import UploadStatus
 
 bp = Blueprint("tus", __name__)
 
@@ -98,7 +98,7 @@ def create() -> tuple[Response, int, dict[str, str]]:
     record = get_uploads().create(current_owner(), new, body)
     headers = _progress_headers(record)
     headers["Location"] = f"/uploads/{record.upload_id}"
-    return jsonify(public_status(record)), 201, headers
+    return jsonify(UploadStatus.of(record).to_json()), 201, headers
 
 
 @bp.route("/uploads/<upload_id>", methods=["GET", "HEAD"], provide_automatic_options=False)
@@ -112,7 +112,7 @@ def status(upload_id: str) -> Response | tuple[Response, int, dict[str, str]]:
         if record.metadata:
             headers["Upload-Metadata"] = record.metadata
         return _empty(200, headers)
-    return jsonify(public_status(record)), 200, headers
+    return jsonify(UploadStatus.of(record).to_json()), 200, headers
 
 
 @bp.route("/uploads/<upload_id>", methods=["PATCH"], provide_automatic_options=False)

@@ -22,10 +22,6 @@ def iso_ms(moment: datetime) -> str:
     )
 
 
-def _iso_or_none(moment: datetime | None) -> str | None:
-    return None if moment is None else iso_ms(moment)
-
-
 @dataclass(frozen=True)
 class FileRecord:
     """One file's metadata, including where its current content lives."""
@@ -52,23 +48,6 @@ class FileRecord:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
-
-    def public(self) -> dict[str, Any]:
-        """The metadata as the API shows it: no owner, no blob key."""
-        return {
-            "file_id": self.file_id,
-            "file_name": self.file_name,
-            "file_size": self.file_size,
-            "file_type": self.file_type,
-            "created_at": iso_ms(self.created_at),
-            "updated_at": iso_ms(self.updated_at),
-            "sha256": self.sha256,
-            "etag": self.etag,
-            "folder": self.folder,
-            "expires_at": _iso_or_none(self.expires_at),
-            "last_accessed_at": _iso_or_none(self.last_accessed_at),
-            "download_count": self.download_count,
-        }
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,18 +146,6 @@ class UserRecord:
     bytes_used: int
     file_count: int
     created_at: datetime
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "name": self.name,
-            "created_at": iso_ms(self.created_at),
-            "usage": {
-                "file_count": self.file_count,
-                "bytes_used": self.bytes_used,
-                "quota_bytes": self.quota_bytes,
-            },
-        }
 
 
 class UserStore(Protocol):
@@ -322,19 +289,6 @@ class LinkRecord:
     downloads: int
     password_hash: str | None
     revoked_at: datetime | None
-
-    def public(self, state: str) -> dict[str, Any]:
-        return {
-            "link_id": self.link_id,
-            "file_id": self.file_id,
-            "created_at": iso_ms(self.created_at),
-            "expires_at": _iso_or_none(self.expires_at),
-            "max_downloads": self.max_downloads,
-            "downloads": self.downloads,
-            "has_password": self.password_hash is not None,
-            "revoked_at": _iso_or_none(self.revoked_at),
-            "state": state,
-        }
 
 
 class LinkStore(Protocol):
