@@ -512,24 +512,6 @@ _PARAMETERS: dict[str, Obj] = {
         "description": "A client-chosen request id, echoed back when it is sane.",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
-    "Limit": {
-        "name": "limit",
-        "in": "query",
-        "description": "Page size.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-    },
-    "Cursor": {
-        "name": "cursor",
-        "in": "query",
-        "description": "Opaque: `next_cursor` of the previous page.",
-        "schema": {"type": "string"},
-    },
-    "Prefix": {
-        "name": "prefix",
-        "in": "query",
-        "description": "Only files whose `file_name` starts with this.",
-        "schema": {"type": "string"},
-    },
     "Redirect": {
         "name": "redirect",
         "in": "query",
@@ -972,11 +954,7 @@ def _file_paths() -> Obj:
                 "summary": "List files, newest first",
                 "description": "Pages never skip or repeat a file while files are being added.",
                 "parameters": [
-                    _param("Limit"),
-                    _param("Cursor"),
-                    _param("Prefix"),
-                    _param("FolderFilter"),
-                    _param("Recursive"),
+                    *models.query_parameters(models.FileListQuery),
                     _param("X-Request-Id"),
                 ],
                 "responses": {
@@ -1296,10 +1274,6 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
 # responses against it like every other part.
 
 _FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
-# In a query string a value travels percent-encoded (up to 12 bytes a character) inside
-# the request line, which servers bound (gunicorn: 4094 bytes) and refuse past that
-# before the app runs. Folders up to the full 1024 characters travel in JSON or forms.
-_QUERY_FOLDER: Obj = {"allOf": [_schema("FolderPath")], "maxLength": 200}
 
 _SHARING_HEADERS: dict[str, Obj] = {
     "Referrer-Policy": {
@@ -1316,7 +1290,7 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
             "The folder the file goes to (a form field `folder` wins over this). Longer "
             "folders (to 1024 characters) fit in a form field or JSON rather than a URL."
         ),
-        "schema": _QUERY_FOLDER,
+        "schema": models.QUERY_FOLDER_SCHEMA,
     },
     "OnConflict": {
         "name": "on_conflict",
@@ -1335,34 +1309,6 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         "in": "query",
         "description": "The file expires then: ISO 8601 (not with `expires_in`).",
         "schema": {"type": "string", "format": "date-time"},
-    },
-    "FolderFilter": {
-        "name": "folder",
-        "in": "query",
-        "description": (
-            "Only files in this folder (`/` is the root); the first page then also lists "
-            "the folder's direct subfolders in `folders`."
-        ),
-        "schema": _QUERY_FOLDER,
-    },
-    "Recursive": {
-        "name": "recursive",
-        "in": "query",
-        "description": "With `folder`: every file beneath it, not only those directly in it.",
-        "schema": {"type": "boolean", "default": False},
-    },
-    "FolderPathQuery": {
-        "name": "path",
-        "in": "query",
-        "required": True,
-        "description": "The folder.",
-        "schema": _QUERY_FOLDER,
-    },
-    "RecursiveDelete": {
-        "name": "recursive",
-        "in": "query",
-        "description": "Delete every file and folder beneath it too (else it must be empty).",
-        "schema": {"type": "boolean", "default": False},
     },
     "LinkToken": {
         "name": "token",
@@ -1540,8 +1486,7 @@ def _sharing_paths() -> Obj:
                     "uploaded into the folder meanwhile may survive it."
                 ),
                 "parameters": [
-                    _param("FolderPathQuery"),
-                    _param("RecursiveDelete"),
+                    *models.query_parameters(models.FolderDeleteQuery),
                     _param("X-Request-Id"),
                 ],
                 "responses": {

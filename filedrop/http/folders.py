@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from ..errors import InvalidRequest
-from ..validation import bool_param
 from .context import current_owner, get_folders
-from .models import Folder, FolderCreated, NewFolderRequest
-from .parsing import parse_json
+from .models import Folder, FolderCreated, FolderDeleted, FolderDeleteQuery, NewFolderRequest
+from .parsing import parse_json, parse_query
 
 bp = Blueprint("folders", __name__)
 
@@ -23,9 +21,7 @@ def create_folder() -> tuple[Response, int]:
 
 @bp.delete("/folders")
 def delete_folder() -> Response:
-    path = request.args.get("path")
-    if path is None:
-        raise InvalidRequest("Name the folder: DELETE /folders?path=/projects/q3")
-    recursive = bool_param(request.args.get("recursive"), "recursive")
-    deleted = get_folders().delete(current_owner(), path, recursive)
-    return jsonify({"message": "Folder deleted", "path": path, "files_deleted": deleted})
+    asked = parse_query(FolderDeleteQuery)
+    deleted = get_folders().delete(current_owner(), asked.path, asked.recursive)
+    body = FolderDeleted(message="Folder deleted", path=asked.path, files_deleted=deleted)
+    return jsonify(body.to_json())

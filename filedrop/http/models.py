@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StrictInt,
     StrictStr,
     WithJsonSchema,
@@ -47,6 +48,7 @@ from ..users import MAX_USER_NAME
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 MAX_BATCH_DELETE = 1000
+MAX_LIST_LIMIT = 1000
 DOMAIN_ERROR = "domain_rule"
 
 
@@ -313,6 +315,52 @@ class NewUserRequest(RequestModel):
         ]
         | Absent
     ) = None
+
+
+# -- query parameters ----------------------------------------------------------------
+
+
+def _flag(value: object) -> object:
+    """true/false, 1/0 or yes/no, in any case; present but empty is false."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no", ""):
+            return False
+    return value
+
+
+QueryFlag = Annotated[StrictBool, BeforeValidator(_flag)]
+# In a query string a value travels percent-encoded (up to 12 bytes a character) inside
+# the request line, which servers bound (gunicorn: 4094 bytes) and refuse past that
+# before the app runs. Folders up to the full 1024 characters travel in JSON or forms.
+QUERY_FOLDER_SCHEMA: dict[str, Any] = {"allOf": [schema_ref("FolderPath")], "maxLength": 200}
+QueryFolder = Annotated[str, WithJsonSchema(QUERY_FOLDER_SCHEMA), domain_rule(validate_folder)]
+
+
+class FileListQuery(RequestModel):
+    limit: int = Field(100, ge=1, le=MAX_LIST_LIMIT, description="Page size.")
+    cursor: str | Absent = Field(None, description="Opaque: `next_cursor` of the previous page.")
+    prefix: str | Absent = Field(None, description="Only files whose `file_name` starts with this.")
+    folder: QueryFolder | Absent = Field(
+        None,
+        description=(
+            "Only files in this folder (`/` is the root); the first page then also lists "
+            "the folder's direct subfolders in `folders`."
+        ),
+    )
+    recursive: QueryFlag = Field(
+        False, description="With `folder`: every file beneath it, not only those directly in it."
+    )
+
+
+class FolderDeleteQuery(RequestModel):
+    # Checked by FolderService.delete, after the flag: a bad flag is named first.
+    path: Annotated[str, WithJsonSchema(QUERY_FOLDER_SCHEMA)] = Field(description="The folder.")
+    recursive: QueryFlag = Field(
+        False, description="Delete every file and folder beneath it too (else it must be empty)."
+    )
 
 
 # -- responses ----------------------------------------------------------------------
@@ -671,3 +719,17 @@ def component_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     for schema in schemas.values():
         schema.pop("title", None)
     return schemas
+
+
+def query_parameters(model: type[RequestModel]) -> list[dict[str, Any]]:
+    """``model``'s fields as the OpenAPI parameters of a query string."""
+    schema = component_schemas([model])[model.__name__]
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        parameter: dict[str, Any] = {"name": name, "in": "query"}
+        if name in schema.get("required", ()):
+            parameter["required"] = True
+        if "description" in field_schema:
+            parameter["description"] = field_schema.pop("description")
+        parameters.append({**parameter, "schema": field_schema})
+    return parameters
