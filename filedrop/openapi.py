@@ -671,6 +671,16 @@ def _components() -> Obj:
                 **_PLACEMENT_PROPERTIES,
             },
         },
+        "RenameForm": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "description": (
+                "Rename, move or set the expiry, as form fields. Never content: a field "
+                "`file` or any unknown field is `400`."
+            ),
+            "properties": {"file_name": _schema("FileName"), **_PLACEMENT_PROPERTIES},
+        },
         "RenameRequest": {
             "type": "object",
             "minProperties": 1,
@@ -891,9 +901,13 @@ def _file_paths() -> Obj:
                     "Send `multipart/form-data` with a part `file` (and optionally "
                     "`file_name`), or the raw content as the body with the name in "
                     "`X-File-Name` or `?file_name=`. Any `Content-Type` other than "
-                    "`multipart/form-data` is a raw body: the type is stored as "
-                    "`file_type`, or detected when it is absent or "
-                    "`application/octet-stream`. Folder, `on_conflict` and expiry: form "
+                    "`multipart/form-data` and `application/x-www-form-urlencoded` is a "
+                    "raw body (`application/json` too: a JSON file): the type is stored "
+                    "as `file_type`, or detected when it is absent or "
+                    "`application/octet-stream`. A urlencoded body holds form fields, "
+                    "never content: `415` (curl's `--data-binary` sends that type unless "
+                    "told otherwise: add `-H 'Content-Type: application/octet-stream'`). "
+                    "Folder, `on_conflict` and expiry: form "
                     "fields or query parameters. A form with several `file` parts stores "
                     "each: `201` with all of them, or `207` with a result per part when "
                     "any failed (a part that cannot be read to its end stops the batch)."
@@ -939,6 +953,7 @@ def _file_paths() -> Obj:
                     ),
                     "409": _error(409, "FILE_EXISTS"),
                     "413": _error(413, "FILE_TOO_LARGE"),
+                    "415": _error(415, "UNSUPPORTED_MEDIA_TYPE"),
                     "503": _unavailable(*_BOTH_BACKENDS),
                     "500": _INTERNAL,
                 },
@@ -966,7 +981,11 @@ def _file_paths() -> Obj:
                 "summary": "Replace a file's content, rename, move it or set its expiry",
                 "description": (
                     "New content: `multipart/form-data` with a part `file`, or a raw "
-                    'body. Rename: a `file_name` form field, JSON `{"file_name": …}`, '
+                    "body of any other type but `application/json` and "
+                    "`application/x-www-form-urlencoded`: those two are instructions only "
+                    "and never change the content. Rename: a `file_name` form field "
+                    "(multipart, or urlencoded as `curl -d file_name=…` sends), "
+                    'JSON `{"file_name": …}`, '
                     "or with an empty body `X-File-Name` / `?file_name=`. Both at once: "
                     "a form with `file` and `file_name`, or a raw body with "
                     "`X-File-Name`. The content is swapped atomically: readers see the "
@@ -993,6 +1012,7 @@ def _file_paths() -> Obj:
                             "encoding": {"file": {"contentType": "*/*"}},
                         },
                         JSON: {"schema": _schema("RenameRequest")},
+                        "application/x-www-form-urlencoded": {"schema": _schema("RenameForm")},
                         "application/octet-stream": raw_body,
                         "*/*": raw_body,
                     },

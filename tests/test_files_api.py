@@ -339,7 +339,7 @@ def test_type_detection_from_content_when_undeclared(client: FlaskClient) -> Non
         "/files/upload",
         data=b"\x89PNG\r\n\x1a\nrest",
         headers={"X-File-Name": "img"},
-        content_type="application/x-www-form-urlencoded",  # curl --data-binary's default
+        content_type="application/octet-stream",
     ).get_json()
     assert raw["file_type"] == "image/png"
 

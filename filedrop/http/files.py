@@ -18,7 +18,16 @@ from ..folders import validate_folder
 from ..service import FileService, Placement
 from ..storage.metadata import FileRecord, ListCursor
 from ..validation import bool_param, header_file_name, int_param, validate_file_name
-from .bodies import MultipartBody, RawBody, RequestBody
+from .bodies import (
+    MULTIPART,
+    BodyKind,
+    MultipartBody,
+    RawBody,
+    RequestBody,
+    body_kind,
+    has_body,
+    read_form_fields,
+)
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
@@ -37,12 +46,13 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
     digests = _digests(request)
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=False)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if not form.find_file():
             raise NoFile("The form has no 'file' part")
         return _upload_form(service, form, digests)
-    if not _has_body(request):
+    if kind is BodyKind.EMPTY:
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
     where = _placement(request.args)  # refused before the body is read
@@ -141,7 +151,8 @@ def update(file_id: str) -> Response:
     where = Placement()
     # A form's fields may follow its file: then they are read once the content is.
     form_placement: Callable[[], Placement] | None = None
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=True)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if form.find_file():
             incoming = form
@@ -149,9 +160,13 @@ def update(file_id: str) -> Response:
         else:
             new_name = form.fields.get("file_name")
             where = _placement(form.fields, request.args)
-    elif request.mimetype == "application/json":
+    elif kind is BodyKind.FIELDS:
+        fields = read_form_fields(request, allowed={"file_name", *_PLACEMENT_KEYS})
+        new_name = fields.get("file_name")
+        where = _placement(fields, request.args)
+    elif kind is BodyKind.JSON:
         new_name, where = _json_update(request)
-    elif _has_body(request):
+    elif kind is BodyKind.CONTENT:
         incoming = _raw(request, require_name=False)
         where = _placement(request.args)
     else:
@@ -242,15 +257,9 @@ def _refuse_oversized(req: Request, limit: int) -> None:
     length = req.content_length
     if length is None:
         return
-    allowance = _MULTIPART_OVERHEAD if req.mimetype == "multipart/form-data" else 0
+    allowance = _MULTIPART_OVERHEAD if req.mimetype == MULTIPART else 0
     if length > limit + allowance:
         raise FileTooLarge(f"The file is larger than the limit of {limit} bytes")
-
-
-def _has_body(req: Request) -> bool:
-    if req.content_length is not None:
-        return req.content_length > 0
-    return "chunked" in req.headers.get("Transfer-Encoding", "").lower()
 
 
 def _multipart(req: Request) -> MultipartBody:
@@ -297,7 +306,7 @@ def _string_or_none(body: Mapping[str, Any], key: str) -> str | None:
 
 def _optional_json(allowed: set[str]) -> dict[str, Any]:
     """A JSON object body, or {} when there is no body at all."""
-    return read_json_object(allowed=allowed) if _has_body(request) else {}
+    return read_json_object(allowed=allowed) if has_body(request) else {}
 
 
 def _digests(req: Request) -> ExpectedDigests:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..links import ACTIVE
+from .bodies import has_body
 from .context import current_owner, get_links, get_settings
 from .downloads import serve
 from .jsonbody import read_json_object
@@ -20,7 +21,7 @@ public_bp = Blueprint("links_public", __name__)
 @bp.post("/files/<file_id>/links")
 def create_link(file_id: str) -> tuple[Response, int, dict[str, str]]:
     allowed = {"expires_in", "expires_at", "max_downloads", "password"}
-    body = read_json_object(allowed=allowed) if _has_body() else {}
+    body = read_json_object(allowed=allowed) if has_body(request) else {}
     link, token = get_links().create(current_owner(), file_id, **body)
     view = {"token": token, "url": _link_url(token), **link.public(ACTIVE)}
     # The token is shown this once: only its hash is kept.
@@ -63,9 +64,3 @@ def _password() -> str | None:
 def _link_url(token: str) -> str:
     base = get_settings().public_base_url.rstrip("/") or request.host_url.rstrip("/")
     return f"{base}/d/{token}"
-
-
-def _has_body() -> bool:
-    if request.content_length is not None:
-        return request.content_length > 0
-    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
