@@ -291,8 +291,10 @@ download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
 mismatch and changes nothing.
 
 **Ranges.** `Range: bytes=a-b`, `a-` and `-n` answer `206` with
-`Content-Range`; an unsatisfiable range answers `416`; a multi-range request
-is served whole, as `200`.
+`Content-Range` (RFC 9110): a last byte past the end, or a suffix `-n` longer
+than the file, stops at the end; a first byte at or past the end, or `-0`, is
+unsatisfiable: `416` with `Content-Range: bytes */<size>`. A multi-range
+request, another unit or an unparsable header is served whole, as `200`.
 """
 
 
@@ -446,7 +448,10 @@ _PARAMETERS: dict[str, Obj] = {
         "in": "header",
         "description": (
             "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n` (last n bytes). "
-            "Several ranges, or an unparsable header, get the whole file."
+            "`b` past the end, or `n` larger than the file, stops at the end; `a` at or "
+            "past the end, or `bytes=-0`, is `416`. Several ranges, another unit or an "
+            "unparsable header (`b` < `a` too) get the whole file, as does `bytes=-n` "
+            "on an empty file."
         ),
         "schema": {"type": "string", "examples": ["bytes=0-1023"]},
     },
