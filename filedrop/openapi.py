@@ -59,8 +59,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The form has no 'file' part",
     ),
     "INVALID_FILE_NAME": (
-        f"A file name that is empty, longer than {MAX_NAME_LENGTH} characters, "
-        "or contains `/` or control characters.",
+        f"A file name that is empty, `.` or `..`, longer than {MAX_NAME_LENGTH} characters, "
+        "or contains `/`, control or bidirectional control characters.",
         "file_name must not contain '/'",
     ),
     "CHECKSUM_MISMATCH": (
@@ -98,8 +98,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The range is outside the file's 48213 bytes",
     ),
     "INVALID_FOLDER": (
-        "A folder that does not start with `/`, has empty, `.` or `..` segments or control "
-        "characters, or is longer than 1024 characters.",
+        "A folder that does not start with `/`, has empty, `.` or `..` segments, control or "
+        "bidirectional control characters, or is longer than 1024 characters.",
         "folder must not have '.' or '..' segments",
     ),
     "FOLDER_NOT_FOUND": ("No such folder for this user.", "No folder /projects/q3"),
@@ -378,6 +378,11 @@ _TIMESTAMP: Obj = {
 }
 _SHA256: Obj = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ETAG: Obj = {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}
+# A character a file name or folder segment may hold (filedrop.validation has the rule).
+_NAME_CHAR = (
+    "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029"
+    "\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C]"
+)
 _BINARY: Obj = {
     "type": "string",
     "format": "binary",
@@ -605,10 +610,12 @@ def _components() -> Obj:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_NAME_LENGTH,
-            "pattern": "^[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+$",
+            "pattern": f"^(?!\\.\\.?$){_NAME_CHAR}+$",
             "description": (
-                "Any Unicode, no `/`, no NUL or control characters. Metadata only: "
-                "never a path or an object key."
+                "Any Unicode but `.` and `..`; no `/`, no NUL or control characters, no "
+                "bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, "
+                "U+061C: they make a name display as another, `invoice\\u202efdp.exe` as "
+                "`invoiceexe.pdf`). Metadata only: never a path or an object key."
             ),
             "examples": ["report.pdf"],
         },
@@ -1439,7 +1446,7 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
 # Joined to the document by build_spec; tests/test_openapi.py checks routes and
 # responses against it like every other part.
 
-_FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
+_FOLDER_SEGMENT = f"(?!\\.\\.?(/|$)){_NAME_CHAR}+"
 _NULLABLE_TIMESTAMP: Obj = {**_TIMESTAMP, "type": ["string", "null"]}
 _EXPIRES_IN: Obj = {
     "type": "integer",
@@ -1620,7 +1627,8 @@ def _sharing_schemas() -> Obj:
             "pattern": f"^/({_FOLDER_SEGMENT}(/{_FOLDER_SEGMENT})*)?$",
             "description": (
                 "`/` (the root) or `/segment/…`: any Unicode segments, none empty, `.` or "
-                "`..`; no control characters. Metadata only, like a file name."
+                "`..`; no control or bidirectional control characters. Metadata only, like a "
+                "file name."
             ),
             "examples": ["/projects/q3"],
         },

@@ -60,6 +60,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from filedrop import create_app, mediatypes
 from filedrop.http.docs import DOCS_CSP, PAGE_ASSETS
 from filedrop.http.server_errors import JsonErrorRequestHandler
+from filedrop.validation import BIDI_CONTROLS
 from tests.conftest import Backend
 from tests.helpers import RawReply, error_code, exchange, upload_ok
 
@@ -488,10 +489,13 @@ header_sets = st.dictionaries(
 # -- bodies --------------------------------------------------------------------
 
 valid_names = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/\u2028\u2029"),
+    st.characters(
+        blacklist_categories=("Cc", "Cs"),
+        blacklist_characters="/\u2028\u2029" + "".join(BIDI_CONTROLS),
+    ),
     min_size=1,
     max_size=60,
-)
+).filter(lambda name: name not in (".", ".."))
 field_names = st.one_of(
     st.sampled_from([b"file", b"file", b"file_name", b"file_name", b"other", b""]),
     st.binary(max_size=12),  # non-UTF-8 names too

@@ -18,19 +18,38 @@ from ..storage.blobs import BlobReader
 from ..storage.metadata import FileRecord
 
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char, besides letters and digits
+_REPLACED = "\x00"  # marks a character the fallback cannot hold (never in a name)
+_REPLACED_RUN = re.compile(r"\x00(?:\s*\x00)*")  # "☕ 日本語": one "_" is enough
 
 
 def content_disposition(file_name: str, inline: bool) -> str:
     """RFC 6266: an ASCII fallback plus the exact UTF-8 name; nothing raw reaches the header."""
-    ascii_name = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
-    ascii_name = (
-        "".join("_" if ch in '"\\%' or not ch.isprintable() else ch for ch in ascii_name).strip()
-        or "download"
-    )
     kind = "inline" if inline else "attachment"
     return (
-        f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe=_ATTR_CHARS)}"
+        f'{kind}; filename="{ascii_fallback(file_name)}"; '
+        f"filename*=UTF-8''{quote(file_name, safe=_ATTR_CHARS)}"
     )
+
+
+def ascii_fallback(file_name: str) -> str:
+    """A readable ASCII stand-in for clients that ignore ``filename*``: accents
+    dropped (``café`` → ``cafe``), each run of anything else one ``_``, the
+    extension kept; ``download`` when no letter or digit is left of the stem."""
+    kept = []
+    for ch in unicodedata.normalize("NFKD", file_name):
+        if unicodedata.combining(ch):
+            continue
+        safe = ch.isascii() and ch.isprintable() and ch not in '"\\%'
+        kept.append(ch if safe else _REPLACED)
+    fallback = _REPLACED_RUN.sub("_", "".join(kept)).strip()
+    if fallback == file_name:
+        return fallback
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = fallback, ""
+    if not any(ch.isalnum() for ch in stem):
+        stem = "download"
+    return stem + dot + extension
 
 
 def header_etags(req: Request, name: str) -> ETags | None:
