@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import cast
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from .config import Settings
 from .errors import FileDropError, register_error_handlers
@@ -23,12 +24,20 @@ log = logging.getLogger("filedrop")
 __version__ = "0.1.0"
 
 
+class ApiJSONProvider(DefaultJSONProvider):
+    """The API's JSON: Flask's compact format, keys in the order the API defines them."""
+
+    sort_keys = False
+
+
 class FileDropFlask(Flask):
-    """Flask, with OPTIONS answered from the route that matched.
+    """Flask, with our JSON and with OPTIONS answered from the route that matched.
 
     Werkzeug's automatic OPTIONS lists the methods of every rule the path
     matches, so ``/files/upload`` would also advertise ``/files/<file_id>``'s.
     """
+
+    json_provider_class = ApiJSONProvider
 
     def make_default_options_response(self) -> Response:
         from flask import request
@@ -65,7 +74,6 @@ def create_app(
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)

@@ -57,6 +57,9 @@ def make_metadata_store(settings: Settings, app: Flask | None = None) -> Catalog
         from flask_pymongo import PyMongo
 
         client = PyMongo(app, settings.mongo_uri, **kwargs).cx
+        # It also swaps in its BSON JSON provider (", " separators, its own rules): the
+        # API's responses keep one format in every mode.
+        app.json = app.json_provider_class(app)
     else:
         from pymongo import MongoClient
 
