@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Request, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
@@ -33,6 +35,20 @@ from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
 
 bp = Blueprint("files", __name__)
+
+
+class FileIdConverter(BaseConverter):
+    """A file id in a path: any segment but the names of the collection's own actions,
+    so ``GET /files/upload`` is ``405`` with ``Allow: POST``, not a missing file."""
+
+    regex = r"(?!(?:upload|delete)$)[^/]+"
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    """Runs before the routes below are added: Flask replays a blueprint in order."""
+    state.app.url_map.converters["file_id"] = FileIdConverter
+
 
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
@@ -132,7 +148,7 @@ def _error_item(exc: FileDropError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")}
 
 
-@bp.route("/files/<file_id>", methods=["GET", "HEAD"])
+@bp.route("/files/<file_id:file_id>", methods=["GET", "HEAD"])
 def download(file_id: str) -> Response:
     return send_file(get_service(), current_owner(), file_id, request)
 
@@ -142,7 +158,7 @@ def metadata(file_id: str) -> Response:
     return jsonify(get_service().get(current_owner(), file_id).public())
 
 
-@bp.put("/files/<file_id>")
+@bp.put("/files/<file_id:file_id>")
 def update(file_id: str) -> Response:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
@@ -223,7 +239,7 @@ def delete_many() -> tuple[Response, int]:
     return jsonify({"files": items}), status
 
 
-@bp.delete("/files/<file_id>")
+@bp.delete("/files/<file_id:file_id>")
 def delete(file_id: str) -> Response:
     if_match = header_etags(request, "If-Match")
     get_service().delete(current_owner(), file_id, if_match)
