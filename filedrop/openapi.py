@@ -1540,6 +1540,12 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         "description": "The folder.",
         "schema": _QUERY_FOLDER,
     },
+    "NewFolderQuery": {
+        "name": "path",
+        "in": "query",
+        "description": 'The folder to create, instead of a JSON body `{"path": …}`.',
+        "schema": _QUERY_FOLDER,
+    },
     "RecursiveDelete": {
         "name": "recursive",
         "in": "query",
@@ -1882,11 +1888,13 @@ def _sharing_paths() -> Obj:
                 "summary": "Create a folder (it exists even while empty)",
                 "description": (
                     "Folders holding files exist without this; a created folder stays "
-                    "until deleted. Its parents need no creating."
+                    "until deleted. Its parents need no creating. Name it in the query "
+                    '(`?path=/projects/q3`, as for DELETE) or in a JSON body `{"path": …}`, '
+                    "not both."
                 ),
-                "parameters": [_param("X-Request-Id")],
+                "parameters": [_param("NewFolderQuery"), _param("X-Request-Id")],
                 "requestBody": {
-                    "required": True,
+                    "required": False,
                     "content": {JSON: {"schema": _schema("NewFolderRequest")}},
                 },
                 "responses": {
