@@ -61,6 +61,7 @@ PUTS: dict[str, Put] = {
     # curl --data-binary @report.pdf without -H Content-Type: refused, never stored.
     "urlencoded binary": Put(b"%PDF-1.4\xff\xfe", FORM, status=400, code="INVALID_REQUEST"),
     "urlencoded empty": Put(b"", FORM, status=400, code="INVALID_REQUEST"),
+    "urlencoded large": Put(ORIGINAL * 4, FORM, status=400, code="INVALID_REQUEST"),
     "json rename": Put(json.dumps({"file_name": "j.md"}), "application/json", name="j.md"),
     "json unknown field": Put('{"file": "x"}', "application/json", status=400),
     "empty with file_name query": Put(query="?file_name=q.md", name="q.md"),

@@ -79,7 +79,7 @@ def body_kind(req: Request, *, instructions: bool) -> BodyKind:
     if req.mimetype == URLENCODED:
         if not instructions:
             raise UnsupportedMediaType(
-                f"A {URLENCODED} body holds form fields, never file content: send the file"
+                f"An {URLENCODED} body holds form fields, never file content: send the file"
                 f" as a {MULTIPART} part 'file', or as the raw body with its own Content-Type"
                 " (curl: -H 'Content-Type: application/octet-stream')"
             )
@@ -99,16 +99,16 @@ def has_body(req: Request) -> bool:
 def read_form_fields(req: Request, allowed: set[str]) -> dict[str, str]:
     """A small ``application/x-www-form-urlencoded`` body: UTF-8 fields, each once,
     only ``allowed`` ones. Bounded like every form field; never stored as content."""
-    too_large = InvalidRequest(f"A {URLENCODED} body holds fields, up to {MAX_FIELD_BYTES} bytes")
+    content_hint = (
+        f"an {URLENCODED} body holds fields ({', '.join(sorted(allowed))}), never file content;"
+        f" to send content use Content-Type application/octet-stream or {MULTIPART}"
+    )
+    too_large = InvalidRequest(f"The form is over {MAX_FIELD_BYTES} bytes: {content_hint}")
     if (req.content_length or 0) > MAX_FIELD_BYTES:
         raise too_large
     raw = RequestBody.of(req).read(MAX_FIELD_BYTES + 1) if has_body(req) else b""
     if len(raw) > MAX_FIELD_BYTES:
         raise too_large
-    content_hint = (
-        f"a {URLENCODED} body holds fields ({', '.join(sorted(allowed))}), never file content;"
-        f" to send content use Content-Type application/octet-stream or {MULTIPART}"
-    )
     try:
         pairs = parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_PARTS
