@@ -290,6 +290,13 @@ shows. A client may send its own (`[A-Za-z0-9._:-]{1,128}`) and it is echoed.
 download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
 mismatch and changes nothing.
 
+**Request bodies.** What a body is follows its `Content-Type`, alike on upload
+and replace: `multipart/form-data` is a form (fields, the file in part `file`);
+`application/x-www-form-urlencoded` is form fields only and never content (an
+upload refuses it with `415`); `application/json` is instructions on `PUT` and
+a JSON file on upload; any other type, or none, is the raw content. tus takes
+only `application/offset+octet-stream`.
+
 **Ranges.** `Range: bytes=a-b`, `a-` and `-n` answer `206` with
 `Content-Range` (RFC 9110): a last byte past the end, or a suffix `-n` longer
 than the file, stops at the end; a first byte at or past the end, or `-0`, is
