@@ -24,6 +24,7 @@ from . import __version__
 from .errors import _HTTP_CODES, FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
@@ -44,9 +45,6 @@ AUTH_PATHS = frozenset(
         "/metrics",
     }
 )
-
-# gunicorn's limit_request_line (set in gunicorn.conf.py) and limit_request_field_size.
-MAX_REQUEST_LINE = 8190
 
 _ERROR_DOCS: dict[str, tuple[str, str]] = {
     # code: (when it is answered, an example message)
@@ -151,7 +149,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "Upload fX-sF7TeLf_lpnX497YsfQ expired at 2026-11-26T21:03:28.946Z",
     ),
     "UNSUPPORTED_MEDIA_TYPE": (
-        "A PATCH (or creation body) that is not `application/offset+octet-stream`.",
+        "A tus PATCH (or creation body) that is not `application/offset+octet-stream`, "
+        "or an upload sent as `application/x-www-form-urlencoded` (form fields, never content).",
         "PATCH bodies must be application/offset+octet-stream",
     ),
     "UPLOAD_LOCKED": (
@@ -164,12 +163,16 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
     ),
     "URI_TOO_LONG": (
         "A request line (method, path and query) over the HTTP server's limit: "
-        f"{MAX_REQUEST_LINE} bytes under gunicorn.",
+        f"{REQUEST_LINE_MAX} bytes.",
         "URI Too Long: Request Line is too large (12681 > 8190)",
     ),
     "HEADERS_TOO_LARGE": (
-        f"A header over {MAX_REQUEST_LINE} bytes, or more than 100 headers.",
+        f"A header over {HEADER_FIELD_MAX} bytes, or more than {HEADER_COUNT_MAX} headers.",
         "Request Header Fields Too Large: Error parsing headers: 'limit request headers fields'",
+    ),
+    "LENGTH_REQUIRED": (
+        "A body the server can only take with a `Content-Length`, sent without one.",
+        "Length Required",
     ),
     "EXPECTATION_FAILED": (
         "An `Expect` header other than `100-continue`.",
@@ -269,22 +272,30 @@ def to_openapi_path(flask_rule: str) -> str:
     return "".join(out)
 
 
-_DESCRIPTION = """\
-FILE DROP stores files: the bytes in S3-compatible object storage, the
-metadata in MongoDB.
+_DESCRIPTION = f"""\
+FILE DROP stores files: the bytes in S3-compatible object storage and the
+metadata in MongoDB or, in embedded mode (no `MONGO_URI`), in local files and
+SQLite. The API is the same in both modes.
 
 **Errors.** Every error is JSON with the right status:
-`{"error": {"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}`.
+`{{"error": {{"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}}}`.
 The codes are listed in the `ErrorCode` schema. A method a path does not serve
 gets `405 METHOD_NOT_ALLOWED` with an `Allow` header; an unknown path gets
 `404 NOT_FOUND`. Any operation may answer `500 INTERNAL_ERROR` on a bug.
 The HTTP server refuses, in the same JSON, what it cannot read: a request line
-(path and query) over 8190 bytes with `414 URI_TOO_LONG`, a header over 8190
-bytes or more than 100 headers with `431 HEADERS_TOO_LARGE`, and a line that is
-not HTTP/1.x with `400 INVALID_REQUEST`.
+(path and query) over {REQUEST_LINE_MAX} bytes with `414 URI_TOO_LONG`, a header over
+{HEADER_FIELD_MAX} bytes or more than {HEADER_COUNT_MAX} headers with `431 HEADERS_TOO_LARGE`,
+and a line that is not HTTP/1.x with `400 INVALID_REQUEST`.
+
+**Consistency.** Each version of a file's content is a new object and the
+metadata switches to it in one atomic update: a download gets the old content
+or the new, never a mix. A failed upload leaves no file behind (`503`);
+concurrent replaces each end in success or `412`, and the file holds exactly
+one of the contents sent. `file_size` and `sha256` always describe the stored
+bytes.
 
 **Request ids.** Every response carries `X-Request-Id`, the one the access log
-shows. A client may send its own (`[A-Za-z0-9._:-]{1,128}`) and it is echoed.
+shows. A client may send its own (`[A-Za-z0-9._:-]{{1,128}}`) and it is echoed.
 
 **ETags.** A file's ETag is its SHA-256 in quotes. `If-None-Match` on a
 download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
@@ -547,6 +558,15 @@ _PARAMETERS: dict[str, Obj] = {
         "in": "query",
         "description": "Only files whose `file_name` starts with this.",
         "schema": {"type": "string"},
+    },
+    "Redirect": {
+        "name": "redirect",
+        "in": "query",
+        "description": (
+            "With `DOWNLOAD_REDIRECT=presigned`, `0` streams the content through the "
+            "app instead of answering 307. Ignored otherwise."
+        ),
+        "schema": {"enum": ["0", "1"], "default": "1"},
     },
     "Disposition": {
         "name": "disposition",
@@ -848,6 +868,32 @@ def _docs_paths() -> Obj:
     }
 
 
+def _redirect_to_storage() -> Obj:
+    """A download's 307 (a fresh object: link downloads add a header to theirs)."""
+    return {
+        "description": (
+            "Only with `DOWNLOAD_REDIRECT=presigned` (S3 storage): every check a download "
+            "makes passed and the download was counted (a one-time link is used up); "
+            "`Location` is a presigned storage URL that serves the content for "
+            "`DOWNLOAD_REDIRECT_EXPIRY_S` seconds (60 by default, never past the file's "
+            "or link's expiry), with the same `Content-Type`, `Content-Disposition` and "
+            "`Cache-Control` as a streamed download. Send `Range` and conditional "
+            "headers there. No body. `?redirect=0` streams instead."
+        ),
+        "headers": {
+            "Location": {
+                "description": "The presigned storage URL (absolute; it is the credential).",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^https?://"},
+            },
+            "Cache-Control": {
+                "description": "The URL is short-lived: never cached.",
+                "schema": {"const": "no-store"},
+            },
+        },
+    }
+
+
 def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> Obj:
     """GET and HEAD of a file answer alike; HEAD never has a body."""
     common = (
@@ -870,7 +916,9 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
     if head:
         for response in (not_found, unsatisfiable):
             del response["content"]
+    redirect: Obj = {} if head else {"307": _redirect_to_storage()}
     return {
+        **redirect,
         "200": {
             "description": (
                 "The whole file, streamed, with `Content-Type` set to its `file_type`."
@@ -898,6 +946,7 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
 def _file_paths() -> Obj:
     download_params = [
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),
@@ -1808,7 +1857,7 @@ def _sharing_schemas() -> Obj:
 def _shared_download_responses(head: bool) -> Obj:
     """As a file's download, but a link's errors: unknown (404), ended (410), password."""
     responses = _download_responses(head, not_found_code="LINK_NOT_FOUND")
-    for status in ("200", "206", "304"):
+    for status in ("200", "206", "304", *(() if head else ("307",))):
         responses[status]["headers"]["Referrer-Policy"] = _ref("headers", "Referrer-Policy")
     password = _error(403, "LINK_PASSWORD_REQUIRED")
     gone = _error(410, "LINK_GONE")
@@ -1830,6 +1879,7 @@ def _sharing_paths() -> Obj:
         _param("LinkPassword"),
         _param("X-Link-Password"),
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),

@@ -181,3 +181,8 @@ def serve(
     response.headers["Content-Type"] = record.file_type
     response.headers["Content-Length"] = str(length)
     return response
+
+
+def content_headers(record: FileRecord, request: Request) -> dict[str, str]:
+    """The headers that go with ``record``'s content, streamed or from storage."""
+    return _headers(record, request.args.get("disposition") == "inline")

@@ -33,6 +33,7 @@ from .bodies import (
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
+from .redirects import redirect_to_storage
 
 bp = Blueprint("files", __name__)
 
@@ -150,7 +151,13 @@ def _error_item(exc: FileDropError) -> dict[str, Any]:
 
 @bp.route("/files/<file_id:file_id>", methods=["GET", "HEAD"])
 def download(file_id: str) -> Response:
-    return send_file(get_service(), current_owner(), file_id, request)
+    service, owner = get_service(), current_owner()
+    redirected = redirect_to_storage(
+        request, lambda expires_s, headers: service.download_url(owner, file_id, expires_s, headers)
+    )
+    if redirected is not None:
+        return redirected
+    return send_file(service, owner, file_id, request)
 
 
 @bp.get("/files/<file_id>/metadata")

@@ -13,6 +13,7 @@ from .bodies import has_body
 from .context import current_owner, get_links, get_settings
 from .downloads import serve
 from .jsonbody import read_json_object
+from .redirects import redirect_to_storage
 
 bp = Blueprint("links", __name__)
 public_bp = Blueprint("links_public", __name__)
@@ -45,7 +46,11 @@ def shared_download(token: str) -> Response:
     """The file behind the link, exactly as ``GET /files/{id}`` serves it."""
     links = get_links()
     link, record = links.resolve(token, _password())
-    response = serve(record, lambda pick: links.open(link, record, pick), request)
+    response = redirect_to_storage(
+        request, lambda expires_s, headers: links.download_url(link, record, expires_s, headers)
+    )
+    if response is None:
+        response = serve(record, lambda pick: links.open(link, record, pick), request)
     # The URL is the credential: never send it on as a Referer.
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
