@@ -3,15 +3,15 @@
 :func:`body_kind` is the one rule for what a body *is*, for every endpoint that
 can take file content:
 
-==================================== ======================== =======================
-Content-Type                         ``POST /files/upload``   ``PUT /files/{id}``
-==================================== ======================== =======================
-``multipart/form-data``              fields + ``file`` parts  fields + optional ``file``
+===================================== ======================= ==========================
+Content-Type                          ``POST /files/upload``  ``PUT /files/{id}``
+===================================== ======================= ==========================
+``multipart/form-data``               fields + ``file`` parts fields + optional ``file``
 ``application/x-www-form-urlencoded`` refused (415)           fields only, never content
-``application/json``                 content (a JSON file)    fields only (rename, move)
-anything else, or none               content                  content
-no body at all                       refused (no file)        query/header name only
-==================================== ======================== =======================
+``application/json``                  content (a JSON file)   fields only (rename, move)
+anything else, or none                content                 content
+no body at all                        refused (no file)       query/header name only
+===================================== ======================= ==========================
 
 A urlencoded form is never content: ``curl -d 'file_name=x'`` must rename, not
 overwrite a file with the text ``file_name=x``. tus (``/uploads/``) takes
