@@ -58,8 +58,9 @@ def shared_download(token: str) -> Response:
 @public_bp.post("/d/<token>")
 def shared_download_form(token: str) -> Response:
     """The page's Download button: the password travels in the form body, not the URL."""
-    if request.content_length is None or request.content_length > MAX_FORM_BYTES:
-        raise InvalidRequest(f"Send a form of at most {MAX_FORM_BYTES} bytes")
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked or (request.content_length or 0) > MAX_FORM_BYTES:
+        raise InvalidRequest(f"Send a form of at most {MAX_FORM_BYTES} bytes, with its length")
     request.max_form_memory_size = MAX_FORM_BYTES
     password = _password(request.form.get("password"))
     try:
