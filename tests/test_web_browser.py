@@ -50,7 +50,7 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TUS_SIZE = 20 * 1024 * 1024  # above the page's tus threshold: three 8 MiB PATCHes
-TUS_CHUNK = 8 * 1024 * 1024
+QUOTA = "64MiB"
 # A 1x1 PNG.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -106,9 +106,12 @@ def site(
 ) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("web-" + request.param)
     if request.param == "embedded":
-        app = start_dev_server(
-            {"DATA_DIR": str(work / "data"), "LOG_LEVEL": "WARNING"}, work / "app.log"
-        )
+        settings = {
+            "DATA_DIR": str(work / "data"),
+            "DEFAULT_QUOTA_BYTES": QUOTA,
+            "LOG_LEVEL": "WARNING",
+        }
+        app = start_dev_server(settings, work / "app.log")
         try:
             yield Site(request.param, app.url, None, app)
         finally:
@@ -127,7 +130,7 @@ def site(
     try:
         made = requests.post(
             f"{app.url}/admin/users",
-            json={"name": "Ada", "quota_bytes": "1GiB"},
+            json={"name": "Ada", "quota_bytes": QUOTA},
             headers={"Authorization": f"Bearer {admin}"},
             timeout=10,
         )
@@ -149,6 +152,9 @@ def open_app(context: BrowserContext, site: Site) -> Page:
     page.goto(site.url + "/")
     if site.key:
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.get_by_label("API key").fill("fd_not-a-key")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("not accepted")
         page.get_by_label("API key").fill(site.key)
         page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Upload")).to_be_visible()
@@ -219,10 +225,19 @@ def test_a_person_manages_and_shares_files(
     expect(dialog(page).get_by_role("img", name="photo.png")).to_be_visible()
     dialog(page).get_by_role("button", name="Close").click()
 
-    # New folder, rename, move.
-    page.get_by_role("button", name="New folder").click()
-    dialog(page).get_by_label("Folder name").fill("Projects")
-    dialog(page).get_by_role("button", name="Create").click()
+    # Sorting: by name, then by size, largest first.
+    names = page.get_by_role("table").get_by_role("button", name=re.compile(r"\.(txt|png|md)$"))
+    page.get_by_role("button", name="Name", exact=True).click()
+    expect(names).to_have_text(["dropped.md", "notes.txt", "photo.png"])
+    page.get_by_role("button", name="Size", exact=True).click()
+    expect(names).to_have_text(["photo.png", "notes.txt", "dropped.md"])
+
+    # New folder, from the keyboard alone; then rename and move.
+    page.get_by_role("button", name="New folder").focus()
+    page.keyboard.press("Enter")
+    expect(dialog(page).get_by_label("Folder name")).to_be_focused()
+    page.keyboard.type("Projects")
+    page.keyboard.press("Enter")
     expect(page.get_by_role("link", name="Projects")).to_be_visible()
     row(page, "notes.txt").get_by_role("button", name="Rename").click()
     dialog(page).get_by_label("New name").fill("minutes.txt")
@@ -301,30 +316,40 @@ def test_a_person_manages_and_shares_files(
     dialog(page).get_by_role("button", name="Delete folder").click()
     expect(page.get_by_role("link", name="Projects")).to_have_count(0)
     assert site.api("GET", "/files").json()["files"] == []
+    if site.key:
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        assert page.evaluate("sessionStorage.length") == 0
+
+
+def cut_second_patch(page: Page) -> None:
+    """Fail each big upload's second PATCH as if the network had gone."""
+    patches: list[str] = []
+
+    def handle(route: Route) -> None:
+        if route.request.method == "PATCH":
+            patches.append(route.request.url)
+            if len(patches) % 2 == 0:
+                route.abort("internetdisconnected")
+                return
+        route.continue_()
+
+    page.route("**/uploads/**", handle)
+
+
+def upload_item(page: Page, name: str) -> Locator:
+    return page.get_by_role("listitem").filter(has_text=name)
 
 
 def test_a_big_upload_resumes_after_the_connection_drops(
     site: Site, context: BrowserContext, tmp_path: Path
 ) -> None:
     big = tmp_path / "big.bin"
-    with open(big, "wb") as out:
-        out.write(os.urandom(TUS_SIZE))
+    big.write_bytes(os.urandom(TUS_SIZE))
     page = open_app(context, site)
-    patches: list[str] = []
-
-    def cut_second_patch(route: Route) -> None:
-        if route.request.method == "PATCH":
-            patches.append(route.request.url)
-            if len(patches) == 2:
-                route.abort("internetdisconnected")
-                return
-        route.continue_()
-
-    page.route("**/uploads/**", cut_second_patch)
+    cut_second_patch(page)
     pick_files(page, [big])
-    expect(page.get_by_role("listitem").filter(has_text="big.bin")).to_contain_text(
-        "Connection lost"
-    )
+    expect(upload_item(page, "big.bin")).to_contain_text("Connection lost")
     page.unroute("**/uploads/**")
 
     # A reload forgets everything but the upload's URL (in localStorage, no key there).
@@ -333,14 +358,95 @@ def test_a_big_upload_resumes_after_the_connection_drops(
     stored = page.evaluate("JSON.stringify(localStorage)")
     assert "/uploads/" in stored and (site.key is None or site.key not in stored)
     pick_files(page, [big])
-    item = page.get_by_role("listitem").filter(has_text="big.bin")
-    expect(item).to_contain_text("Resumed from 8.0 MiB", timeout=60_000)
+    expect(upload_item(page, "big.bin")).to_contain_text("Resumed from 8.0 MiB", timeout=60_000)
     uploaded(page, "big.bin")
     assert page.evaluate("localStorage.length") == 0
-
     listed = site.api("GET", "/files").json()["files"]
     (record,) = [f for f in listed if f["file_name"] == "big.bin"]
     assert record["file_size"] == TUS_SIZE
     assert record["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+
+    # Cancelling a paused upload ends it on the server too, and forgets it here.
+    other = tmp_path / "other.bin"
+    shutil.copyfile(big, other)
+    cut_second_patch(page)
+    pick_files(page, [other])
+    item = upload_item(page, "other.bin")
+    expect(item).to_contain_text("Connection lost")
+    upload_url = page.evaluate("Object.values(localStorage)[0]")
+    item.get_by_role("button", name="Cancel").click()
+    expect(item).to_contain_text("Cancelled")
+    page.wait_for_function("localStorage.length === 0")
+    assert site.api("GET", upload_url).status_code == 404
+    page.unroute("**/uploads/**")
     site.api("DELETE", f"/files/{record['file_id']}")
-    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_refusal_shows_the_servers_message(
+    site: Site, context: BrowserContext, tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as sparse:
+        sparse.truncate(100 * 1024 * 1024)  # over the 64 MiB quota; no disk used
+    page = open_app(context, site)
+    pick_files(page, [huge])
+    item = upload_item(page, "huge.bin")
+    expect(item).to_contain_text("exceed your storage quota")
+    expect(item.get_by_role("button", name="Cancel")).to_be_hidden()
+
+
+def test_paging_and_the_name_filter(site: Site, context: BrowserContext) -> None:
+    """A folder of 205 files shows 200 and a Load more button; the filter asks the server."""
+    for number in range(205):
+        made = site.api(
+            "POST",
+            "/files/upload",
+            params={"file_name": f"file-{number:03d}.txt", "folder": "/many"},
+            data=b"x",
+        )
+        assert made.status_code == 201, made.text
+    page = open_app(context, site)
+    page.goto(site.url + "/#/many")
+    rows = page.get_by_role("table").get_by_role("checkbox", name=re.compile("^Select file-"))
+    expect(rows).to_have_count(200)
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(205)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    page.get_by_role("searchbox", name="Filter by name").fill("file-01")
+    expect(rows).to_have_count(10)
+    assert site.api("DELETE", "/folders", params={"path": "/many", "recursive": "true"}).ok
+
+
+def test_a_dropped_folder_uploads_with_its_tree(site: Site, context: BrowserContext) -> None:
+    """Dropping a folder walks its entries (the File System API a real drop hands over)."""
+    page = open_app(context, site)
+    page.evaluate(
+        """() => {
+            const file = (name, text) => ({
+                isFile: true, isDirectory: false, name,
+                file: (ok) => ok(new File([text], name, {type: "text/plain"})),
+            });
+            const dir = (name, children) => {
+                let given = false;
+                return {
+                    isFile: false, isDirectory: true, name,
+                    createReader: () => ({
+                        readEntries: (ok) => { ok(given ? [] : children); given = true; },
+                    }),
+                };
+            };
+            const tree = dir("album", [file("a.txt", "A"), dir("inner", [file("b.txt", "BB")])]);
+            const drop = new Event("drop", {bubbles: true, cancelable: true});
+            Object.defineProperty(drop, "dataTransfer", {
+                value: {items: [{webkitGetAsEntry: () => tree}], files: []},
+            });
+            document.getElementById("drop-zone").dispatchEvent(drop);
+        }"""
+    )
+    uploaded(page, "a.txt")
+    uploaded(page, "b.txt")
+    page.get_by_role("link", name="album").click()
+    expect(row(page, "a.txt")).to_be_visible()
+    page.get_by_role("link", name="inner").click()
+    expect(row(page, "b.txt")).to_be_visible()
+    assert site.api("DELETE", "/folders", params={"path": "/album", "recursive": "true"}).ok

@@ -476,11 +476,16 @@ function pump() {
     uploads.running += 1;
     upload.start().then((file) => {
       uploads.running -= 1;
-      if (file && upload.folder === state.folder) loadPage(true);
+      // A new file here, or in a folder beneath (which may be new to this listing).
+      if (file && isWithin(upload.folder, state.folder)) loadPage(true);
       if (file) refreshUsage();
       pump();
     });
   }
+}
+
+function isWithin(folder, ancestor) {
+  return folder === ancestor || folder.startsWith(ancestor === "/" ? "/" : ancestor + "/");
 }
 
 function uploadRow(upload) {
