@@ -15,6 +15,7 @@ import filedrop.http.web
 from filedrop.http.docs import DOCS_CSP
 from tests.conftest import FAST
 from tests.helpers import error_code, upload_ok
+from tests.test_fuzz import check_contract
 
 pytestmark = pytest.mark.parametrize("backend", [FAST], indirect=True)
 
@@ -105,6 +106,8 @@ def test_a_browser_sees_a_page_for_a_link_and_it_counts_no_download(
     assert "used up" in gone.get_data(as_text=True)
     missing = client.get("/d/no-such-token", headers=BROWSER)
     assert missing.status_code == 404 and missing.mimetype == "text/html"
+    for response in (page, gone, missing):  # what the fuzz tests allow as HTML
+        check_contract(response, "GET")
 
 
 def test_the_page_button_downloads_and_a_script_still_gets_bytes(client: FlaskClient) -> None:
