@@ -52,7 +52,9 @@ def shared_download(token: str) -> Response:
     navigating here gets a page with a Download button instead (which counts nothing)."""
     if wants_page(request):
         return _share_page(get_links(), token)
-    return _send(token, _password(request.args.get("password")))
+    response = _send(token, _password(request.args.get("password")))
+    response.vary.add("Accept")  # a browser got a page here: caches must tell them apart
+    return response
 
 
 @public_bp.post("/d/<token>")
