@@ -482,3 +482,27 @@ def test_a_dropped_folder_uploads_with_its_tree(site: Site, context: BrowserCont
     page.get_by_role("link", name="inner").click()
     expect(row(page, "b.txt")).to_be_visible()
     assert site.api("DELETE", "/folders", params={"path": "/album", "recursive": "true"}).ok
+
+
+def test_pages_run_within_their_content_security_policy(
+    site: Site, context: BrowserContext, shots: Path
+) -> None:
+    """The app, a link's page and Swagger UI at /docs work, and the browser refuses nothing."""
+    refused: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda message: refused.append(message.text))
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    page.goto(site.url + "/docs")
+    expect(page.get_by_role("heading", name=re.compile("FILE DROP"))).to_be_visible()
+    expect(page.get_by_text("/files/upload").first).to_be_visible()
+    page.goto(site.url + "/")
+    if site.key:
+        page.set_viewport_size(PHONE)
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.screenshot(path=shots / f"{site.name}-sign-in-phone.png")
+    else:
+        expect(page.get_by_role("button", name="Upload")).to_be_visible()
+    page.goto(site.url + "/d/not-a-token")
+    expect(page.get_by_role("heading", name="Link unavailable")).to_be_visible()
+    csp_messages = [text for text in refused if "Content Security Policy" in text]
+    assert csp_messages == [], csp_messages
