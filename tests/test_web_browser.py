@@ -20,13 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from tests import servers
-from tests.conftest import REQUIRE_SERVERS
-from tests.live import Gunicorn, real_server_settings, start_dev_server, start_gunicorn
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import (  # noqa: E402
+from playwright.sync_api import (
     Browser,
     BrowserContext,
     Locator,
@@ -36,6 +30,10 @@ from playwright.sync_api import (  # noqa: E402
     expect,
     sync_playwright,
 )
+
+from tests import servers
+from tests.conftest import REQUIRE_SERVERS
+from tests.live import Gunicorn, real_server_settings, start_dev_server, start_gunicorn
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -339,7 +339,8 @@ async function deleteFiles(files) {
       });
       const failures = result.files.filter((item) => item.status !== 200);
       if (failures.length) {
-        say(`${failures.length} could not be deleted: ${failures[0].error.message}`, true);
+        throw new ApiError(207, failures[0].error.code,
+          `${failures.length} of ${files.length} could not be deleted: ${failures[0].error.message}`);
       }
     }
     for (const file of files) state.selected.delete(file.file_id);
