@@ -202,6 +202,8 @@ function sortedFiles() {
 }
 
 function renderRows() {
+  const shown = new Set(state.files.map((file) => file.file_id));
+  for (const id of state.selected) if (!shown.has(id)) state.selected.delete(id);
   const rows = [];
   const folders = state.filter
     ? state.folders.filter((f) => f.name.toLocaleLowerCase().startsWith(state.filter.toLocaleLowerCase()))
