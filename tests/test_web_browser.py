@@ -300,14 +300,22 @@ def test_a_person_manages_and_shares_files(
         stranger.close()
     share.get_by_role("button", name="Close").click()
 
+    # A server-side copy.
+    row(page, "photo.png").get_by_role("button", name="Copy").click()
+    expect(dialog(page).get_by_label("Name of the copy")).to_have_value("Copy of photo.png")
+    dialog(page).get_by_role("button", name="Copy").click()
+    expect(row(page, "Copy of photo.png")).to_be_visible()
+
     # Delete several at once, with a confirmation.
-    page.get_by_role("checkbox", name="Select minutes.txt").check()
-    page.get_by_role("checkbox", name="Select photo.png").check()
-    page.get_by_role("button", name="Delete selected (2)").click()
+    for name in ("minutes.txt", "photo.png", "Copy of photo.png"):
+        page.get_by_role("checkbox", name=f"Select {name}", exact=True).check()
+    page.get_by_role("button", name="Delete selected (3)").click()
     expect(dialog(page)).to_contain_text("minutes.txt")
     dialog(page).get_by_role("button", name="Delete").click()
-    expect(row(page, "minutes.txt")).to_have_count(0)
-    expect(row(page, "photo.png")).to_have_count(0)
+    file_boxes = page.get_by_role("table").get_by_role(
+        "checkbox", name=re.compile("^Select (?!all)")
+    )
+    expect(file_boxes).to_have_count(0)
 
     # Phone width: the listing still works.
     page.set_viewport_size(PHONE)
