@@ -1,5 +1,6 @@
 """The web app in a real browser (Debian's Chromium driven by Playwright), against
-``python app.py`` (embedded, keys off) and gunicorn on SeaweedFS + FerretDB (keys on).
+``python app.py`` (embedded, keys off) and gunicorn on SeaweedFS + FerretDB (keys on,
+downloads redirected to presigned storage URLs).
 
 Elements are found by role and accessible name, as a person (or a screen reader)
 finds them. Screenshots of the main screens go to ``FILEDROP_SCREENSHOTS`` (a
@@ -126,6 +127,8 @@ def site(
         **real_server_settings(seaweedfs, ferretdb, "fd-web"),
         "FILEDROP_AUTH": "enabled",
         "FILEDROP_ADMIN_TOKEN": admin,
+        # Downloads by GET go straight to storage here; the page must still work.
+        "DOWNLOAD_REDIRECT": "presigned",
         "LOG_LEVEL": "WARNING",
     }
     app = start_gunicorn(settings, work / "gunicorn.log", [])

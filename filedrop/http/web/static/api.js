@@ -58,11 +58,12 @@ export async function api(method, path, { json, headers } = {}) {
   return response.json();
 }
 
-// A file's content as a Blob (previews; the caller keeps them small).
+// A file's content as a Blob (previews; the caller keeps them small). Streamed by the
+// app even where downloads redirect to storage: the page may only talk to its origin.
 export async function fetchBlob(fileId) {
   let response;
   try {
-    response = await fetch(`/files/${encodeURIComponent(fileId)}`, {
+    response = await fetch(`/files/${encodeURIComponent(fileId)}?redirect=0`, {
       headers: authHeaders(),
       cache: "no-store",
     });
