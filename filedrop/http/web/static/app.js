@@ -135,7 +135,12 @@ async function refreshUsage() {
 // -- browsing -------------------------------------------------------------------------
 
 function folderFromHash() {
-  const raw = decodeURIComponent(location.hash.replace(/^#/, ""));
+  let raw;
+  try {
+    raw = decodeURIComponent(location.hash.replace(/^#/, ""));
+  } catch {
+    return "/"; // a hand-edited address that is not valid percent-encoding
+  }
   return raw.startsWith("/") && raw.length > 1 ? raw.replace(/\/+$/, "") : "/";
 }
 
