@@ -36,7 +36,7 @@ def create_app(
     from .errors import register_error_handlers
     from .flaskapp import FileDropFlask
     from .folders import FolderService
-    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
+    from .http import access_log, admin, auth, docs, files, folders, health, links, tus, web
     from .http import metrics as metrics_http
     from .links import LinkService
     from .metrics import Metrics, Timed
@@ -89,6 +89,7 @@ def create_app(
         admin.bp,
         admin.me_bp,
         docs.bp,
+        web.bp,
     ):
         app.register_blueprint(blueprint)
     if settings.metrics != "off":

@@ -249,6 +249,7 @@ def build_spec(include_auth: bool = False) -> Obj:
             {"name": "links", "description": "Share links: public downloads."},
             {"name": "health", "description": "Liveness and readiness probes."},
             {"name": "docs", "description": "This document and its interactive viewer."},
+            {"name": "web", "description": "The web app for browsers (not an API)."},
         ],
         "paths": paths,
         "components": components,
@@ -839,6 +840,43 @@ def _health_paths() -> Obj:
 
 def _docs_paths() -> Obj:
     return {
+        "/": {
+            "get": {
+                "tags": ["web"],
+                "operationId": "home",
+                "summary": "The web app for a browser; for other clients, where the docs are",
+                "description": (
+                    "A browser (its `Accept` prefers `text/html`) gets the web app's page, "
+                    "served with a strict `Content-Security-Policy`. Any other client gets "
+                    "JSON naming this document and the interactive docs."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The page, or JSON pointing at the docs.",
+                        "headers": _headers("Content-Security-Policy"),
+                        "content": {
+                            "text/html": {"schema": {"type": "string"}},
+                            JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name", "version", "docs", "openapi"],
+                                    "properties": {
+                                        "name": {"const": "FILE DROP"},
+                                        "version": {"type": "string"},
+                                        "docs": {"type": "string", "examples": ["/docs"]},
+                                        "openapi": {
+                                            "type": "string",
+                                            "examples": ["/openapi.json"],
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "500": _INTERNAL,
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "tags": ["docs"],
@@ -2064,10 +2102,39 @@ def _sharing_paths() -> Obj:
                     "that sends content counts as one download; with `max_downloads` the "
                     "count is claimed before the first byte, atomically (of two concurrent "
                     "downloads of a one-time link exactly one gets the file). HEAD and 304 "
-                    "count nothing."
+                    "count nothing.\n\nA browser navigating to the link (`Accept` prefers "
+                    "`text/html`, `Sec-Fetch-Dest: document` if sent) gets an HTML page "
+                    "instead: the file's name and size (once no password is missing) and a "
+                    "Download button that posts to this URL. The page counts no download."
                 ),
                 "parameters": shared_download_params,
                 "responses": _shared_download_responses(head=False),
+            },
+            "post": {
+                "tags": ["links"],
+                "operationId": "downloadSharedFileByForm",
+                "summary": "Download through a share link from an HTML form (no key)",
+                "description": (
+                    "As `GET`, with the password in a form body (never in a URL): what "
+                    "the link's page posts. A browser's form gets the page back, with the "
+                    "reason, when the password is wrong or the link has ended."
+                ),
+                "parameters": [_param("X-Link-Password"), _param("X-Request-Id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"password": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_shared_download_responses(head=False),
+                    "400": _error(400, "INVALID_REQUEST"),
+                },
             },
             "head": {
                 "tags": ["links"],
@@ -2109,7 +2176,7 @@ list of ids.
 # serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
 # agree, and that the responses match.
 
-_PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+_PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/openapi.json", "/docs")
 _SHARE_PATHS = ("/d/{token}",)
 _CACHE_CONTROL_NO_STORE: Obj = {
     "description": "Keys are never cached.",
