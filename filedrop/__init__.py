@@ -36,7 +36,7 @@ def create_app(
     from .errors import register_error_handlers
     from .flaskapp import FileDropFlask
     from .folders import FolderService
-    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
+    from .http import access_log, admin, auth, docs, files, folders, health, links, tus, web
     from .http import metrics as metrics_http
     from .links import LinkService
     from .metrics import Metrics, Timed
@@ -48,7 +48,6 @@ def create_app(
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxy_hops:
         _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
@@ -90,6 +89,7 @@ def create_app(
         admin.bp,
         admin.me_bp,
         docs.bp,
+        web.bp,
     ):
         app.register_blueprint(blueprint)
     if settings.metrics != "off":

@@ -76,7 +76,11 @@ def _mongo_client(uri: str, app: Flask | None, kwargs: dict[str, Any]) -> Any:
         # Flask-PyMongo connects lazily, so forking gunicorn workers is safe.
         from flask_pymongo import PyMongo
 
-        return PyMongo(app, uri, **kwargs).cx
+        client = PyMongo(app, uri, **kwargs).cx
+        # It also swaps in its BSON JSON provider (", " separators, its own rules): the
+        # API's responses keep one format in every mode.
+        app.json = app.json_provider_class(app)
+        return client
     from pymongo import MongoClient
 
     return MongoClient(uri, connect=False, **kwargs)

@@ -58,8 +58,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The form has no 'file' part",
     ),
     "INVALID_FILE_NAME": (
-        f"A file name that is empty, longer than {MAX_NAME_LENGTH} characters, "
-        "or contains `/` or control characters.",
+        f"A file name that is empty, `.` or `..`, longer than {MAX_NAME_LENGTH} characters, "
+        "or contains `/`, control or bidirectional control characters.",
         "file_name must not contain '/'",
     ),
     "CHECKSUM_MISMATCH": (
@@ -97,8 +97,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The range is outside the file's 48213 bytes",
     ),
     "INVALID_FOLDER": (
-        "A folder that does not start with `/`, has empty, `.` or `..` segments or control "
-        "characters, or is longer than 1024 characters.",
+        "A folder that does not start with `/`, has empty, `.` or `..` segments, control or "
+        "bidirectional control characters, or is longer than 1024 characters.",
         "folder must not have '.' or '..' segments",
     ),
     "FOLDER_NOT_FOUND": ("No such folder for this user.", "No folder /projects/q3"),
@@ -150,7 +150,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "Upload fX-sF7TeLf_lpnX497YsfQ expired at 2026-11-26T21:03:28.946Z",
     ),
     "UNSUPPORTED_MEDIA_TYPE": (
-        "A PATCH (or creation body) that is not `application/offset+octet-stream`.",
+        "A tus PATCH (or creation body) that is not `application/offset+octet-stream`, "
+        "or an upload sent as `application/x-www-form-urlencoded` (form fields, never content).",
         "PATCH bodies must be application/offset+octet-stream",
     ),
     "UPLOAD_LOCKED": (
@@ -249,6 +250,7 @@ def build_spec(include_auth: bool = False) -> Obj:
             {"name": "links", "description": "Share links: public downloads."},
             {"name": "health", "description": "Liveness and readiness probes."},
             {"name": "docs", "description": "This document and its interactive viewer."},
+            {"name": "web", "description": "The web app for browsers (not an API)."},
         ],
         "paths": paths,
         "components": components,
@@ -301,9 +303,18 @@ shows. A client may send its own (`[A-Za-z0-9._:-]{{1,128}}`) and it is echoed.
 download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
 mismatch and changes nothing.
 
+**Request bodies.** What a body is follows its `Content-Type`, alike on upload
+and replace: `multipart/form-data` is a form (fields, the file in part `file`);
+`application/x-www-form-urlencoded` is form fields only and never content (an
+upload refuses it with `415`); `application/json` is instructions on `PUT` and
+a JSON file on upload; any other type, or none, is the raw content. tus takes
+only `application/offset+octet-stream`.
+
 **Ranges.** `Range: bytes=a-b`, `a-` and `-n` answer `206` with
-`Content-Range`; an unsatisfiable range answers `416`; a multi-range request
-is served whole, as `200`.
+`Content-Range` (RFC 9110): a last byte past the end, or a suffix `-n` longer
+than the file, stops at the end; a first byte at or past the end, or `-0`, is
+unsatisfiable: `416` with `Content-Range: bytes */<size>`. A multi-range
+request, another unit or an unparsable header is served whole, as `200`.
 """
 
 
@@ -380,6 +391,11 @@ def _param(name: str) -> Obj:
 
 _ETAG = models.ETAG_SCHEMA
 _BINARY = models.BINARY_SCHEMA
+# A character a file name or folder segment may hold (filedrop.validation has the rule).
+_NAME_CHAR = (
+    "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029"
+    "\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C]"
+)
 
 _HEADER_COMPONENTS: dict[str, Obj] = {
     "X-Request-Id": {
@@ -445,7 +461,10 @@ _PARAMETERS: dict[str, Obj] = {
         "in": "header",
         "description": (
             "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n` (last n bytes). "
-            "Several ranges, or an unparsable header, get the whole file."
+            "`b` past the end, or `n` larger than the file, stops at the end; `a` at or "
+            "past the end, or `bytes=-0`, is `416`. Several ranges, another unit or an "
+            "unparsable header (`b` < `a` too) get the whole file, as does `bytes=-n` "
+            "on an empty file."
         ),
         "schema": {"type": "string", "examples": ["bytes=0-1023"]},
     },
@@ -539,10 +558,12 @@ def _components() -> Obj:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_NAME_LENGTH,
-            "pattern": "^[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+$",
+            "pattern": f"^(?!\\.\\.?$){_NAME_CHAR}+$",
             "description": (
-                "Any Unicode, no `/`, no NUL or control characters. Metadata only: "
-                "never a path or an object key."
+                "Any Unicode but `.` and `..`; no `/`, no NUL or control characters, no "
+                "bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, "
+                "U+061C: they make a name display as another, `invoice\\u202efdp.exe` as "
+                "`invoiceexe.pdf`). Metadata only: never a path or an object key."
             ),
             "examples": ["report.pdf"],
         },
@@ -554,6 +575,7 @@ def _components() -> Obj:
                 models.FileDeleted,
                 models.UploadForm,
                 models.ReplaceForm,
+                models.RenameForm,
                 models.RenameRequest,
                 models.UploadStatus,
             ]
@@ -665,6 +687,43 @@ def _health_paths() -> Obj:
 
 def _docs_paths() -> Obj:
     return {
+        "/": {
+            "get": {
+                "tags": ["web"],
+                "operationId": "home",
+                "summary": "The web app for a browser; for other clients, where the docs are",
+                "description": (
+                    "A browser (its `Accept` prefers `text/html`) gets the web app's page, "
+                    "served with a strict `Content-Security-Policy`. Any other client gets "
+                    "JSON naming this document and the interactive docs."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The page, or JSON pointing at the docs.",
+                        "headers": _headers("Content-Security-Policy"),
+                        "content": {
+                            "text/html": {"schema": {"type": "string"}},
+                            JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name", "version", "docs", "openapi"],
+                                    "properties": {
+                                        "name": {"const": "FILE DROP"},
+                                        "version": {"type": "string"},
+                                        "docs": {"type": "string", "examples": ["/docs"]},
+                                        "openapi": {
+                                            "type": "string",
+                                            "examples": ["/openapi.json"],
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "500": _INTERNAL,
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "tags": ["docs"],
@@ -795,9 +854,13 @@ def _file_paths() -> Obj:
                     "Send `multipart/form-data` with a part `file` (and optionally "
                     "`file_name`), or the raw content as the body with the name in "
                     "`X-File-Name` or `?file_name=`. Any `Content-Type` other than "
-                    "`multipart/form-data` is a raw body: the type is stored as "
-                    "`file_type`, or detected when it is absent or "
-                    "`application/octet-stream`. Folder, `on_conflict` and expiry: form "
+                    "`multipart/form-data` and `application/x-www-form-urlencoded` is a "
+                    "raw body (`application/json` too: a JSON file): the type is stored "
+                    "as `file_type`, or detected when it is absent or "
+                    "`application/octet-stream`. A urlencoded body holds form fields, "
+                    "never content: `415` (curl's `--data-binary` sends that type unless "
+                    "told otherwise: add `-H 'Content-Type: application/octet-stream'`). "
+                    "Folder, `on_conflict` and expiry: form "
                     "fields or query parameters. A form with several `file` parts stores "
                     "each: `201` with all of them, or `207` with a result per part when "
                     "any failed (a part that cannot be read to its end stops the batch)."
@@ -843,6 +906,7 @@ def _file_paths() -> Obj:
                     ),
                     "409": _error(409, "FILE_EXISTS"),
                     "413": _error(413, "FILE_TOO_LARGE"),
+                    "415": _error(415, "UNSUPPORTED_MEDIA_TYPE"),
                     "503": _unavailable(*_BOTH_BACKENDS),
                     "500": _INTERNAL,
                 },
@@ -870,7 +934,11 @@ def _file_paths() -> Obj:
                 "summary": "Replace a file's content, rename, move it or set its expiry",
                 "description": (
                     "New content: `multipart/form-data` with a part `file`, or a raw "
-                    'body. Rename: a `file_name` form field, JSON `{"file_name": …}`, '
+                    "body of any other type but `application/json` and "
+                    "`application/x-www-form-urlencoded`: those two are instructions only "
+                    "and never change the content. Rename: a `file_name` form field "
+                    "(multipart, or urlencoded as `curl -d file_name=…` sends), "
+                    'JSON `{"file_name": …}`, '
                     "or with an empty body `X-File-Name` / `?file_name=`. Both at once: "
                     "a form with `file` and `file_name`, or a raw body with "
                     "`X-File-Name`. The content is swapped atomically: readers see the "
@@ -897,6 +965,7 @@ def _file_paths() -> Obj:
                             "encoding": {"file": {"contentType": "*/*"}},
                         },
                         JSON: {"schema": _schema("RenameRequest")},
+                        "application/x-www-form-urlencoded": {"schema": _schema("RenameForm")},
                         "application/octet-stream": raw_body,
                         "*/*": raw_body,
                     },
@@ -1273,7 +1342,7 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
 # Joined to the document by build_spec; tests/test_openapi.py checks routes and
 # responses against it like every other part.
 
-_FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
+_FOLDER_SEGMENT = f"(?!\\.\\.?(/|$)){_NAME_CHAR}+"
 
 _SHARING_HEADERS: dict[str, Obj] = {
     "Referrer-Policy": {
@@ -1310,6 +1379,12 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         "description": "The file expires then: ISO 8601 (not with `expires_in`).",
         "schema": {"type": "string", "format": "date-time"},
     },
+    "NewFolderQuery": {
+        "name": "path",
+        "in": "query",
+        "description": 'The folder to create, instead of a JSON body `{"path": …}`.',
+        "schema": models.QUERY_FOLDER_SCHEMA,
+    },
     "LinkToken": {
         "name": "token",
         "in": "path",
@@ -1344,7 +1419,8 @@ def _sharing_schemas() -> Obj:
             "pattern": f"^/({_FOLDER_SEGMENT}(/{_FOLDER_SEGMENT})*)?$",
             "description": (
                 "`/` (the root) or `/segment/…`: any Unicode segments, none empty, `.` or "
-                "`..`; no control characters. Metadata only, like a file name."
+                "`..`; no control or bidirectional control characters. Metadata only, like a "
+                "file name."
             ),
             "examples": ["/projects/q3"],
         },
@@ -1461,11 +1537,13 @@ def _sharing_paths() -> Obj:
                 "summary": "Create a folder (it exists even while empty)",
                 "description": (
                     "Folders holding files exist without this; a created folder stays "
-                    "until deleted. Its parents need no creating."
+                    "until deleted. Its parents need no creating. Name it in the query "
+                    '(`?path=/projects/q3`, as for DELETE) or in a JSON body `{"path": …}`, '
+                    "not both."
                 ),
-                "parameters": [_param("X-Request-Id")],
+                "parameters": [_param("NewFolderQuery"), _param("X-Request-Id")],
                 "requestBody": {
-                    "required": True,
+                    "required": False,
                     "content": {JSON: {"schema": _schema("NewFolderRequest")}},
                 },
                 "responses": {
@@ -1577,10 +1655,39 @@ def _sharing_paths() -> Obj:
                     "that sends content counts as one download; with `max_downloads` the "
                     "count is claimed before the first byte, atomically (of two concurrent "
                     "downloads of a one-time link exactly one gets the file). HEAD and 304 "
-                    "count nothing."
+                    "count nothing.\n\nA browser navigating to the link (`Accept` prefers "
+                    "`text/html`, `Sec-Fetch-Dest: document` if sent) gets an HTML page "
+                    "instead: the file's name and size (once no password is missing) and a "
+                    "Download button that posts to this URL. The page counts no download."
                 ),
                 "parameters": shared_download_params,
                 "responses": _shared_download_responses(head=False),
+            },
+            "post": {
+                "tags": ["links"],
+                "operationId": "downloadSharedFileByForm",
+                "summary": "Download through a share link from an HTML form (no key)",
+                "description": (
+                    "As `GET`, with the password in a form body (never in a URL): what "
+                    "the link's page posts. A browser's form gets the page back, with the "
+                    "reason, when the password is wrong or the link has ended."
+                ),
+                "parameters": [_param("X-Link-Password"), _param("X-Request-Id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"password": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_shared_download_responses(head=False),
+                    "400": _error(400, "INVALID_REQUEST"),
+                },
             },
             "head": {
                 "tags": ["links"],
@@ -1622,7 +1729,7 @@ list of ids.
 # serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
 # agree, and that the responses match.
 
-_PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+_PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/openapi.json", "/docs")
 _SHARE_PATHS = ("/d/{token}",)
 _CACHE_CONTROL_NO_STORE: Obj = {
     "description": "Keys are never cached.",

@@ -1,4 +1,4 @@
-"""Rules for values users send: file names, media types, list parameters."""
+"""Rules for values users send: file names and media types."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import re
 import unicodedata
 from urllib.parse import unquote
 
-from .errors import InvalidFileName, InvalidRequest
+from .errors import InvalidFileName
 
 MAX_NAME_LENGTH = 255
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+# Bidirectional embeddings, overrides and isolates, and the invisible direction marks:
+# with them "invoice\u202efdp.exe" displays as "invoiceexe.pdf".
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
 
 
 def validate_file_name(name: str | None) -> str:
@@ -20,9 +27,27 @@ def validate_file_name(name: str | None) -> str:
         raise InvalidFileName(f"file_name is longer than {MAX_NAME_LENGTH} characters")
     if "/" in name:
         raise InvalidFileName("file_name must not contain '/'")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029" for ch in name):
-        raise InvalidFileName("file_name must not contain control characters")
+    if name in (".", ".."):
+        raise InvalidFileName("file_name must not be '.' or '..'")
+    unsafe = unsafe_characters(name)
+    if unsafe:
+        raise InvalidFileName(f"file_name must not contain {unsafe}")
     return name
+
+
+def unsafe_characters(text: str) -> str | None:
+    """What no file or folder name may hold, described, or None: control characters
+    (line and paragraph separators too) and bidirectional controls, which make a
+    name display as another one."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
+            return "control characters"
+        if ch in BIDI_CONTROLS:
+            return (
+                f"bidirectional control characters (U+{ord(ch):04X}): they make a name"
+                " display as another one"
+            )
+    return None
 
 
 def header_file_name(raw: str) -> str:
@@ -54,27 +79,3 @@ def declared_media_type(value: str | None) -> str | None:
     if essence.startswith("multipart/") or not _MEDIA_TYPE_RE.match(essence):
         return None
     return essence
-
-
-def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be between {low} and {high}")
-    return value
-
-
-def bool_param(raw: str | None, name: str) -> bool:
-    """A boolean query parameter: true/false, 1/0, yes/no; absent is false."""
-    if raw is None:
-        return False
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no", ""):
-        return False
-    raise InvalidRequest(f"{name} must be true or false")

@@ -13,8 +13,9 @@ from ..ratelimit import RateLimiter
 from ..users import IMPLICIT_USER, is_admin_token
 from .context import get_settings, get_users
 
-# Probes and docs must answer even when the database (which counts requests) is down.
-_UNMETERED_BLUEPRINTS = {"health", "docs"}
+# Probes, docs and the web app's page answer even when the database (which counts
+# requests) is down.
+_UNMETERED_BLUEPRINTS = {"health", "docs", "web"}
 _PUBLIC_BLUEPRINTS = {"links_public"}
 
 

@@ -2,37 +2,71 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any
 
 from flask import Blueprint, Request, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
-from ..folders import validate_folder
 from ..service import FileService, Placement
-from ..storage.metadata import FileRecord, ListCursor
-from ..validation import bool_param, header_file_name, int_param, validate_file_name
-from .bodies import MultipartBody, RawBody, RequestBody
+from ..storage.metadata import FileRecord
+from ..validation import header_file_name, validate_file_name
+from .bodies import (
+    MULTIPART,
+    BodyKind,
+    MultipartBody,
+    RawBody,
+    RequestBody,
+    body_kind,
+    read_form_fields,
+)
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
-from .jsonbody import read_json_object
-from .models import FileMetadata, Folder, PlacementFields, RenameRequest
-from .parsing import parse, parse_json
+from .models import (
+    BatchUploadResult,
+    CopyRequest,
+    DeletedFile,
+    DeleteFilesRequest,
+    DeleteFilesResult,
+    ErrorDetail,
+    FailedPart,
+    FileDeleted,
+    FileList,
+    FileListQuery,
+    FileMetadata,
+    FileUpdated,
+    Folder,
+    PlacementFields,
+    RenameForm,
+    RenameRequest,
+    StoredPart,
+    UploadedFiles,
+    encode_cursor,
+)
+from .parsing import parse, parse_json, parse_query
 from .redirects import redirect_to_storage
 
 bp = Blueprint("files", __name__)
 
+
+class FileIdConverter(BaseConverter):
+    """A file id in a path: any segment but the names of the collection's own actions,
+    so ``GET /files/upload`` is ``405`` with ``Allow: POST``, not a missing file."""
+
+    regex = r"(?!(?:upload|delete)$)[^/]+"
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    """Runs before the routes below are added: Flask replays a blueprint in order."""
+    state.app.url_map.converters["file_id"] = FileIdConverter
+
+
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
-MAX_BATCH_DELETE = 1000
-# Where a file goes: form fields, query parameters or JSON keys alike.
-_PLACEMENT_KEYS = ("folder", "on_conflict", "expires_in", "expires_at")
 
 
 @bp.post("/files/upload")
@@ -40,18 +74,23 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
     digests = _digests(request)
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=False)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if not form.find_file():
             raise NoFile("The form has no 'file' part")
         return _upload_form(service, form, digests)
-    if not _has_body(request):
+    if kind is BodyKind.EMPTY:
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
     where = _placement(request.args)  # refused before the body is read
     if request.content_length:
         service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
+    return _created(record)
+
+
+def _created(record: FileRecord) -> tuple[Response, int, dict[str, str]]:
     return jsonify(FileMetadata.of(record).to_json()), 201, {"Location": f"/files/{record.file_id}"}
 
 
@@ -85,34 +124,17 @@ def _upload_form(
             results.append((None, exc))
             break
     if not form.is_batch and isinstance(outcome, FileRecord):
-        return (
-            jsonify(FileMetadata.of(outcome).to_json()),
-            201,
-            {"Location": f"/files/{outcome.file_id}"},
-        )
-    if all(isinstance(outcome, FileRecord) for _, outcome in results):
-        return (
-            jsonify(
-                {
-                    "files": [
-                        FileMetadata.of(o).to_json()
-                        for _, o in results
-                        if isinstance(o, FileRecord)
-                    ]
-                }
-            ),
-            201,
-            {},
-        )
-    items: list[dict[str, Any]] = []
-    for part_name, outcome in results:
-        if isinstance(outcome, FileRecord):
-            items.append({"status": 201, "file": FileMetadata.of(outcome).to_json()})
-        else:
-            items.append(
-                {"status": outcome.status, "file_name": part_name, "error": _error_item(outcome)}
-            )
-    return jsonify({"files": items}), 207, {}
+        return _created(outcome)
+    stored = [FileMetadata.of(o) for _, o in results if isinstance(o, FileRecord)]
+    if len(stored) == len(results):
+        return jsonify(UploadedFiles(files=stored).to_json()), 201, {}
+    parts: list[StoredPart | FailedPart] = [
+        StoredPart(status=201, file=FileMetadata.of(outcome))
+        if isinstance(outcome, FileRecord)
+        else FailedPart(status=outcome.status, file_name=part_name, error=_error_item(outcome))
+        for part_name, outcome in results
+    ]
+    return jsonify(BatchUploadResult(files=parts).to_json()), 207, {}
 
 
 def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
@@ -124,20 +146,22 @@ def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
     return _placement(form.fields, request.args)
 
 
-def _placement(*sources: Mapping[str, Any]) -> Placement:
+def _placement(*sources: Mapping[str, str]) -> Placement:
     """Folder, on_conflict and expiry from the first source that has each."""
-    found: dict[str, Any] = {}
-    for key in _PLACEMENT_KEYS:
-        found[key] = next((source[key] for source in sources if key in source), None)
-    return parse(PlacementFields, {k: v for k, v in found.items() if v is not None}).placement()
+    found = {}
+    for key in PlacementFields.model_fields:
+        value = next((source[key] for source in sources if key in source), None)
+        if value is not None:
+            found[key] = value
+    return parse(PlacementFields, found).placement()
 
 
-def _error_item(exc: FileDropError) -> dict[str, Any]:
+def _error_item(exc: FileDropError) -> ErrorDetail:
     """The JSON error object, for one entry of a batch result."""
-    return {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")}
+    return ErrorDetail(code=exc.code, message=exc.message, request_id=g.get("request_id"))
 
 
-@bp.route("/files/<file_id>", methods=["GET", "HEAD"])
+@bp.route("/files/<file_id:file_id>", methods=["GET", "HEAD"])
 def download(file_id: str) -> Response:
     service, owner = get_service(), current_owner()
     redirected = redirect_to_storage(
@@ -153,7 +177,7 @@ def metadata(file_id: str) -> Response:
     return jsonify(FileMetadata.of(get_service().get(current_owner(), file_id)).to_json())
 
 
-@bp.put("/files/<file_id>")
+@bp.put("/files/<file_id:file_id>")
 def update(file_id: str) -> Response:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
@@ -162,7 +186,8 @@ def update(file_id: str) -> Response:
     where = Placement()
     # A form's fields may follow its file: then they are read once the content is.
     form_placement: Callable[[], Placement] | None = None
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=True)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if form.find_file():
             incoming = form
@@ -170,9 +195,15 @@ def update(file_id: str) -> Response:
         else:
             new_name = form.fields.get("file_name")
             where = _placement(form.fields, request.args)
-    elif request.mimetype == "application/json":
-        new_name, where = _json_update(request)
-    elif _has_body(request):
+    elif kind is BodyKind.FIELDS:
+        fields = read_form_fields(request, allowed=set(RenameForm.model_fields))
+        new_name = fields.get("file_name")
+        where = _placement(fields, request.args)
+    elif kind is BodyKind.JSON:
+        # A JSON PUT: rename, move, set or (``"expires_at": null``) clear the expiry.
+        asked = parse_json(RenameRequest)
+        new_name, where = asked.file_name, asked.update()
+    elif kind is BodyKind.CONTENT:
         incoming = _raw(request, require_name=False)
         where = _placement(request.args)
     else:
@@ -190,7 +221,7 @@ def update(file_id: str) -> Response:
         _digests(request),
         form_placement or (lambda: where),
     )
-    return jsonify({"message": "File updated", "file": FileMetadata.of(record).to_json()})
+    return jsonify(FileUpdated(message="File updated", file=FileMetadata.of(record)).to_json())
 
 
 def _replace_form_placement(form: MultipartBody) -> Placement:
@@ -201,58 +232,49 @@ def _replace_form_placement(form: MultipartBody) -> Placement:
 
 @bp.post("/files/<file_id>/copy")
 def copy(file_id: str) -> tuple[Response, int, dict[str, str]]:
-    body = _optional_json({"file_name", *_PLACEMENT_KEYS})
-    new_name = _string_or_none(body, "file_name")
-    record = get_service().copy(current_owner(), file_id, new_name, _placement(body))
-    return jsonify(FileMetadata.of(record).to_json()), 201, {"Location": f"/files/{record.file_id}"}
+    asked = parse_json(CopyRequest, optional=True)
+    return _created(
+        get_service().copy(current_owner(), file_id, asked.file_name, asked.placement())
+    )
 
 
 @bp.post("/files/delete")
 def delete_many() -> tuple[Response, int]:
-    file_ids = read_json_object(allowed={"file_ids"}).get("file_ids")
-    if (
-        not isinstance(file_ids, list)
-        or not 1 <= len(file_ids) <= MAX_BATCH_DELETE
-        or not all(isinstance(file_id, str) for file_id in file_ids)
-    ):
-        raise InvalidRequest(f"file_ids must be a list of 1 to {MAX_BATCH_DELETE} file ids")
+    file_ids = parse_json(DeleteFilesRequest).file_ids
     results = get_service().delete_many(current_owner(), file_ids)
-    items: list[dict[str, Any]] = []
-    for file_id, outcome in zip(file_ids, results, strict=True):
-        if isinstance(outcome, FileRecord):
-            items.append({"file_id": file_id, "status": 200})
-        else:
-            items.append(
-                {"file_id": file_id, "status": outcome.status, "error": _error_item(outcome)}
-            )
+    items = [
+        DeletedFile(file_id=file_id, status=200)
+        if isinstance(outcome, FileRecord)
+        else DeletedFile(file_id=file_id, status=outcome.status, error=_error_item(outcome))
+        for file_id, outcome in zip(file_ids, results, strict=True)
+    ]
     status = 200 if all(isinstance(outcome, FileRecord) for outcome in results) else 207
-    return jsonify({"files": items}), status
+    return jsonify(DeleteFilesResult(files=items).to_json()), status
 
 
-@bp.delete("/files/<file_id>")
+@bp.delete("/files/<file_id:file_id>")
 def delete(file_id: str) -> Response:
     if_match = header_etags(request, "If-Match")
     get_service().delete(current_owner(), file_id, if_match)
-    return jsonify({"message": "File deleted", "file_id": file_id})
+    return jsonify(FileDeleted(message="File deleted", file_id=file_id).to_json())
 
 
 @bp.get("/files")
 def list_files() -> Response:
-    limit = int_param(request.args.get("limit"), "limit", 100, 1, 1000)
-    after = _decode_cursor(request.args.get("cursor"))
-    prefix = request.args.get("prefix") or None
-    raw_folder = request.args.get("folder")
-    folder = None if raw_folder is None else validate_folder(raw_folder)
-    recursive = bool_param(request.args.get("recursive"), "recursive")
-    owner = current_owner()
-    records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
-    body: dict[str, Any] = {"files": [FileMetadata.of(r).to_json() for r in records]}
+    asked = parse_query(FileListQuery)
+    owner, folder, after = current_owner(), asked.folder, asked.cursor
+    records, cursor = get_service().list(
+        owner, asked.limit, after, asked.prefix or None, folder, asked.recursive
+    )
+    body = FileList(
+        files=[FileMetadata.of(r) for r in records],
+        next_cursor=encode_cursor(cursor) if cursor else None,
+    )
     if folder is not None:
         # The direct subfolders, complete, on the first page; later pages carry files only.
         subfolders = get_folders().subfolders(owner, folder) if after is None else []
-        body["folders"] = [Folder.of(f).to_json() for f in subfolders]
-    body["next_cursor"] = _encode_cursor(cursor) if cursor else None
-    return jsonify(body)
+        body.folders = [Folder.of(f) for f in subfolders]
+    return jsonify(body.to_json())
 
 
 # -- request parsing ---------------------------------------------------------
@@ -263,15 +285,9 @@ def _refuse_oversized(req: Request, limit: int) -> None:
     length = req.content_length
     if length is None:
         return
-    allowance = _MULTIPART_OVERHEAD if req.mimetype == "multipart/form-data" else 0
+    allowance = _MULTIPART_OVERHEAD if req.mimetype == MULTIPART else 0
     if length > limit + allowance:
         raise FileTooLarge(f"The file is larger than the limit of {limit} bytes")
-
-
-def _has_body(req: Request) -> bool:
-    if req.content_length is not None:
-        return req.content_length > 0
-    return "chunked" in req.headers.get("Transfer-Encoding", "").lower()
 
 
 def _multipart(req: Request) -> MultipartBody:
@@ -295,24 +311,6 @@ def _query_or_header_name(req: Request) -> str | None:
     return req.args.get("file_name")
 
 
-def _json_update(req: Request) -> tuple[str | None, Placement]:
-    """A JSON PUT: rename, move, set or (``"expires_at": null``) clear the expiry."""
-    body = parse_json(RenameRequest)
-    return body.file_name, body.update()
-
-
-def _string_or_none(body: Mapping[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"{key} must be a string")
-    return value
-
-
-def _optional_json(allowed: set[str]) -> dict[str, Any]:
-    """A JSON object body, or {} when there is no body at all."""
-    return read_json_object(allowed=allowed) if _has_body(request) else {}
-
-
 def _digests(req: Request) -> ExpectedDigests:
     return ExpectedDigests.from_headers(
         req.headers.get("Digest"), req.headers.get("Repr-Digest"), req.headers.get("Content-MD5")
@@ -321,24 +319,3 @@ def _digests(req: Request) -> ExpectedDigests:
 
 def _chunk_size() -> int:
     return get_settings().chunk_size
-
-
-def _encode_cursor(cursor: ListCursor) -> str:
-    millis = int(cursor.created_at.timestamp() * 1000)
-    raw = json.dumps([millis, cursor.file_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(token: str | None) -> ListCursor | None:
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        millis, file_id = json.loads(raw)
-        if not isinstance(millis, int) or not isinstance(file_id, str):
-            raise ValueError
-        created = datetime.fromtimestamp(millis / 1000, UTC)
-    # RecursionError: a token of nested "[[[…" that json cannot follow; never one of ours.
-    except (ValueError, TypeError, binascii.Error, OverflowError, OSError, RecursionError):
-        raise InvalidRequest("cursor is not one this server gave out") from None
-    return ListCursor(created.replace(microsecond=millis % 1000 * 1000), file_id)

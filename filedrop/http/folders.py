@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from ..errors import InvalidRequest
+from .bodies import has_body
 from .context import current_owner, get_folders
 from .models import Folder, FolderCreated, FolderDeleted, FolderDeleteQuery, NewFolderRequest
-from .parsing import parse_json, parse_query
+from .parsing import parse, parse_json, parse_query
 
 bp = Blueprint("folders", __name__)
 
 
 @bp.post("/folders")
 def create_folder() -> tuple[Response, int]:
-    asked = parse_json(NewFolderRequest)
+    """The path comes as ``?path=`` (like DELETE) or as JSON ``{"path": …}``."""
+    if "path" not in request.args:
+        example = '{"path": "/projects/q3"} (or no body and ?path=/projects/q3)'
+        asked = parse_json(NewFolderRequest, example=example)
+    elif has_body(request):
+        raise InvalidRequest("Name the folder once: ?path= or a JSON body, not both")
+    else:
+        asked = parse(NewFolderRequest, {"path": request.args["path"]})
     folder, created = get_folders().create(current_owner(), asked.path)
     body = FolderCreated(folder=Folder.of(folder), created=created)
     return jsonify(body.to_json()), 201 if created else 200

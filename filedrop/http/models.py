@@ -12,6 +12,9 @@ keeps its code.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -43,7 +46,15 @@ from ..folders import Folder as FolderValue
 from ..folders import validate_folder
 from ..links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH, LinkState
 from ..service import OnConflict, Placement
-from ..storage.metadata import FileRecord, LinkRecord, UploadRecord, UserRecord, iso_ms, utcnow
+from ..storage.metadata import (
+    FileRecord,
+    LinkRecord,
+    ListCursor,
+    UploadRecord,
+    UserRecord,
+    iso_ms,
+    utcnow,
+)
 from ..users import MAX_USER_NAME
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -225,6 +236,15 @@ class ReplaceForm(PlacementFields):
     file_name: FileNameValue | Absent = Field(None, description="A new name (optional).")
 
 
+class RenameForm(PlacementFields):
+    """Rename, move or set the expiry, as form fields. Never content: a field `file` or
+    any unknown field is `400`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    file_name: FileNameValue | Absent = None
+
+
 class RenameRequest(PlacementFields):
     """Rename, move, or set or clear (`null`) the expiry; any of them."""
 
@@ -254,9 +274,10 @@ class DeleteFilesRequest(RequestModel):
 
 
 class NewFolderRequest(RequestModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["path"]})
 
-    path: FolderParam
+    # Missing or null, the path is a folder path that is not valid (INVALID_FOLDER).
+    path: FolderParam = Field(None, validate_default=True)
 
 
 class NewLinkRequest(RequestModel):
@@ -339,9 +360,41 @@ QUERY_FOLDER_SCHEMA: dict[str, Any] = {"allOf": [schema_ref("FolderPath")], "max
 QueryFolder = Annotated[str, WithJsonSchema(QUERY_FOLDER_SCHEMA), domain_rule(validate_folder)]
 
 
+def encode_cursor(cursor: ListCursor) -> str:
+    """The ``next_cursor`` of a page: where it stopped, opaque to clients."""
+    millis = int(cursor.created_at.timestamp() * 1000)
+    raw = json.dumps([millis, cursor.file_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(token: object) -> ListCursor:
+    try:
+        if not isinstance(token, str):
+            raise TypeError
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        millis, file_id = json.loads(raw)
+        if not isinstance(millis, int) or not isinstance(file_id, str):
+            raise ValueError
+        created = datetime.fromtimestamp(millis / 1000, UTC)
+    # RecursionError: a token of nested "[[[…" that json cannot follow; never one of ours.
+    except (ValueError, TypeError, binascii.Error, OverflowError, OSError, RecursionError):
+        raise InvalidRequest("cursor is not one this server gave out") from None
+    return ListCursor(created.replace(microsecond=millis % 1000 * 1000), file_id)
+
+
+def _no_empty(value: object) -> object:
+    """An empty parameter (``?cursor=``) is an absent one."""
+    return None if value == "" else value
+
+
+Cursor = Annotated[ListCursor, WithJsonSchema({"type": "string"}), domain_rule(_decode_cursor)]
+
+
 class FileListQuery(RequestModel):
     limit: int = Field(100, ge=1, le=MAX_LIST_LIMIT, description="Page size.")
-    cursor: str | Absent = Field(None, description="Opaque: `next_cursor` of the previous page.")
+    cursor: Annotated[Cursor | Absent, BeforeValidator(_no_empty)] = Field(
+        None, description="Opaque: `next_cursor` of the previous page."
+    )
     prefix: str | Absent = Field(None, description="Only files whose `file_name` starts with this.")
     folder: QueryFolder | Absent = Field(
         None,

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from flask import Request, request
+from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ..errors import FileDropError, InvalidRequest
+from .bodies import has_body
 from .jsonbody import read_json_object
 from .models import DOMAIN_ERROR
 
@@ -34,23 +35,17 @@ def parse(model: type[Model], values: Mapping[str, Any]) -> Model:
         raise _error(exc.errors()[0]) from None
 
 
-def parse_json(model: type[Model], optional: bool = False) -> Model:
-    """The request's JSON object body as ``model``; with ``optional``, no body is ``{}``."""
+def parse_json(model: type[Model], optional: bool = False, example: str | None = None) -> Model:
+    """The request's JSON object body as ``model``; with ``optional``, no body is ``{}``.
+    ``example`` ends the message when the body is not a JSON object."""
     if optional and not has_body(request):
         return parse(model, {})
-    return parse(model, read_json_object())
+    return parse(model, read_json_object(example))
 
 
 def parse_query(model: type[Model]) -> Model:
     """The query parameters as ``model`` (the first value of each)."""
     return parse(model, request.args.to_dict())
-
-
-def has_body(req: Request) -> bool:
-    """Whether the request has a body, of a declared length or chunked."""
-    if req.content_length is not None:
-        return req.content_length > 0
-    return "chunked" in req.headers.get("Transfer-Encoding", "").lower()
 
 
 def _error(error: ErrorDetails) -> FileDropError:
