@@ -23,11 +23,9 @@ from typing import Any
 
 from . import __version__
 from .errors import _HTTP_CODES, FileDropError
-from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
 from .http import models
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
-from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
@@ -1351,6 +1349,14 @@ _SHARING_HEADERS: dict[str, Obj] = {
     },
 }
 
+
+def _placement_query(name: str, description: str) -> Obj:
+    """A placement field (as a JSON body or form takes it) as a query parameter."""
+    fields = models.component_schemas([models.PlacementFields])["PlacementFields"]
+    schema = {k: v for k, v in fields["properties"][name].items() if k != "description"}
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
 _SHARING_PARAMETERS: dict[str, Obj] = {
     "TargetFolder": {
         "name": "folder",
@@ -1361,24 +1367,13 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         ),
         "schema": models.QUERY_FOLDER_SCHEMA,
     },
-    "OnConflict": {
-        "name": "on_conflict",
-        "in": "query",
-        "description": models.ON_CONFLICT_TEXT,
-        "schema": {"enum": list(ON_CONFLICT), "default": "allow"},
-    },
-    "ExpiresIn": {
-        "name": "expires_in",
-        "in": "query",
-        "description": "The file expires this many seconds from now (not with `expires_at`).",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_EXPIRES_IN},
-    },
-    "ExpiresAt": {
-        "name": "expires_at",
-        "in": "query",
-        "description": "The file expires then: ISO 8601 (not with `expires_in`).",
-        "schema": {"type": "string", "format": "date-time"},
-    },
+    "OnConflict": _placement_query("on_conflict", models.ON_CONFLICT_TEXT),
+    "ExpiresIn": _placement_query(
+        "expires_in", "The file expires this many seconds from now (not with `expires_at`)."
+    ),
+    "ExpiresAt": _placement_query(
+        "expires_at", "The file expires then: ISO 8601 (not with `expires_in`)."
+    ),
     "NewFolderQuery": {
         "name": "path",
         "in": "query",
