@@ -24,8 +24,8 @@ from typing import Any
 from . import __version__
 from .errors import _HTTP_CODES, FileDropError
 from .folders import MAX_FOLDER_LENGTH
-from .http import models
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
+from .http.models import base, requests, responses, values
 from .validation import MAX_NAME_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
@@ -387,8 +387,8 @@ def _param(name: str) -> Obj:
 
 # -- components --------------------------------------------------------------------
 
-_ETAG = models.ETAG_SCHEMA
-_BINARY = models.BINARY_SCHEMA
+_ETAG = values.ETAG_SCHEMA
+_BINARY = values.BINARY_SCHEMA
 # A character a file name or folder segment may hold (filedrop.validation has the rule).
 _NAME_CHAR = (
     "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029"
@@ -565,17 +565,17 @@ def _components() -> Obj:
             ),
             "examples": ["report.pdf"],
         },
-        **models.component_schemas(
+        **base.component_schemas(
             [
-                models.FileMetadata,
-                models.FileList,
-                models.FileUpdated,
-                models.FileDeleted,
-                models.UploadForm,
-                models.ReplaceForm,
-                models.RenameForm,
-                models.RenameRequest,
-                models.UploadStatus,
+                responses.FileMetadata,
+                responses.FileList,
+                responses.FileUpdated,
+                responses.FileDeleted,
+                requests.UploadForm,
+                requests.ReplaceForm,
+                requests.RenameForm,
+                requests.RenameRequest,
+                responses.UploadStatus,
             ]
         ),
         "ErrorCode": {
@@ -1021,7 +1021,7 @@ def _file_paths() -> Obj:
                 "summary": "List files, newest first",
                 "description": "Pages never skip or repeat a file while files are being added.",
                 "parameters": [
-                    *models.query_parameters(models.FileListQuery),
+                    *base.query_parameters(requests.FileListQuery),
                     _param("X-Request-Id"),
                 ],
                 "responses": {
@@ -1352,7 +1352,7 @@ _SHARING_HEADERS: dict[str, Obj] = {
 
 def _placement_query(name: str, description: str) -> Obj:
     """A placement field (as a JSON body or form takes it) as a query parameter."""
-    fields = models.component_schemas([models.PlacementFields])["PlacementFields"]
+    fields = base.component_schemas([requests.PlacementFields])["PlacementFields"]
     schema = {k: v for k, v in fields["properties"][name].items() if k != "description"}
     return {"name": name, "in": "query", "description": description, "schema": schema}
 
@@ -1365,9 +1365,9 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
             "The folder the file goes to (a form field `folder` wins over this). Longer "
             "folders (to 1024 characters) fit in a form field or JSON rather than a URL."
         ),
-        "schema": models.QUERY_FOLDER_SCHEMA,
+        "schema": requests.QUERY_FOLDER_SCHEMA,
     },
-    "OnConflict": _placement_query("on_conflict", models.ON_CONFLICT_TEXT),
+    "OnConflict": _placement_query("on_conflict", values.ON_CONFLICT_TEXT),
     "ExpiresIn": _placement_query(
         "expires_in", "The file expires this many seconds from now (not with `expires_at`)."
     ),
@@ -1378,7 +1378,7 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         "name": "path",
         "in": "query",
         "description": 'The folder to create, instead of a JSON body `{"path": …}`.',
-        "schema": models.QUERY_FOLDER_SCHEMA,
+        "schema": requests.QUERY_FOLDER_SCHEMA,
     },
     "LinkToken": {
         "name": "token",
@@ -1419,23 +1419,23 @@ def _sharing_schemas() -> Obj:
             ),
             "examples": ["/projects/q3"],
         },
-        **models.component_schemas(
+        **base.component_schemas(
             [
-                models.Folder,
-                models.ErrorDetail,
-                models.UploadedFiles,
-                models.BatchUploadResult,
-                models.CopyRequest,
-                models.DeleteFilesRequest,
-                models.DeleteFilesResult,
-                models.NewFolderRequest,
-                models.FolderCreated,
-                models.FolderDeleted,
-                models.NewLinkRequest,
-                models.Link,
-                models.NewLink,
-                models.LinkList,
-                models.LinkRevoked,
+                responses.Folder,
+                responses.ErrorDetail,
+                responses.UploadedFiles,
+                responses.BatchUploadResult,
+                requests.CopyRequest,
+                requests.DeleteFilesRequest,
+                responses.DeleteFilesResult,
+                requests.NewFolderRequest,
+                responses.FolderCreated,
+                responses.FolderDeleted,
+                requests.NewLinkRequest,
+                responses.Link,
+                responses.NewLink,
+                responses.LinkList,
+                responses.LinkRevoked,
             ]
         ),
     }
@@ -1559,7 +1559,7 @@ def _sharing_paths() -> Obj:
                     "uploaded into the folder meanwhile may survive it."
                 ),
                 "parameters": [
-                    *models.query_parameters(models.FolderDeleteQuery),
+                    *base.query_parameters(requests.FolderDeleteQuery),
                     _param("X-Request-Id"),
                 ],
                 "responses": {
@@ -1734,15 +1734,15 @@ _CACHE_CONTROL_NO_STORE: Obj = {
 
 
 def _auth_schemas() -> Obj:
-    return models.component_schemas(
+    return base.component_schemas(
         [
-            models.NewUserRequest,
-            models.NewUser,
-            models.UserEnvelope,
-            models.UserList,
-            models.UserDeleted,
-            models.NewKey,
-            models.AdminStatus,
+            requests.NewUserRequest,
+            responses.NewUser,
+            responses.UserEnvelope,
+            responses.UserList,
+            responses.UserDeleted,
+            responses.NewKey,
+            responses.AdminStatus,
         ]
     )
 

@@ -10,14 +10,14 @@ import pytest
 from flask.testing import FlaskClient
 
 from filedrop.errors import FileDropError, InvalidFolder, InvalidRequest
-from filedrop.http.models import (
+from filedrop.http.models.requests import (
     CopyRequest,
-    FileMetadata,
     NewLinkRequest,
     NewUserRequest,
     PlacementFields,
     RenameRequest,
 )
+from filedrop.http.models.responses import FileMetadata
 from filedrop.http.parsing import parse
 from filedrop.openapi import build_spec
 from tests.conftest import FAST

@@ -12,11 +12,11 @@ from flask import Blueprint, Response, current_app, jsonify
 from .. import __version__
 from ..errors import FileDropError
 from .context import current_owner, get_service, get_settings, get_users
-from .models import (
+from .models.requests import NewUserRequest
+from .models.responses import (
     AdminStatus,
     NewKey,
     NewUser,
-    NewUserRequest,
     StatusBackends,
     StatusCheck,
     StatusChecks,

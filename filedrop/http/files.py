@@ -25,26 +25,28 @@ from .bodies import (
 )
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
-from .models import (
-    BatchUploadResult,
+from .models.requests import (
     CopyRequest,
-    DeletedFile,
     DeleteFilesRequest,
+    FileListQuery,
+    PlacementFields,
+    RenameForm,
+    RenameRequest,
+    encode_cursor,
+)
+from .models.responses import (
+    BatchUploadResult,
+    DeletedFile,
     DeleteFilesResult,
     ErrorDetail,
     FailedPart,
     FileDeleted,
     FileList,
-    FileListQuery,
     FileMetadata,
     FileUpdated,
     Folder,
-    PlacementFields,
-    RenameForm,
-    RenameRequest,
     StoredPart,
     UploadedFiles,
-    encode_cursor,
 )
 from .parsing import parse, parse_json, parse_query
 from .redirects import redirect_to_storage

@@ -7,7 +7,8 @@ from flask import Blueprint, Response, jsonify, request
 from ..errors import InvalidRequest
 from .bodies import has_body
 from .context import current_owner, get_folders
-from .models import Folder, FolderCreated, FolderDeleted, FolderDeleteQuery, NewFolderRequest
+from .models.requests import FolderDeleteQuery, NewFolderRequest
+from .models.responses import Folder, FolderCreated, FolderDeleted
 from .parsing import parse, parse_json, parse_query
 
 bp = Blueprint("folders", __name__)

@@ -12,7 +12,8 @@ from ..errors import InvalidRequest, LinkGone, LinkNotFound, LinkPasswordRequire
 from ..links import LinkService
 from .context import current_owner, get_links, get_settings
 from .downloads import serve
-from .models import Link, LinkList, LinkRevoked, NewLink, NewLinkRequest
+from .models.requests import NewLinkRequest
+from .models.responses import Link, LinkList, LinkRevoked, NewLink
 from .parsing import parse_json
 from .redirects import redirect_to_storage
 from .web import human_size, page, wants_page

@@ -19,7 +19,7 @@ from pydantic_core import ErrorDetails
 from ..errors import FileDropError, InvalidRequest
 from .bodies import has_body
 from .jsonbody import read_json_object
-from .models import DOMAIN_ERROR
+from .models.base import DOMAIN_ERROR
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -38,7 +38,7 @@ from ..uploads import (
 from ..validation import declared_media_type, validate_file_name
 from .bodies import OFFSET_STREAM, RequestBody, has_body
 from .context import current_owner, get_settings, get_uploads
-from .models import UploadStatus
+from .models.responses import UploadStatus
 
 bp = Blueprint("tus", __name__)
 
