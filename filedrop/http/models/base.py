@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-)
+from pydantic import BaseModel, BeforeValidator
 from pydantic.json_schema import (
     GenerateJsonSchema,
     JsonSchemaMode,

@@ -26,10 +26,7 @@ from ...expiry import expiry_moment
 from ...folders import validate_folder
 from ...links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from ...service import OnConflict, Placement
-from ...storage.metadata import (
-    ListCursor,
-    utcnow,
-)
+from ...storage.metadata import ListCursor, utcnow
 from ...users import MAX_USER_NAME
 from .base import RequestModel, domain_rule, schema_ref
 from .values import (
@@ -40,6 +37,7 @@ from .values import (
     ExpiresIn,
     FileNameValue,
     FolderParam,
+    JsonFileName,
 )
 
 MAX_BATCH_DELETE = 1000
@@ -125,7 +123,7 @@ class RenameRequest(PlacementFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     expires_at: ExpiresAt | None = None  # null clears the expiry
-    file_name: Annotated[StrictStr, WithJsonSchema(schema_ref("FileName"))] | Absent = None
+    file_name: JsonFileName | Absent = None
 
     def update(self) -> Placement:
         return self.placement(
@@ -138,7 +136,7 @@ class CopyRequest(PlacementFields):
 
     model_config = ConfigDict(extra="forbid")
 
-    file_name: Annotated[StrictStr, WithJsonSchema(schema_ref("FileName"))] | Absent = None
+    file_name: JsonFileName | Absent = None
 
 
 class DeleteFilesRequest(RequestModel):

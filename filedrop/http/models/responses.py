@@ -6,19 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    ConfigDict,
-    Field,
-)
+from pydantic import ConfigDict, Field
 
 from ...folders import Folder as FolderValue
 from ...links import LinkState
-from ...storage.metadata import (
-    FileRecord,
-    LinkRecord,
-    UploadRecord,
-    UserRecord,
-)
+from ...storage.metadata import FileRecord, LinkRecord, UploadRecord, UserRecord
 from .base import ResponseModel
 from .values import (
     Absent,

@@ -10,18 +10,15 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictInt,
+    StrictStr,
     WithJsonSchema,
 )
-from pydantic.json_schema import (
-    SkipJsonSchema,
-)
+from pydantic.json_schema import SkipJsonSchema
 
 from ...errors import InvalidRequest
 from ...expiry import MAX_EXPIRES_IN
 from ...folders import validate_folder
-from ...storage.metadata import (
-    iso_ms,
-)
+from ...storage.metadata import iso_ms
 from .base import domain_rule, schema_ref
 
 TIMESTAMP_SCHEMA: dict[str, Any] = {
@@ -35,9 +32,12 @@ Timestamp = Annotated[
     datetime, PlainSerializer(iso_ms, return_type=str), WithJsonSchema(TIMESTAMP_SCHEMA)
 ]
 Count = Annotated[int, Field(ge=0)]
-# An optional request field: null is taken as absent, and documented as optional only.
+# An optional field: left out of a response when unset; in a request, null is taken as
+# absent. Documented as optional only, never as null.
 Absent = SkipJsonSchema[None]
 FileNameValue = Annotated[str, WithJsonSchema(schema_ref("FileName"))]
+# In JSON a name must be a string; FileService checks the name itself.
+JsonFileName = Annotated[StrictStr, WithJsonSchema(schema_ref("FileName"))]
 FolderPath = Annotated[str, WithJsonSchema(schema_ref("FolderPath"))]
 ErrorCodeValue = Annotated[str, WithJsonSchema(schema_ref("ErrorCode"))]
 Sha256 = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{64}$"})]
