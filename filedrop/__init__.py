@@ -75,7 +75,7 @@ def create_app(
     # Everything above the stores sees them through a stopwatch (backend latency metrics).
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
-    users = UserService(meta, service, settings.default_quota_bytes)
+    users = UserService(meta, service, settings.default_quota_bytes, settings.auth_cache_s)
     app.extensions["filedrop.uploads"] = UploadService(
         service,
         settings.tus_expiry_s,

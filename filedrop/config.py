@@ -77,6 +77,8 @@ class Settings:
     rate_limit_per_window: int = field(default=3000, metadata={"env": "RATE_LIMIT_REQUESTS"})
     rate_limit_window_s: int = field(default=60, metadata={"env": "RATE_LIMIT_WINDOW_S"})
     admin_token: str = field(default="", metadata={"env": "FILEDROP_ADMIN_TOKEN"})
+    # Seconds a worker trusts an API key it has looked up (0: look up every request).
+    auth_cache_s: float = field(default=5.0, metadata={"env": "AUTH_CACHE_S"})
     data_dir: str = field(default="./data", metadata={"env": "DATA_DIR"})
     port: int = field(default=8000, metadata={"env": "PORT"})
     chunk_size: int = field(default=1024**2, metadata={"env": "CHUNK_SIZE", "size": True})
@@ -114,6 +116,8 @@ class Settings:
             raise ValueError("setting LOG_FORMAT: use json or text")
         if settings.metrics not in ("admin", "public", "off"):
             raise ValueError("setting METRICS: use admin, public or off")
+        if settings.auth_cache_s < 0:
+            raise ValueError("setting AUTH_CACHE_S: use 0 (off) or a number of seconds")
         if settings.purge_unaccessed_days < 0:
             raise ValueError("setting PURGE_UNACCESSED_DAYS: use 0 (off) or a number of days")
         if settings.public_base_url and not settings.public_base_url.startswith(
