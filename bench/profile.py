@@ -90,10 +90,9 @@ def main() -> int:
         url, key, pids = bench_args.url, bench_args.api_key, list(bench_args.worker_pid)
         meter = bench.stack_meter(bench_args, started)
         if args.embedded:
-            url, key = bench.start_embedded(bench_args, started), None
-            assert started.embedded is not None
-            pids = bench.worker_pids(started.embedded.pid)
-            meter = bench.CpuMeter({"worker": [started.embedded.pid, *pids]})
+            (url, gunicorn), key = bench.start_embedded(bench_args, started, args.app_dir), None
+            pids = gunicorn[1:]
+            meter = bench.CpuMeter({"worker": gunicorn})
         fd = bench.FileDrop(url, key)
         payload = os.urandom(4096)
         ids: list[str] = [fd.upload(f"warm-{i}.bin", payload) for i in range(200)]
