@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from pymongo import MongoClient
 
 from .config import Settings
 from .storage.blobs import BlobStore
@@ -42,25 +42,18 @@ def make_blob_store(settings: Settings) -> BlobStore:
     )
 
 
-def make_metadata_store(settings: Settings, app: Flask | None = None) -> CatalogStore:
+def make_metadata_store(settings: Settings) -> CatalogStore:
     if settings.backend == "embedded":
         return SqliteMetadataStore(Path(settings.data_dir) / DATABASE_FILE)
-    kwargs: dict[str, Any] = {
-        "serverSelectionTimeoutMS": settings.mongo_timeout_ms,
-        "connectTimeoutMS": settings.mongo_timeout_ms,
-        "socketTimeoutMS": max(settings.mongo_timeout_ms * 5, 15000),
-        "tz_aware": True,
-    }
-    client: Any
-    if app is not None:
-        # Flask-PyMongo connects lazily, so forking gunicorn workers is safe.
-        from flask_pymongo import PyMongo
-
-        client = PyMongo(app, settings.mongo_uri, **kwargs).cx
-    else:
-        from pymongo import MongoClient
-
-        client = MongoClient(settings.mongo_uri, connect=False, **kwargs)
+    # connect=False: the client connects on first use, so forking gunicorn workers is safe.
+    client: MongoClient[Any] = MongoClient(
+        settings.mongo_uri,
+        connect=False,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+        socketTimeoutMS=max(settings.mongo_timeout_ms * 5, 15000),
+        tz_aware=True,
+    )
     return MongoMetadataStore(client[settings.mongo_db])
 
 
