@@ -881,12 +881,13 @@ def small_rows(
     total = sum(mine["cpu_ms"].values())
     fields, vs = compared(total, sum(base["cpu_ms"].values()) if base else None, " ms")
     note = f"FILE DROP: {cpu_text(mine['cpu_ms'])}"
+    note += f"; baseline: {cpu_text(base['cpu_ms'])}" if base else ""
     note += f"; boto3: {cpu_text(direct)}" if theirs else ""
     res.add(
         metric=f"{what} CPU/request (ms)",
         filedrop=round(total, 2),
         boto3=round(sum(direct.values()), 2) if theirs else "",
-        note=note + (f"; baseline: {cpu_text(base['cpu_ms'])}" if base else ""),
+        note=note,
         **fields,
     )
     worker = mine["cpu_ms"].get("worker", 0.0)

@@ -29,6 +29,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             "--clients=1,2",
             "--list-files=150",
             "--list-embedded",
+            "--small-embedded",
+            "--baseline-ref=HEAD",
             f"--json={out}",
         ],
         cwd=ROOT,
@@ -63,3 +65,11 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
     for part in ("worker", "FerretDB", "seaweedfs", "client"):
         assert f"{part} " in ours, cpu["note"]
     assert "worker" not in theirs and "FerretDB" not in theirs, cpu["note"]
+
+    # The same rows for a checkout of another revision, and in embedded mode, each with
+    # the ratio of this tree to the baseline: what the per-request targets are read from.
+    for where in ("", ", embedded"):
+        for name in ("upload", "download", "metadata"):
+            for kind in ("(req/s)", "worker CPU/request (ms)"):
+                row = rows[f"4 KiB {name}, 2 clients{where} {kind}"]
+                assert row["filedrop"] > 0 and row["baseline"] > 0 and row["vs_baseline"] > 0
