@@ -9,6 +9,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any, cast
@@ -256,18 +257,25 @@ class _CountedHits:
         return int(self.store.hit(bucket, window_start, window_s, n))
 
 
-def _frozen_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> list[float]:
+def _frozen_clock(
+    monkeypatch: pytest.MonkeyPatch, at: float, module: Any = ratelimit, clock: str = "time"
+) -> list[float]:
+    """``module``'s ``time.<clock>()`` reads ``now[0]``; move it by changing that."""
     now = [at]
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(module, "time", SimpleNamespace(**{clock: lambda: now[0]}))
     return now
 
 
-def _allowed(limiter: RateLimiter, bucket: str) -> bool:
+def _succeeds(call: Callable[[], object], refusal: type[Exception]) -> bool:
     try:
-        limiter.check(bucket)
-    except RateLimited:
+        call()
+    except refusal:
         return False
     return True
+
+
+def _allowed(limiter: RateLimiter, bucket: str) -> bool:
+    return _succeeds(lambda: limiter.check(bucket), RateLimited)
 
 
 def test_rate_limit_counts_requests_in_leases(
@@ -461,17 +469,11 @@ def _workers(store: _KeyStore, cache_s: float, n: int = 2) -> list[UserService]:
 
 
 def _monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1000.0]
-    monkeypatch.setattr(users, "time", SimpleNamespace(monotonic=lambda: now[0]))
-    return now
+    return _frozen_clock(monkeypatch, 1000.0, users, "monotonic")
 
 
 def _accepts(service: UserService, key: str) -> bool:
-    try:
-        service.authenticate(key)
-    except Unauthorized:
-        return False
-    return True
+    return _succeeds(lambda: service.authenticate(key), Unauthorized)
 
 
 def test_a_key_is_looked_up_once_per_auth_cache_s(monkeypatch: pytest.MonkeyPatch) -> None:
