@@ -2096,7 +2096,9 @@ def _auth_schemas() -> Obj:
         "NewKey": {
             "type": "object",
             "required": ["user_id", "api_key"],
-            "description": "The new key, shown once; the old key stops working at once.",
+            "description": "The new key, shown once. The old key stops working at once on "
+            "the worker that rotated it, and everywhere within AUTH_CACHE_S seconds "
+            "(default 5), as long as a worker may trust a key it has looked up.",
             "properties": {"user_id": {"type": "string"}, "api_key": {"type": "string"}},
         },
         "AdminStatus": {
