@@ -8,7 +8,9 @@ timed to its last byte. Headers (and so API keys) and bodies are never logged.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
 
 from flask import Flask, Response, g, request
@@ -20,6 +22,14 @@ log = logging.getLogger("filedrop.access")
 
 
 _UPLOAD_METHODS = ("POST", "PUT", "PATCH")
+_CONVERTER = re.compile(r"<[^<>:]+:([^<>]+)>")
+
+
+@functools.lru_cache(maxsize=256)
+def route_label(rule: str) -> str:
+    """A route as logs and metrics name it: ``/files/<file_id>``, without the URL
+    converter a rule may name (``<file_id:file_id>``), so labels stay as documented."""
+    return _CONVERTER.sub(r"<\1>", rule)
 
 
 def init_app(app: Flask, metrics: Metrics) -> None:
@@ -40,7 +50,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
         request_method, status = request.method, response.status_code
         bytes_in, bytes_out = request.content_length or 0, response.content_length or 0
         rule = request.url_rule
-        route = rule.rule if rule is not None else "unmatched"
+        route = route_label(rule.rule) if rule is not None else "unmatched"
         # The line is only built when something will read it (LOG_LEVEL INFO or lower).
         line = _line(request_method, route, status, bytes_in, bytes_out, request_id)
         started = g.get("started", time.perf_counter())
