@@ -76,6 +76,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
     # the ratio of this tree to the baseline: what the per-request targets are read from.
     for where in ("", ", embedded"):
         for name in ("upload", "download", "metadata"):
-            for kind in ("(req/s)", "worker CPU/request (ms)"):
-                row = rows[f"4 KiB {name}, 2 clients{where} {kind}"]
-                assert row["filedrop"] > 0 and row["baseline"] > 0 and row["vs_baseline"] > 0
+            rate = rows[f"4 KiB {name}, 2 clients{where} (req/s)"]
+            assert rate["filedrop"] > 0 and rate["baseline"] > 0 and rate["vs_baseline"] > 0
+            # CPU time comes in clock ticks (10 ms): 20 requests may show none.
+            cpu = rows[f"4 KiB {name}, 2 clients{where} worker CPU/request (ms)"]
+            assert cpu["filedrop"] >= 0 and cpu["baseline"] >= 0 and "vs_baseline" in cpu
