@@ -128,6 +128,8 @@ class Settings:
     rate_limit_per_window: int = field(default=3000, metadata={"env": "RATE_LIMIT_REQUESTS"})
     rate_limit_window_s: int = field(default=60, metadata={"env": "RATE_LIMIT_WINDOW_S"})
     admin_token: str = field(default="", metadata={"env": "FILEDROP_ADMIN_TOKEN"})
+    # Seconds a worker trusts an API key it has looked up (0: look up every request).
+    auth_cache_s: float = field(default=5.0, metadata={"env": "AUTH_CACHE_S"})
     # Always absolute once read (see default_data_dir and from_env).
     data_dir: str = field(
         default_factory=lambda: str(default_data_dir()), metadata={"env": "DATA_DIR"}
@@ -201,6 +203,8 @@ class Settings:
             raise SettingsError("setting LOG_FORMAT: use json or text")
         if self.metrics not in ("admin", "public", "off"):
             raise SettingsError("setting METRICS: use admin, public or off")
+        if self.auth_cache_s < 0:
+            raise SettingsError("setting AUTH_CACHE_S: use 0 (off) or a number of seconds")
         if self.purge_unaccessed_days < 0:
             raise SettingsError("setting PURGE_UNACCESSED_DAYS: use 0 (off) or a number of days")
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
+import time
 import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
@@ -15,8 +17,9 @@ from .storage.metadata import CatalogStore, UserRecord, utcnow
 log = logging.getLogger("filedrop.users")
 
 KEY_PREFIX = "fd_"
-IMPLICIT_USER = "local"
-MAX_USER_NAME = 100  # the one user of FILEDROP_AUTH=disabled
+IMPLICIT_USER = "local"  # the one user of FILEDROP_AUTH=disabled
+MAX_USER_NAME = 100
+_KEY_CACHE_MAX = 10_000  # cached keys per process; past it, the cache starts over
 
 
 def new_api_key() -> str:
@@ -37,11 +40,60 @@ def validate_user_name(name: str) -> str:
     return name
 
 
+class KeyCache:
+    """Users by key hash, each kept for ``ttl_s`` seconds after it was read.
+
+    A key revoked here (rotated, or its user deleted) is dropped at once; other
+    processes forget it within ``ttl_s``. A lookup that started before a revocation
+    is not cached, so a stale read racing the revocation can't bring the key back.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._users: dict[str, tuple[UserRecord, float]] = {}
+        self._revocations = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> UserRecord | None:
+        hit = self._users.get(digest)
+        if hit is None or hit[1] <= time.monotonic():
+            return None
+        return hit[0]
+
+    def epoch(self) -> int:
+        """Pass to :meth:`put`: revocations since then keep its user out."""
+        return self._revocations
+
+    def put(self, digest: str, user: UserRecord, epoch: int) -> None:
+        with self._lock:
+            if epoch != self._revocations:
+                return
+            if len(self._users) >= _KEY_CACHE_MAX:
+                self._users.clear()
+            self._users[digest] = (user, time.monotonic() + self.ttl_s)
+
+    def revoke(self, user_id: str) -> None:
+        with self._lock:
+            self._revocations += 1
+            for digest in [d for d, (u, _) in self._users.items() if u.user_id == user_id]:
+                del self._users[digest]
+
+
 class UserService:
-    def __init__(self, store: CatalogStore, files: FileService, default_quota: int) -> None:
+    def __init__(
+        self,
+        store: CatalogStore,
+        files: FileService,
+        default_quota: int,
+        key_cache_s: float = 0.0,
+    ) -> None:
+        """``key_cache_s``: how long a looked-up key is trusted without asking the store
+        again (0: every request asks). The usage figures of a cached user may lag by as
+        much; quotas are enforced by the store's reservation, never by those figures."""
         self.store = store
         self.files = files
         self.default_quota = default_quota
+        self._keys = KeyCache(key_cache_s) if key_cache_s > 0 else None
 
     def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, str]:
         """A new user and their key. The key is returned here and never again."""
@@ -77,14 +129,18 @@ class UserService:
     def rotate_key(self, user_id: str) -> str:
         """A new key; the old one stops working with this write."""
         key = new_api_key()
-        if not self.store.set_key_hash(user_id, hash_key(key)):
+        updated = self.store.set_key_hash(user_id, hash_key(key))
+        self._revoke(user_id)
+        if not updated:
             raise UserNotFound(user_id)
         return key
 
     def delete(self, user_id: str) -> int:
         """Remove the user (their key dies first), then all their files and blobs, then
         their folders. Their share links end with the files; purge drops their records."""
-        if self.store.delete_user(user_id) is None:
+        removed = self.store.delete_user(user_id)
+        self._revoke(user_id)
+        if removed is None:
             raise UserNotFound(user_id)
         deleted = self.files.delete_all(user_id)
         self.store.delete_folders(user_id, "/", recursive=True)
@@ -94,10 +150,20 @@ class UserService:
         if not key:
             raise Unauthorized("Send Authorization: Bearer <api key>")
         digest = hash_key(key)
+        cached = self._keys.get(digest) if self._keys else None
+        if cached is not None:
+            return cached
+        epoch = self._keys.epoch() if self._keys else 0
         user = self.store.find_by_key_hash(digest)
         if user is None or not hmac.compare_digest(user.key_hash, digest):
             raise Unauthorized("The API key is not valid")
+        if self._keys:
+            self._keys.put(digest, user, epoch)
         return user
+
+    def _revoke(self, user_id: str) -> None:
+        if self._keys:
+            self._keys.revoke(user_id)
 
 
 def is_admin_token(key: str | None, admin_token: str) -> bool:

@@ -248,7 +248,9 @@ class UserDeleted(ResponseModel):
 
 
 class NewKey(ResponseModel):
-    """The new key, shown once; the old key stops working at once."""
+    """The new key, shown once. The old key stops working at once on the worker that
+    rotated it, and everywhere within AUTH_CACHE_S seconds (default 5), as long as a
+    worker may trust a key it has looked up."""
 
     user_id: str
     api_key: str
