@@ -1342,13 +1342,6 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
 
 _FOLDER_SEGMENT = f"(?!\\.\\.?(/|$)){_NAME_CHAR}+"
 
-_SHARING_HEADERS: dict[str, Obj] = {
-    "Referrer-Policy": {
-        "description": "A share link's URL is its credential: never sent on as a Referer.",
-        "schema": {"const": "no-referrer"},
-    },
-}
-
 
 def _placement_query(name: str, description: str) -> Obj:
     """A placement field (as a JSON body or form takes it) as a query parameter."""
