@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import FileDropError, register_error_handlers
 from .service import FileService
 from .storage.blobs import BlobStore
-from .storage.metadata import CatalogStore, MetadataStore
+from .storage.metadata import CatalogStore, FileStore
 
 log = logging.getLogger("filedrop")
 
@@ -123,7 +123,7 @@ def create_app(
     return app
 
 
-def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
+def _prepare(meta: FileStore, local_blobs: BlobStore | None) -> None:
     """Create indexes now if the database answers; listing still works without them.
 
     ``local_blobs`` (embedded mode) gets its directory created too.

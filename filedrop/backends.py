@@ -15,7 +15,7 @@ from flask import Flask
 from .config import Settings
 from .storage.blobs import BlobStore
 from .storage.local import LocalBlobStore
-from .storage.metadata import CatalogStore, MetadataStore
+from .storage.metadata import CatalogStore, FileStore
 from .storage.mongo import MongoMetadataStore
 from .storage.s3 import S3BlobStore
 from .storage.sqlite import SqliteMetadataStore
@@ -64,7 +64,7 @@ def make_metadata_store(settings: Settings, app: Flask | None = None) -> Catalog
     return MongoMetadataStore(client[settings.mongo_db])
 
 
-def describe(store: BlobStore | MetadataStore) -> str:
+def describe(store: BlobStore | FileStore) -> str:
     """Which backend a store is and, for the embedded ones, where its data lives."""
     describe_store = getattr(store, "describe", None)
     return str(describe_store()) if callable(describe_store) else store.name

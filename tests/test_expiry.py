@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from filedrop.expiry import purge
 from filedrop.fsck import fsck
 from filedrop.storage.metadata import utcnow
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import error_code, upload, upload_ok
 from tests.test_users import _admin, _app, _new_user
 

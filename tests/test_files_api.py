@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import PART_SIZE
+from tests.fixtures import PART_SIZE
 from tests.helpers import error_code, pattern, sha256_b64, upload, upload_ok
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

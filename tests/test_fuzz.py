@@ -60,7 +60,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from filedrop import create_app, mediatypes
 from filedrop.http.docs import DOCS_CSP, PAGE_ASSETS
 from filedrop.http.server_errors import JsonErrorRequestHandler
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import RawReply, error_code, exchange, upload_ok
 
 FAST = "moto+mongomock"

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from filedrop import create_app
-from tests.conftest import Backend
+from tests.fixtures import Backend
 
 ADMIN = "metrics-admin-token-0123456789"
 

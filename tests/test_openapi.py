@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from filedrop import create_app
 from filedrop.http import docs
 from filedrop.openapi import AUTH_PATHS, build_spec
-from tests.conftest import FAST, Backend
+from tests.fixtures import FAST, Backend
 
 # The routes are the same on every backend: the fast one is enough.
 fast_backend = pytest.mark.parametrize("backend", [FAST], indirect=True)

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from filedrop import create_app
 from filedrop.links import hash_token
-from tests.conftest import FAST, Backend
+from tests.fixtures import FAST, Backend
 from tests.helpers import error_code, pattern, upload_ok
 from tests.test_openapi import ADMIN_TOKEN, assert_documented, bearer, keyed_client
 from tests.test_users import _admin, _app, _new_user

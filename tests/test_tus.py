@@ -35,7 +35,7 @@ from filedrop.ids import STAGING_PREFIX, new_blob_key, new_file_id
 from filedrop.openapi import build_spec
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.s3 import S3BlobStore
-from tests.conftest import FAST, PART_SIZE, Backend
+from tests.fixtures import FAST, PART_SIZE, Backend
 from tests.helpers import Generated
 from tests.live import CuttingProxy
 from tests.test_openapi import assert_documented

@@ -22,7 +22,7 @@ from filedrop.fsck import fsck
 from filedrop.ratelimit import RateLimiter
 from filedrop.storage.metadata import UserRecord, utcnow
 from filedrop.users import hash_key
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import error_code
 
 ADMIN = "admin-token-for-tests-0123456789"

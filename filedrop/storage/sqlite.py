@@ -27,12 +27,14 @@ from typing import Any
 
 from ..errors import DatabaseUnavailable
 from .metadata import (
+    FILE_CHANGEABLE_FIELDS,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
     LinkRecord,
     ListCursor,
     UploadRecord,
     UserRecord,
+    refuse_unknown,
 )
 
 log = logging.getLogger("filedrop.sqlite")
@@ -429,7 +431,7 @@ class SqliteMetadataStore:
         for conn in idle if ours else []:
             conn.close()
 
-    # -- MetadataStore ----------------------------------------------------------
+    # -- FileStore ----------------------------------------------------------
 
     def insert(self, record: FileRecord) -> None:
         values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
@@ -448,9 +450,7 @@ class SqliteMetadataStore:
     def update(
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
     ) -> FileRecord | None:
-        unknown = set(changes) - set(_FILE_COLUMNS[1:])
-        if unknown:
-            raise ValueError(f"not file record fields: {sorted(unknown)}")
+        refuse_unknown(changes, FILE_CHANGEABLE_FIELDS, "changeable file record")
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [_stored(column, value) for column, value in changes.items()]
         with self._write("update file metadata") as conn:
@@ -673,9 +673,7 @@ class SqliteMetadataStore:
         return cursor.rowcount > 0
 
     def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
-        unknown = set(changes) - UPLOAD_PROGRESS_FIELDS
-        if unknown:
-            raise ValueError(f"not upload progress fields: {sorted(unknown)}")
+        refuse_unknown(changes, UPLOAD_PROGRESS_FIELDS, "upload progress")
         assignments = "".join(f"{column} = ?, " for column in changes)
         values = [_upload_column(column, value) for column, value in changes.items()]
         with self._write("update an upload") as conn:

@@ -30,11 +30,11 @@ from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage import sqlite as sqlite_module
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
-from filedrop.storage.metadata import FileRecord, ListCursor, UserRecord, utcnow
+from filedrop.storage.metadata import FileRecord, UserRecord, utcnow
 from filedrop.storage.mongo import MongoMetadataStore
 from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
-from tests.conftest import _settings
+from tests.fixtures import _settings
 from tests.helpers import pattern, upload_ok
 
 # -- fixtures and helpers -----------------------------------------------------
@@ -340,103 +340,7 @@ def test_memory_stays_bounded_while_streaming_in_and_out(tmp_path: Path) -> None
     assert peak < 4 * 1024**2
 
 
-# -- SqliteMetadataStore: the MetadataStore contract ---------------------------------
-
-
-def test_records_round_trip_with_millisecond_utc_times(meta: SqliteMetadataStore) -> None:
-    moment = datetime(2026, 11, 25, 19, 30, 0, 123_000, tzinfo=UTC)
-    record = _record(created_at=moment)
-    meta.insert(record)
-    got = meta.get("alice", record.file_id)
-    assert got == record
-    assert got is not None and got.created_at.tzinfo is not None
-    assert meta.get("bob", record.file_id) is None  # other owners never see it
-
-
-def test_update_returns_the_record_before_and_honours_sha256(meta: SqliteMetadataStore) -> None:
-    record = _record()
-    meta.insert(record)
-    later = record.updated_at + timedelta(seconds=5)
-    assert meta.update("alice", record.file_id, {"file_name": "x"}, if_sha256="nope") is None
-    assert meta.update("bob", record.file_id, {"file_name": "x"}) is None
-    before = meta.update(
-        "alice",
-        record.file_id,
-        {"file_name": "new.txt", "sha256": "beef", "updated_at": later},
-        if_sha256=record.sha256,
-    )
-    assert before == record
-    after = meta.get("alice", record.file_id)
-    assert after is not None
-    assert (after.file_name, after.sha256, after.updated_at) == ("new.txt", "beef", later)
-    with pytest.raises(ValueError):
-        meta.update("alice", record.file_id, {"file_name = 'x'; --": 1})
-
-
-def test_delete_returns_the_record_and_honours_sha256(meta: SqliteMetadataStore) -> None:
-    record = _record()
-    meta.insert(record)
-    assert meta.delete("alice", record.file_id, if_sha256="nope") is None
-    assert meta.delete("bob", record.file_id) is None
-    assert meta.delete("alice", record.file_id, if_sha256=record.sha256) == record
-    assert meta.delete("alice", record.file_id) is None
-    assert meta.get("alice", record.file_id) is None
-
-
-def test_list_is_newest_first_and_cursor_pages_through_ties(meta: SqliteMetadataStore) -> None:
-    tie = utcnow()
-    records = [_record(created_at=tie) for _ in range(7)]
-    records += [_record(created_at=tie - timedelta(milliseconds=n)) for n in range(1, 6)]
-    records.append(_record(owner="bob", created_at=tie))
-    for record in records:
-        meta.insert(record)
-    expected = sorted(
-        (r for r in records if r.owner == "alice"),
-        key=lambda r: (r.created_at, r.file_id),
-        reverse=True,
-    )
-    seen: list[FileRecord] = []
-    after: ListCursor | None = None
-    while True:
-        page = meta.list("alice", 3, after, None)
-        seen += page
-        if len(page) < 3:
-            break
-        after = ListCursor(page[-1].created_at, page[-1].file_id)
-    assert seen == expected
-
-
-@pytest.mark.parametrize(
-    ("prefix", "expected"),
-    [
-        ("100%", ["100% done.txt"]),
-        ("a_b", ["a_b.txt"]),
-        ("a%", []),
-        ("_", ["_hidden"]),
-        ("\u00e9t\u00e9", ["\u00e9t\u00e9 \U0001f31e.jpg"]),
-        ("\U0001f31e", ["\U0001f31e only"]),
-        ("A", []),  # case-sensitive, like the MongoDB regex
-        ("'; DROP TABLE files; --", []),
-    ],
-)
-def test_prefix_is_matched_literally(
-    meta: SqliteMetadataStore, prefix: str, expected: list[str]
-) -> None:
-    names = [
-        "100% done.txt",
-        "100 percent.txt",
-        "a_b.txt",
-        "axb.txt",
-        "abc",
-        "_hidden",
-        "\u00e9t\u00e9 \U0001f31e.jpg",
-        "\u00e9te.jpg",
-        "\U0001f31e only",
-    ]
-    for name in names:
-        meta.insert(_record(name=name))
-    assert sorted(r.file_name for r in meta.list("alice", 100, None, prefix)) == expected
-    assert len(meta.list("alice", 100, None, None)) == len(names)
+# -- SqliteMetadataStore (the protocol's contract: tests/contract/test_metadata.py) -----
 
 
 def test_iter_all_pages_through_every_owner(
@@ -475,55 +379,7 @@ def test_unopenable_database_is_database_unavailable(tmp_path: Path) -> None:
         store.check()
 
 
-# -- SqliteMetadataStore: users, quotas, rate limits -------------------------------
-
-
-def test_users_by_id_and_key_hash(meta: SqliteMetadataStore) -> None:
-    ada, bob = _user("u1"), _user("u2")
-    meta.create_user(ada)
-    meta.create_user(bob)
-    assert meta.get_user("u1") == ada
-    assert meta.find_by_key_hash("hash-u2") == bob
-    assert [u.user_id for u in meta.list_users()] == ["u1", "u2"]
-    assert meta.set_key_hash("u1", "rotated") is True
-    assert meta.find_by_key_hash("hash-u1") is None
-    assert meta.set_key_hash("nobody", "x") is False
-    assert meta.delete_user("u2") == bob
-    assert meta.delete_user("u2") is None
-    assert meta.get_user("u2") is None
-
-
-def test_reserve_release_and_set_usage(meta: SqliteMetadataStore) -> None:
-    meta.create_user(_user("u1", quota=100))
-    assert meta.reserve("u1", 60, 1)
-    assert not meta.reserve("u1", 41, 1)
-    assert meta.reserve("u1", 40, 1)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (100, 2)
-    meta.release("u1", 30, 1)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (70, 1)
-    meta.set_usage("u1", 5, 9)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (5, 9)
-    assert meta.reserve("no-such-user", 10**15, 1) is True  # no user, no quota
-    assert meta.get_user("no-such-user") is None
-
-
-def test_reserve_never_exceeds_quota_under_20_threads(meta: SqliteMetadataStore) -> None:
-    meta.create_user(_user("u1", quota=1000))
-    barrier = threading.Barrier(20)
-
-    def worker(_: int) -> int:
-        barrier.wait()
-        return sum(meta.reserve("u1", 30, 1) for _ in range(5))
-
-    with ThreadPoolExecutor(20) as pool:
-        granted = sum(pool.map(worker, range(20)))
-    user = meta.get_user("u1")
-    assert user is not None
-    assert granted == 1000 // 30
-    assert (user.bytes_used, user.file_count) == (granted * 30, granted)
+# -- SqliteMetadataStore: rate-limit windows ------------------------------------
 
 
 def test_hit_counts_per_bucket_and_window_and_prunes_old_windows(
