@@ -234,7 +234,7 @@ def blob_store(request: pytest.FixtureRequest) -> Iterator[BlobStore]:
     if request.param == "moto":
         with mock_aws():
             blobs = S3BlobStore.connect(
-                None, "test", "test", "us-east-1", "fd", part_size=PART_SIZE
+                None, "test", "test", "us-east-1", "filedrop-contract", part_size=PART_SIZE
             )
             blobs.ensure_bucket()
             yield blobs

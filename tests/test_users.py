@@ -379,7 +379,7 @@ def test_no_key_ever_reaches_the_log(auth_app: Flask, caplog: pytest.LogCaptureF
     assert key not in text and ADMIN not in text
 
 
-def test_admin_status(auth_app: Flask) -> None:
+def test_admin_status(auth_app: Flask, backend: Backend) -> None:
     client = auth_app.test_client()
     _, key = _new_user(client)
     _upload(client, key, b"12345")
@@ -387,6 +387,11 @@ def test_admin_status(auth_app: Flask) -> None:
     assert status["checks"]["database"]["ok"] and status["checks"]["storage"]["ok"]
     assert status["totals"] == {"users": 1, "files": 1, "bytes": 5}
     assert status["version"] and status["uptime_s"] >= 0 and len(status["load_average"]) == 3
+    if backend.blobs.name == "local":
+        assert 0 < status["disk"]["free_bytes"] <= status["disk"]["total_bytes"]
+        assert status["disk"]["path"].startswith(backend.settings.data_dir)
+    else:
+        assert "disk" not in status  # S3: the bytes are on another machine
 
 
 def test_create_user_cli_prints_a_working_key(auth_app: Flask) -> None:

@@ -257,6 +257,9 @@ class S3BlobStore:
                             self._abort(upload["Key"], upload["UploadId"])
         return stale
 
+    def disk_usage(self) -> None:
+        return None  # the bytes live on the S3 server's disks, not this machine's
+
     def ensure_bucket(self) -> bool:
         with _s3_errors("create the bucket"):
             try:
