@@ -8,40 +8,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import cast
-
-from flask import Flask, Response
+from typing import TYPE_CHECKING, cast
 
 from .config import Settings
-from .errors import FileDropError, register_error_handlers
+from .errors import FileDropError
 from .service import FileService
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, FileStore
 
+if TYPE_CHECKING:  # Flask loads with the app, not with the domain and storage modules
+    from flask import Flask
+
 log = logging.getLogger("filedrop")
 
 __version__ = "0.1.0"
-
-
-class FileDropFlask(Flask):
-    """Flask, with OPTIONS answered from the route that matched.
-
-    Werkzeug's automatic OPTIONS lists the methods of every rule the path
-    matches, so ``/files/upload`` would also advertise ``/files/<file_id>``'s.
-    """
-
-    def make_default_options_response(self) -> Response:
-        from flask import request
-
-        matched = request.url_rule
-        methods = {"OPTIONS"}
-        if matched is not None:
-            for rule in self.url_map.iter_rules():
-                if rule.rule == matched.rule:  # one pattern may have a rule per method
-                    methods |= rule.methods or set()
-        response = Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
-        del response.headers["Content-Type"]  # no body, so no (default text/html) type
-        return response
 
 
 def create_app(
@@ -56,6 +36,8 @@ def create_app(
     from .folders import FolderService
     from .http import access_log, admin, auth, docs, files, folders, health, links, tus
     from .http import metrics as metrics_http
+    from .http.application import FileDropFlask
+    from .http.errors import register_error_handlers
     from .links import LinkService
     from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter

@@ -8,9 +8,7 @@ embedded mode: files under ``DATA_DIR/blobs`` and metadata in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .storage.blobs import BlobStore
@@ -19,6 +17,9 @@ from .storage.metadata import CatalogStore, FileStore
 from .storage.mongo import MongoMetadataStore
 from .storage.s3 import S3BlobStore
 from .storage.sqlite import SqliteMetadataStore
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # Embedded mode's layout under DATA_DIR.
 BLOB_DIR = "blobs"

@@ -21,9 +21,10 @@ import copy
 from typing import Any
 
 from . import __version__
-from .errors import _HTTP_CODES, FileDropError
+from .errors import FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http.errors import HTTP_CODES
 from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
@@ -209,7 +210,7 @@ _STATUS_TEXT = {
 
 def error_codes() -> list[str]:
     """Every code the error handlers can put in an error body, sorted."""
-    codes = {FileDropError.code, *_HTTP_CODES.values()}
+    codes = {FileDropError.code, *HTTP_CODES.values()}
     pending = list(FileDropError.__subclasses__())
     while pending:
         cls = pending.pop()
