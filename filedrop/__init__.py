@@ -56,10 +56,12 @@ def create_app(
     app.extensions["filedrop.metrics"] = metrics
     # Everything above the stores sees them through a stopwatch (backend latency metrics).
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
-    service = FileService(blobs, meta, settings.max_file_size)
-    users = UserService(meta, service, settings.default_quota_bytes)
+    # Each service gets the one protocol it uses; all of them are this one store.
+    service = FileService(blobs, meta, meta, settings.max_file_size)
+    users = UserService(meta, meta, service, settings.default_quota_bytes)
     app.extensions["filedrop.uploads"] = UploadService(
         service,
+        meta,
         settings.tus_expiry_s,
         settings.tus_lock_s,
         settings.s3_part_size,
@@ -67,8 +69,9 @@ def create_app(
     )
     app.extensions["filedrop"] = service
     app.extensions["filedrop.users"] = users
-    app.extensions["filedrop.folders"] = FolderService(service)
-    app.extensions["filedrop.links"] = LinkService(service)
+    app.extensions["filedrop.folders"] = FolderService(service, meta)
+    app.extensions["filedrop.links"] = LinkService(service, meta)
+    app.extensions["filedrop.catalog"] = meta  # operations (fsck) that span every record
     app.extensions["filedrop.settings"] = settings
     app.extensions["filedrop.ratelimit"] = RateLimiter(
         meta, settings.rate_limit_per_window, settings.rate_limit_window_s

@@ -13,7 +13,7 @@ from .expiry import purge
 from .fsck import fsck
 from .links import LinkService
 from .service import FileService
-from .storage.metadata import utcnow
+from .storage.metadata import CatalogStore, utcnow
 from .uploads import UploadService
 from .users import UserService
 
@@ -43,7 +43,8 @@ def fsck_command(repair: bool, grace: int | None) -> None:
     service = _service()
     settings = current_app.extensions["filedrop.settings"]
     grace_s = settings.orphan_grace_s if grace is None else grace
-    report = fsck(service.blobs, service.meta, repair=repair, grace_s=grace_s)
+    catalog: CatalogStore = current_app.extensions["filedrop.catalog"]
+    report = fsck(service.blobs, catalog, repair=repair, grace_s=grace_s)
     click.echo(json.dumps(report.as_dict(), indent=2))
     if not report.clean and not repair:
         raise SystemExit(1)

@@ -10,7 +10,7 @@ import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
 from .service import FileService
-from .storage.metadata import CatalogStore, UserRecord, utcnow
+from .storage.metadata import FolderStore, UserRecord, UserStore, utcnow
 
 log = logging.getLogger("filedrop.users")
 
@@ -37,8 +37,11 @@ def validate_user_name(name: object) -> str:
 
 
 class UserService:
-    def __init__(self, store: CatalogStore, files: FileService, default_quota: int) -> None:
+    def __init__(
+        self, store: UserStore, folders: FolderStore, files: FileService, default_quota: int
+    ) -> None:
         self.store = store
+        self.folders = folders
         self.files = files
         self.default_quota = default_quota
 
@@ -86,7 +89,7 @@ class UserService:
         if self.store.delete_user(user_id) is None:
             raise UserNotFound(user_id)
         deleted = self.files.delete_all(user_id)
-        self.store.delete_folders(user_id, "/", recursive=True)
+        self.folders.delete_folders(user_id, "/", recursive=True)
         return deleted
 
     def authenticate(self, key: str | None) -> UserRecord:

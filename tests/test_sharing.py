@@ -90,7 +90,7 @@ def test_tokens_are_random_and_stored_only_as_hashes(backend: Backend) -> None:
     tokens = [share(client, meta["file_id"])["token"] for _ in range(3)]
     assert len(set(tokens)) == 3
     for token in tokens:
-        stored = backend.meta.get_link(hash_token(token))  # type: ignore[attr-defined]
+        stored = backend.meta.get_link(hash_token(token))
         assert (
             stored is not None and stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
         )
@@ -163,7 +163,7 @@ def test_password_protected_links(client: FlaskClient, backend: Backend) -> None
     link = share(client, meta["file_id"], password="correct horse ✓")
     token = link["token"]
     assert link["has_password"] is True
-    stored = backend.meta.get_link(hash_token(token))  # type: ignore[attr-defined]
+    stored = backend.meta.get_link(hash_token(token))
     assert stored.password_hash.startswith("scrypt$") and "horse" not in stored.password_hash
     for response in (
         client.get(f"/d/{token}"),

@@ -22,6 +22,11 @@ def iso_ms(moment: datetime) -> str:
     )
 
 
+def field_names(record: type[Any]) -> tuple[str, ...]:
+    """A record dataclass's fields, in order: each store's columns or document keys."""
+    return tuple(f.name for f in fields(record))
+
+
 def _iso_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else iso_ms(moment)
 
@@ -76,7 +81,7 @@ class FileRecord:
 
 # What FileStore.update may change: the record's own fields. Its identity (file_id,
 # owner) never changes, and the download bookkeeping is record_access's alone.
-FILE_CHANGEABLE_FIELDS = frozenset(f.name for f in fields(FileRecord)) - {
+FILE_CHANGEABLE_FIELDS = frozenset(field_names(FileRecord)) - {
     "file_id",
     "owner",
     "last_accessed_at",

@@ -24,6 +24,7 @@ from .metadata import (
     ListCursor,
     UploadRecord,
     UserRecord,
+    field_names,
     refuse_unknown,
 )
 
@@ -31,15 +32,12 @@ _T = TypeVar("_T")
 
 log = logging.getLogger("filedrop.mongo")
 
-_FIELDS = (
-    "owner",
-    "file_name",
-    "file_size",
-    "file_type",
-    "created_at",
-    "updated_at",
-    "sha256",
-    "blob_key",
+# Kept as they are; file_id is the _id, and folder, expiry and download counts are
+# read with defaults (older documents lack them, counts live in file_access).
+_FIELDS = tuple(
+    name
+    for name in field_names(FileRecord)
+    if name not in {"file_id", "folder", "expires_at", "last_accessed_at", "download_count"}
 )
 
 
@@ -124,17 +122,8 @@ def _all_of(query: dict[str, Any], clauses: builtins.list[dict[str, Any]]) -> di
     return {**query, "$and": clauses} if clauses else query
 
 
-_LINK_FIELDS = (
-    "link_id",
-    "owner",
-    "file_id",
-    "blob_key",
-    "created_at",
-    "expires_at",
-    "max_downloads",
-    "password_hash",
-    "revoked_at",
-)
+# token_hash is the _id; the download count lives in link_counts.
+_LINK_FIELDS = tuple(n for n in field_names(LinkRecord) if n not in {"token_hash", "downloads"})
 
 
 def _link_from_doc(doc: dict[str, Any], downloads: int) -> LinkRecord:
@@ -153,26 +142,7 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(user_id=doc["_id"], **values)
 
 
-_UPLOAD_FIELDS = (
-    "owner",
-    "length",
-    "offset",
-    "metadata",
-    "file_name",
-    "file_type",
-    "folder",
-    "file_id",
-    "blob_key",
-    "multipart_id",
-    "part_size",
-    "parts",
-    "staged",
-    "created_at",
-    "expires_at",
-    "completed_at",
-    "lock",
-    "lock_until",
-)
+_UPLOAD_FIELDS = field_names(UploadRecord)[1:]  # upload_id is the _id
 
 
 def _upload_doc_value(name: str, value: Any) -> Any:

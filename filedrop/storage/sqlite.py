@@ -34,6 +34,7 @@ from .metadata import (
     ListCursor,
     UploadRecord,
     UserRecord,
+    field_names,
     refuse_unknown,
 )
 
@@ -45,21 +46,7 @@ _SCAN_PAGE = 500
 _PRUNE_EVERY = 256  # rate-limit hits between sweeps of expired windows
 _MAX_IDLE = 16  # connections a process keeps open between requests
 
-_FILE_COLUMNS = (
-    "file_id",
-    "owner",
-    "file_name",
-    "file_size",
-    "file_type",
-    "created_at",
-    "updated_at",
-    "sha256",
-    "blob_key",
-    "folder",
-    "expires_at",
-    "last_accessed_at",
-    "download_count",
-)
+_FILE_COLUMNS = field_names(FileRecord)
 _FILE_SELECT = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files"
 _USER_COLUMNS = (
     "user_id",
@@ -130,27 +117,7 @@ CREATE INDEX IF NOT EXISTS uploads_expires_at ON uploads (expires_at);
 """
 
 
-_UPLOAD_COLUMNS = (
-    "upload_id",
-    "owner",
-    "length",
-    "offset",
-    "metadata",
-    "file_name",
-    "file_type",
-    "folder",
-    "file_id",
-    "blob_key",
-    "multipart_id",
-    "part_size",
-    "parts",
-    "staged",
-    "created_at",
-    "expires_at",
-    "completed_at",
-    "lock",
-    "lock_until",
-)
+_UPLOAD_COLUMNS = field_names(UploadRecord)
 _UPLOAD_SELECT = f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads"
 _UPLOAD_DATETIMES = {"created_at", "expires_at", "completed_at", "lock_until"}
 
@@ -234,19 +201,7 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_owner_file ON links (owner, file_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS links_owner_link_id ON links (owner, link_id);
 """
-_LINK_COLUMNS = (
-    "token_hash",
-    "link_id",
-    "owner",
-    "file_id",
-    "blob_key",
-    "created_at",
-    "expires_at",
-    "max_downloads",
-    "downloads",
-    "password_hash",
-    "revoked_at",
-)
+_LINK_COLUMNS = field_names(LinkRecord)
 _LINK_SELECT = f"SELECT {', '.join(_LINK_COLUMNS)} FROM links"
 _LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
 
