@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,7 +60,7 @@ _USER_COLUMNS = (
 _USER_SELECT = f"SELECT {', '.join(_USER_COLUMNS)} FROM users"
 _DATETIME_COLUMNS = {"created_at", "updated_at", "expires_at", "last_accessed_at"}
 
-_SCHEMA = """
+_BASE_TABLES = """
 CREATE TABLE IF NOT EXISTS files (
     file_id    TEXT PRIMARY KEY,
     owner      TEXT NOT NULL,
@@ -167,15 +167,14 @@ def _stored(column: str, value: Any) -> Any:
     return value
 
 
-# Columns added to ``files`` after its first release: old database files
-# and new ones get them the same way, at startup.
+# Columns added to ``files`` with folders, expiry and download counts.
 _ADDED_FILE_COLUMNS = (
     ("folder", "TEXT NOT NULL DEFAULT '/'"),
     ("expires_at", "INTEGER"),
     ("last_accessed_at", "INTEGER"),
     ("download_count", "INTEGER NOT NULL DEFAULT 0"),
 )
-_SHARING_SCHEMA = """
+_FOLDERS_AND_LINKS = """
 CREATE INDEX IF NOT EXISTS files_owner_folder_newest_first
     ON files (owner, folder, created_at DESC, file_id DESC);
 CREATE INDEX IF NOT EXISTS files_expires_at ON files (expires_at) WHERE expires_at IS NOT NULL;
@@ -206,15 +205,48 @@ _LINK_SELECT = f"SELECT {', '.join(_LINK_COLUMNS)} FROM links"
 _LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
 
 
-def _upgrade_schema(conn: sqlite3.Connection) -> None:
-    """Add the folder, expiry and link columns, indexes and tables (in the schema transaction)."""
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    # One statement at a time: executescript() would COMMIT the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _create_base_tables(conn: sqlite3.Connection) -> None:
+    """Files, users, rate-limit windows and resumable uploads, as first released."""
+    _execute_script(conn, _BASE_TABLES)
+
+
+def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
+    """Folder, expiry and download-count columns on files; the folders and links tables."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
     for column, declaration in _ADDED_FILE_COLUMNS:
         if column not in present:
             conn.execute(f"ALTER TABLE files ADD COLUMN {column} {declaration}")
-    for statement in _SHARING_SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    _execute_script(conn, _FOLDERS_AND_LINKS)
+
+
+# The schema's history: each step brings a database from the version before it to its
+# own, in order, and the version reached is kept in the file (PRAGMA user_version).
+# Files from before numbered migrations say 0 whatever they hold, so every step
+# tolerates finding its work done (IF NOT EXISTS, columns added only if missing).
+# Append new steps; never change one that has shipped.
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
+    (1, _create_base_tables),
+    (2, _add_folders_expiry_and_links),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the steps this database has not had, inside the caller's transaction;
+    return the version it started at."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, step in MIGRATIONS:
+        if number > version:
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return int(version)
 
 
 def _link(row: tuple[Any, ...]) -> LinkRecord:
@@ -351,10 +383,7 @@ class SqliteMetadataStore:
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            _upgrade_schema(conn)
+            migrate(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

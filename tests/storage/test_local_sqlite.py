@@ -534,3 +534,69 @@ def test_files_persist_across_restarts_with_same_ids_and_sha256(tmp_path: Path) 
     assert body.data == content
     assert hashlib.sha256(body.data).hexdigest() == uploaded[0]["sha256"]
     assert second.get("/files?prefix=100%25%20_").get_json()["files"] == [uploaded[1]]
+
+
+# -- SqliteMetadataStore: numbered schema migrations ---------------------------------
+
+
+def _user_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_a_new_database_starts_at_the_latest_schema_version(meta: SqliteMetadataStore) -> None:
+    assert _user_version(meta.path) == sqlite_module.SCHEMA_VERSION == 2
+
+
+def test_each_migration_runs_once_and_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "meta.sqlite3"
+    first = SqliteMetadataStore(path)
+    first.insert(_record())
+    first.close()
+    ran: list[int] = []
+    later = (
+        (3, lambda conn: ran.append(3)),
+        (4, lambda conn: ran.append(4) or conn.execute("CREATE TABLE extra (x INTEGER)")),
+    )
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, *later))
+    for _ in range(2):  # the second store finds nothing left to do
+        store = SqliteMetadataStore(path)
+        assert len(store.list("alice", 10, None, None)) == 1
+        store.close()
+    assert ran == [3, 4] and _user_version(path) == 4
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "meta.sqlite3"
+    SqliteMetadataStore(path).ensure_indexes()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, (3, broken)))
+    with pytest.raises(DatabaseUnavailable):
+        SqliteMetadataStore(path).check()
+    assert _user_version(path) == 2
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "half_done" not in tables
+
+
+def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -> None:
+    """Version 0 but every table and column already there: the steps find their work done."""
+    path = tmp_path / "meta.sqlite3"
+    record = _record()
+    store = SqliteMetadataStore(path)
+    store.insert(record)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 0")
+    store = SqliteMetadataStore(path)
+    assert store.get("alice", record.file_id) == record
+    store.close()
+    assert _user_version(path) == 2
