@@ -268,6 +268,23 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+# -- markers ---------------------------------------------------------------------
+
+_SERVER_FIXTURES = {"seaweedfs", "minio", "ferretdb", "real_backend"}
+_SERVER_NAMES = ("seaweedfs", "minio", "ferretdb")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``real`` every test that starts a real server: through a session fixture,
+    or through a parameter (``backend``, ``meta_store``...) that names one."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        values = [str(v) for v in params.params.values()] if params else []
+        uses_fixture = bool(_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if uses_fixture or any(name in v for v in values for name in _SERVER_NAMES):
+            item.add_marker(pytest.mark.real)
+
+
 # -- CI: a skipped real-server test is a failure ------------------------------
 
 _skipped: list[str] = []

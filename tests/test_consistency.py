@@ -20,6 +20,8 @@ from filedrop.storage.metadata import FileRecord, utcnow
 from tests.fixtures import PART_SIZE, S3_BACKENDS, Backend
 from tests.helpers import error_code, pattern, upload_ok
 
+pytestmark = pytest.mark.http
+
 
 class TrippingStream(io.RawIOBase):
     """A request body that calls ``trip`` once ``after`` bytes have been read."""

@@ -17,6 +17,8 @@ from tests.fixtures import Backend
 from tests.helpers import error_code, upload, upload_ok
 from tests.test_users import _admin, _app, _new_user
 
+pytestmark = pytest.mark.http
+
 
 def test_an_expired_file_is_gone_for_every_endpoint_at_once(client: FlaskClient) -> None:
     doomed = upload(

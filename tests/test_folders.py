@@ -14,6 +14,8 @@ from tests.fixtures import EMBEDDED, FAST, Backend
 from tests.helpers import error_code, upload
 from tests.test_users import _admin, _app, _new_user
 
+pytestmark = pytest.mark.http
+
 
 def put_file(
     client: FlaskClient,

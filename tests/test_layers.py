@@ -27,13 +27,15 @@ BELOW_HTTP = [
 ]
 
 
-@pytest.mark.parametrize("module", BELOW_HTTP)
-def test_services_and_storage_never_import_flask(module: str) -> None:
-    # A fresh interpreter: this one has Flask loaded by the other tests.
+def test_services_and_storage_never_import_flask() -> None:
+    # A fresh interpreter (this one has Flask loaded by other tests), importing one
+    # module at a time so the failure names the first that brought the web along.
     check = (
-        f"import sys, {module}; "
-        "web = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug')); "
-        "assert not web, web"
+        "import importlib, sys\n"
+        f"for module in {BELOW_HTTP!r}:\n"
+        "    importlib.import_module(module)\n"
+        "    web = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug'))\n"
+        "    assert not web, f'{module} imports {web[:3]}'\n"
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

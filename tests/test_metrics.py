@@ -11,6 +11,8 @@ from flask import Flask
 from filedrop import create_app
 from tests.fixtures import Backend
 
+pytestmark = pytest.mark.http
+
 ADMIN = "metrics-admin-token-0123456789"
 
 

@@ -19,6 +19,8 @@ from tests.helpers import error_code, pattern, upload_ok
 from tests.test_openapi import ADMIN_TOKEN, assert_documented, bearer, keyed_client
 from tests.test_users import _admin, _app, _new_user
 
+pytestmark = pytest.mark.http
+
 
 def share(
     client: FlaskClient, file_id: str, headers: dict[str, str] | None = None, **body: Any

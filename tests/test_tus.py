@@ -40,6 +40,8 @@ from tests.helpers import Generated
 from tests.live import CuttingProxy
 from tests.test_openapi import assert_documented
 
+pytestmark = pytest.mark.http
+
 ADMIN = "admin-token-for-tus-tests-0123456789"
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_STREAM = {**TUS, "Content-Type": "application/offset+octet-stream"}
@@ -383,7 +385,7 @@ def test_requests_that_break_the_protocol_change_nothing(live: Live) -> None:
 def test_tus_responses_match_the_document(backend: Backend) -> None:
     app = _app(backend)
     client = app.test_client()
-    spec = build_spec(include_auth=True)
+    spec = build_spec()
     made = client.post(
         "/admin/users",
         json={"name": "doc", "quota_bytes": 100},

@@ -11,6 +11,8 @@ from filedrop.http.downloads import content_disposition
 from filedrop.mediatypes import detect, inline_safe
 from filedrop.validation import declared_media_type, header_file_name, validate_file_name
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "size"),

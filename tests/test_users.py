@@ -25,6 +25,8 @@ from filedrop.users import hash_key
 from tests.fixtures import Backend
 from tests.helpers import error_code
 
+pytestmark = pytest.mark.http
+
 ADMIN = "admin-token-for-tests-0123456789"
 
 

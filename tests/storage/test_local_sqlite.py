@@ -37,6 +37,8 @@ from filedrop.storage.sqlite import SqliteMetadataStore
 from tests.fixtures import _settings
 from tests.helpers import pattern, upload_ok
 
+pytestmark = pytest.mark.unit
+
 # -- fixtures and helpers -----------------------------------------------------
 
 
