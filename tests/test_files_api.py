@@ -346,6 +346,30 @@ def test_type_detection_from_content_when_undeclared(client: FlaskClient) -> Non
     assert raw["file_type"] == "image/png"
 
 
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (
+            b"PK\x03\x04\x14\x00",
+            "report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (b"\x00\x00\x00\x18ftypisom", "song.m4a", "audio/mp4"),
+        (b"\x00\x00\x00\x18ftypheic", "IMG_0001", "image/heic"),
+    ],
+)
+def test_a_container_format_is_named_by_its_extension(
+    client: FlaskClient, head: bytes, name: str, expected: str
+) -> None:
+    raw = client.post(
+        "/files/upload",
+        data=head + bytes(64),
+        headers={"X-File-Name": name},
+        content_type="application/x-www-form-urlencoded",  # undeclared, as curl sends it
+    )
+    assert raw.status_code == 201 and raw.get_json()["file_type"] == expected
+
+
 def test_malformed_declared_type_is_not_echoed(client: FlaskClient) -> None:
     response = client.post(
         "/files/upload",
