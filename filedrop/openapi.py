@@ -2138,7 +2138,7 @@ def _auth_schemas() -> Obj:
                 },
                 "disk": {
                     "type": "object",
-                    "description": "Local blob storage only: the data directory's disk.",
+                    "description": "Local blob storage only: the disk holding the blobs.",
                     "required": ["path", "free_bytes", "total_bytes"],
                     "properties": {
                         "path": {"type": "string"},

@@ -465,6 +465,7 @@ def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
     return count
 
 
+@pytest.mark.live  # two fresh interpreters: seconds, so outside the inner loop
 def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     setup = SqliteMetadataStore(path)
