@@ -55,8 +55,8 @@ class BlobStore(Protocol):
         """
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BlobReader:
-        """Stream the object, or bytes ``start``..``end`` inclusive of it (``end`` None: to
-        its end). A missing object raises BlobNotFound."""
+        """Stream the object, or bytes ``start``..``end`` inclusive of it (``end`` None or
+        past the object: to its end). A missing object raises BlobNotFound."""
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing object is not an error."""

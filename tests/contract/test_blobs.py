@@ -12,23 +12,11 @@ import pytest
 from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage.blobs import BlobNotFound, BlobStore
 from tests.fixtures import PART_SIZE
+from tests.records import chunks, read_blob
 
 pytestmark = pytest.mark.contract
 
 DATA = bytes(range(256)) * 40  # 10 KiB, every byte value
-
-
-def _read(store: BlobStore, key: str, start: int | None = None, end: int | None = None) -> bytes:
-    reader = store.open(key, start, end)
-    try:
-        return b"".join(reader)
-    finally:
-        reader.close()
-
-
-def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
-    for offset in range(0, len(data), size):
-        yield data[offset : offset + size]
 
 
 def _key() -> str:
@@ -42,25 +30,26 @@ def _xfail_on_moto(request: pytest.FixtureRequest, reason: str) -> None:
 
 def test_put_then_read_whole_and_ranges(blob_store: BlobStore) -> None:
     key = _key()
-    blob_store.put_stream(key, _chunks(DATA))
-    assert _read(blob_store, key) == DATA
-    assert _read(blob_store, key, 0, 0) == DATA[:1]
-    assert _read(blob_store, key, 100, 1099) == DATA[100:1100]
-    assert _read(blob_store, key, 10_000) == DATA[10_000:]  # to the end
+    blob_store.put_stream(key, chunks(DATA))
+    assert read_blob(blob_store, key) == DATA
+    assert read_blob(blob_store, key, 0, 0) == DATA[:1]
+    assert read_blob(blob_store, key, 100, 1099) == DATA[100:1100]
+    assert read_blob(blob_store, key, 10_000) == DATA[10_000:]  # to the end
+    assert read_blob(blob_store, key, 10_000, 10**9) == DATA[10_000:]  # clamped to the end
     assert blob_store.exists(key)
 
 
 def test_an_empty_body_is_an_empty_object(blob_store: BlobStore) -> None:
     key = _key()
     blob_store.put_stream(key, iter([]))
-    assert blob_store.exists(key) and _read(blob_store, key) == b""
+    assert blob_store.exists(key) and read_blob(blob_store, key) == b""
 
 
 def test_a_body_of_several_parts_round_trips(blob_store: BlobStore) -> None:
     data = bytes(range(251)) * (PART_SIZE * 2 // 251 + 7)  # two parts and a bit
     key = _key()
-    blob_store.put_stream(key, _chunks(data, 1024**2))
-    assert _read(blob_store, key) == data
+    blob_store.put_stream(key, chunks(data, 1024**2))
+    assert read_blob(blob_store, key) == data
     [info] = [b for b in blob_store.iter_blobs(key) if b.key == key]
     assert info.size == len(data)
 
@@ -72,11 +61,11 @@ def test_a_failing_before_commit_stores_nothing(blob_store: BlobStore) -> None:
         raise RuntimeError("checksum mismatch")
 
     with pytest.raises(RuntimeError):
-        blob_store.put_stream(key, _chunks(DATA), before_commit=refuse)
+        blob_store.put_stream(key, chunks(DATA), before_commit=refuse)
     assert not blob_store.exists(key)
     called: list[bool] = []
-    blob_store.put_stream(key, _chunks(DATA), before_commit=lambda: called.append(True))
-    assert called == [True] and _read(blob_store, key) == DATA
+    blob_store.put_stream(key, chunks(DATA), before_commit=lambda: called.append(True))
+    assert called == [True] and read_blob(blob_store, key) == DATA
 
 
 def test_a_failing_body_stores_nothing(blob_store: BlobStore) -> None:
@@ -95,7 +84,7 @@ def test_a_failing_body_stores_nothing(blob_store: BlobStore) -> None:
 def test_a_missing_object_is_not_found_and_delete_is_idempotent(blob_store: BlobStore) -> None:
     key = _key()
     with pytest.raises(BlobNotFound):
-        _read(blob_store, key)
+        read_blob(blob_store, key)
     assert not blob_store.exists(key)
     blob_store.delete(key)  # missing: not an error
     blob_store.put_stream(key, iter([b"x"]))
@@ -107,10 +96,10 @@ def test_a_missing_object_is_not_found_and_delete_is_idempotent(blob_store: Blob
 
 def test_copy_makes_an_independent_object(blob_store: BlobStore) -> None:
     source, dest = _key(), _key()
-    blob_store.put_stream(source, _chunks(DATA))
+    blob_store.put_stream(source, chunks(DATA))
     blob_store.copy(source, dest)
     blob_store.delete(source)
-    assert _read(blob_store, dest) == DATA
+    assert read_blob(blob_store, dest) == DATA
 
 
 def test_iter_blobs_lists_by_prefix_with_sizes_and_utc_times(blob_store: BlobStore) -> None:
@@ -136,8 +125,8 @@ def test_multipart_upload_is_invisible_until_complete(blob_store: BlobStore) -> 
     etag2 = blob_store.upload_part(key, upload_id, 2, b"tail")
     assert not blob_store.exists(key)
     blob_store.complete_multipart(key, upload_id, [(1, etag1), (2, etag2)])
-    assert _read(blob_store, key, PART_SIZE - 2) == b"aatail"
-    assert _read(blob_store, key, 0, 2) == b"aaa"
+    assert read_blob(blob_store, key, PART_SIZE - 2) == b"aatail"
+    assert read_blob(blob_store, key, 0, 2) == b"aaa"
 
 
 def test_an_unknown_multipart_upload(blob_store: BlobStore, request: pytest.FixtureRequest) -> None:

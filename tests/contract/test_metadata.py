@@ -23,10 +23,10 @@ from filedrop.storage.metadata import (
     LinkRecord,
     ListCursor,
     UploadRecord,
-    UserRecord,
     utcnow,
 )
 from tests.fixtures import MetaUnderTest
+from tests.records import file_record, user_record
 
 pytestmark = pytest.mark.contract
 
@@ -38,34 +38,6 @@ FERRETDB_LOSES_UPDATES = (
     "FerretDB v1 applies an update as a read plus a separate write: racing updates "
     "of one document overwrite each other"
 )
-
-
-def _record(
-    owner: str = "alice",
-    name: str = "file.txt",
-    created_at: datetime | None = None,
-    folder: str = "/",
-    expires_at: datetime | None = None,
-) -> FileRecord:
-    moment = created_at or utcnow()
-    file_id = new_file_id()
-    return FileRecord(
-        file_id=file_id,
-        owner=owner,
-        file_name=name,
-        file_size=3,
-        file_type="text/plain",
-        created_at=moment,
-        updated_at=moment,
-        sha256=hashlib.sha256(file_id.encode()).hexdigest(),
-        blob_key=new_blob_key(file_id),
-        folder=folder,
-        expires_at=expires_at,
-    )
-
-
-def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
-    return UserRecord(user_id, "Ada", f"hash-{user_id}", quota, 0, 0, utcnow())
 
 
 def _link(
@@ -140,7 +112,7 @@ def _xfail_where_updates_race(request: pytest.FixtureRequest, meta: MetaUnderTes
 def test_records_round_trip_with_millisecond_utc_times(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
     moment = datetime(2026, 11, 25, 19, 30, 0, 123_000, tzinfo=UTC)
-    record = _record(created_at=moment, expires_at=moment + timedelta(days=1), folder="/a/b")
+    record = file_record(created_at=moment, expires_at=moment + timedelta(days=1), folder="/a/b")
     store.insert(record)
     assert store.get("alice", record.file_id) == record
     assert store.get("alice", record.file_id, counts=False) == record
@@ -150,7 +122,7 @@ def test_records_round_trip_with_millisecond_utc_times(meta_store: MetaUnderTest
 
 def test_update_returns_the_record_before_and_honours_sha256(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    record = _record()
+    record = file_record()
     store.insert(record)
     assert store.update("alice", record.file_id, {"file_name": "x"}, if_sha256="0" * 64) is None
     assert store.update("mallory", record.file_id, {"file_name": "x"}) is None
@@ -170,7 +142,7 @@ def test_update_refuses_what_is_not_a_changeable_field(
     """Identity and download bookkeeping are not the record's own writes; unknown keys
     are a bug in the caller, not something to store."""
     store = meta_store.store
-    record = _record()
+    record = file_record()
     store.insert(record)
     with pytest.raises(ValueError, match="not changeable file record fields"):
         store.update("alice", record.file_id, {field: 1})
@@ -179,7 +151,7 @@ def test_update_refuses_what_is_not_a_changeable_field(
 
 def test_delete_returns_the_record_and_honours_sha256(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    record = _record()
+    record = file_record()
     store.insert(record)
     assert store.delete("alice", record.file_id, if_sha256="0" * 64) is None
     assert store.delete("mallory", record.file_id) is None
@@ -191,9 +163,9 @@ def test_delete_returns_the_record_and_honours_sha256(meta_store: MetaUnderTest)
 def test_list_is_newest_first_and_a_cursor_pages_through_ties(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
     moment = utcnow()
-    tied = [_record(created_at=moment) for _ in range(3)]
-    older = _record(created_at=moment - timedelta(seconds=1))
-    for record in [older, *tied, _record(owner="bob")]:
+    tied = [file_record(created_at=moment) for _ in range(3)]
+    older = file_record(created_at=moment - timedelta(seconds=1))
+    for record in [older, *tied, file_record(owner="bob")]:
         store.insert(record)
     expected = [*sorted(_ids(tied), reverse=True), older.file_id]
     assert _ids(store.list("alice", 10, None, None)) == expected
@@ -237,7 +209,7 @@ def test_prefix_is_matched_literally(
         "\U0001f31e only",
     ]
     for name in names:
-        store.insert(_record(name=name))
+        store.insert(file_record(name=name))
     assert sorted(r.file_name for r in store.list("alice", 100, None, prefix)) == expected
     assert len(store.list("alice", 100, None, None)) == len(names)
 
@@ -246,12 +218,12 @@ def test_list_by_folder_recursively_and_live(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
     now = utcnow()
     root, docs, deep, sibling = (
-        _record(folder="/"),
-        _record(folder="/docs"),
-        _record(folder="/docs/deep"),
-        _record(folder="/docsx"),
+        file_record(folder="/"),
+        file_record(folder="/docs"),
+        file_record(folder="/docs/deep"),
+        file_record(folder="/docsx"),
     )
-    expired = _record(folder="/docs", expires_at=now - timedelta(seconds=1))
+    expired = file_record(folder="/docs", expires_at=now - timedelta(seconds=1))
     for record in (root, docs, deep, sibling, expired):
         store.insert(record)
 
@@ -279,13 +251,13 @@ def test_list_by_folder_recursively_and_live(meta_store: MetaUnderTest) -> None:
 def test_find_named_sees_live_files_in_exactly_one_folder(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
     now = utcnow()
-    here = _record(name="a.txt", folder="/x")
+    here = file_record(name="a.txt", folder="/x")
     for record in (
         here,
-        _record(name="a.txt", folder="/x/y"),
-        _record(name="a.txt", folder="/x", expires_at=now),
-        _record(name="a.txt", folder="/x", owner="bob"),
-        _record(name="b.txt", folder="/x"),
+        file_record(name="a.txt", folder="/x/y"),
+        file_record(name="a.txt", folder="/x", expires_at=now),
+        file_record(name="a.txt", folder="/x", owner="bob"),
+        file_record(name="b.txt", folder="/x"),
     ):
         store.insert(record)
     assert _ids(store.find_named("alice", "/x", "a.txt", now)) == [here.file_id]
@@ -293,7 +265,7 @@ def test_find_named_sees_live_files_in_exactly_one_folder(meta_store: MetaUnderT
 
 def test_iter_all_and_remove_see_every_owner(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    records = [_record(owner=f"user{i % 3}") for i in range(7)]
+    records = [file_record(owner=f"user{i % 3}") for i in range(7)]
     for record in records:
         store.insert(record)
     assert sorted(_ids(list(store.iter_all()))) == sorted(_ids(records))
@@ -305,7 +277,7 @@ def test_iter_all_and_remove_see_every_owner(meta_store: MetaUnderTest) -> None:
 
 def test_record_access_counts_downloads_that_survive_updates(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    record = _record()
+    record = file_record()
     store.insert(record)
     first, second = utcnow(), utcnow() + timedelta(seconds=5)
     store.record_access(record.file_id, first)
@@ -322,10 +294,10 @@ def test_purgeable_finds_expired_and_unaccessed_files_in_pages(meta_store: MetaU
     store = meta_store.store
     now = utcnow()
     long_ago = now - timedelta(days=30)
-    expired = _record(expires_at=now - timedelta(seconds=1))
-    stale = _record(created_at=long_ago)
-    stale_but_downloaded = _record(created_at=long_ago)
-    fresh = _record(expires_at=now + timedelta(days=1))
+    expired = file_record(expires_at=now - timedelta(seconds=1))
+    stale = file_record(created_at=long_ago)
+    stale_but_downloaded = file_record(created_at=long_ago)
+    fresh = file_record(expires_at=now + timedelta(days=1))
     for record in (expired, stale, stale_but_downloaded, fresh):
         store.insert(record)
     store.record_access(stale_but_downloaded.file_id, now)
@@ -350,8 +322,8 @@ def test_check_answers(meta_store: MetaUnderTest) -> None:
 
 def test_users_by_id_and_key_hash_oldest_first(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    first = _user("u1")
-    second = replace(_user("u2"), created_at=first.created_at + timedelta(seconds=1))
+    first = user_record("u1")
+    second = replace(user_record("u2"), created_at=first.created_at + timedelta(seconds=1))
     store.create_user(second)
     store.create_user(first)
     assert store.get_user("u1") == first
@@ -369,7 +341,7 @@ def test_users_by_id_and_key_hash_oldest_first(meta_store: MetaUnderTest) -> Non
 
 def test_reserve_keeps_the_quota_and_release_gives_back(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
-    store.create_user(_user("u1", quota=100))
+    store.create_user(user_record("u1", quota=100))
     assert store.reserve("u1", 60, 1) is True
     assert store.reserve("u1", 41, 1) is False
     assert store.reserve("u1", 40, 1) is True
@@ -389,7 +361,7 @@ def test_reserve_never_exceeds_the_quota_under_racing_threads(
     meta = threaded_meta_store
     _xfail_where_updates_race(request, meta)
     for user_id in (f"racer{i}" for i in range(5)):
-        meta.store.create_user(_user(user_id, quota=100))
+        meta.store.create_user(user_record(user_id, quota=100))
         admitted = _race(20, lambda _, u=user_id: meta.store.reserve(u, 10, 1))
         user = meta.store.get_user(user_id)
         assert user is not None
@@ -505,9 +477,9 @@ def test_folders_are_recorded_once_and_deleted_alone_or_beneath(
 def test_folders_beneath_come_from_live_files_and_records(meta_store: MetaUnderTest) -> None:
     store = meta_store.store
     now = utcnow()
-    store.insert(_record(folder="/docs/2024"))
-    store.insert(_record(folder="/gone", expires_at=now))
-    store.insert(_record(folder="/theirs", owner="bob"))
+    store.insert(file_record(folder="/docs/2024"))
+    store.insert(file_record(folder="/gone", expires_at=now))
+    store.insert(file_record(folder="/theirs", owner="bob"))
     store.create_folder("alice", "/docs/empty", now)
     store.create_folder("alice", "/other", now)
     assert store.folders_beneath("alice", "/", now) == {"/docs/2024", "/docs/empty", "/other"}

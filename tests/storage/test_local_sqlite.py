@@ -30,12 +30,12 @@ from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage import sqlite as sqlite_module
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
-from filedrop.storage.metadata import FileRecord, UserRecord, utcnow
 from filedrop.storage.mongo import MongoMetadataStore
 from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
 from tests.fixtures import _settings
 from tests.helpers import pattern, upload_ok
+from tests.records import chunks, file_record, read_blob, user_record
 
 pytestmark = pytest.mark.unit
 
@@ -58,45 +58,8 @@ def meta(tmp_path: Path) -> Iterator[SqliteMetadataStore]:
     store.close()
 
 
-def _read(
-    store: LocalBlobStore, key: str, start: int | None = None, end: int | None = None
-) -> bytes:
-    reader = store.open(key, start, end)
-    try:
-        return b"".join(reader)
-    finally:
-        reader.close()
-
-
-def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
-    for offset in range(0, len(data), size):
-        yield data[offset : offset + size]
-
-
 def _files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def _record(
-    owner: str = "alice", name: str = "file.txt", created_at: datetime | None = None
-) -> FileRecord:
-    moment = created_at or utcnow()
-    file_id = new_file_id()
-    return FileRecord(
-        file_id=file_id,
-        owner=owner,
-        file_name=name,
-        file_size=3,
-        file_type="text/plain",
-        created_at=moment,
-        updated_at=moment,
-        sha256=hashlib.sha256(file_id.encode()).hexdigest(),
-        blob_key=new_blob_key(file_id),
-    )
-
-
-def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
-    return UserRecord(user_id, "Ada", f"hash-{user_id}", quota, 0, 0, utcnow())
 
 
 # -- LocalBlobStore: writes are atomic ------------------------------------------
@@ -105,12 +68,12 @@ def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
 def test_put_then_read_whole_and_ranges(blobs: LocalBlobStore) -> None:
     content = pattern(50_000)
     key = new_blob_key(new_file_id())
-    blobs.put_stream(key, _chunks(content))
-    assert _read(blobs, key) == content
-    assert _read(blobs, key, 0, 0) == content[:1]
-    assert _read(blobs, key, 4095, 8200) == content[4095:8201]
-    assert _read(blobs, key, 49_990) == content[49_990:]
-    assert _read(blobs, key, 49_990, 10**9) == content[49_990:]  # clamped, as S3 does
+    blobs.put_stream(key, chunks(content))
+    assert read_blob(blobs, key) == content
+    assert read_blob(blobs, key, 0, 0) == content[:1]
+    assert read_blob(blobs, key, 4095, 8200) == content[4095:8201]
+    assert read_blob(blobs, key, 49_990) == content[49_990:]
+    assert read_blob(blobs, key, 49_990, 10**9) == content[49_990:]  # clamped, as S3 does
     assert blobs.exists(key)
 
 
@@ -132,7 +95,7 @@ def test_failing_before_commit_stores_nothing_and_leaves_no_temp_file(
         raise ValueError("checksum mismatch")
 
     with pytest.raises(ValueError):
-        blobs.put_stream(key, _chunks(pattern(30_000)), refuse)
+        blobs.put_stream(key, chunks(pattern(30_000)), refuse)
     assert not blobs.exists(key)
     assert _files_under(blobs.root) == []
     assert list(blobs.iter_blobs("blobs/")) == []
@@ -213,11 +176,11 @@ def test_copy_and_write_after_directory_was_pruned(blobs: LocalBlobStore) -> Non
     first, second = new_blob_key(file_id), new_blob_key(file_id)
     blobs.put_stream(first, [b"content"])
     blobs.copy(first, second)
-    assert _read(blobs, second) == b"content"
+    assert read_blob(blobs, second) == b"content"
     blobs.delete(first)
     blobs.delete(second)
     blobs.put_stream(first, [b"again"])  # its directory was removed: made again
-    assert _read(blobs, first) == b"again"
+    assert read_blob(blobs, first) == b"again"
     with pytest.raises(BlobNotFound):
         blobs.copy(new_blob_key(file_id), second)
 
@@ -349,7 +312,7 @@ def test_iter_all_pages_through_every_owner(
     meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_module, "_SCAN_PAGE", 3)
-    records = [_record(owner=f"user{n % 3}") for n in range(10)]
+    records = [file_record(owner=f"user{n % 3}") for n in range(10)]
     for record in records:
         meta.insert(record)
     assert sorted(r.file_id for r in meta.iter_all()) == sorted(r.file_id for r in records)
@@ -365,12 +328,12 @@ def test_a_locked_database_is_database_unavailable(tmp_path: Path) -> None:
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(DatabaseUnavailable):
-            store.insert(_record())
+            store.insert(file_record())
         assert store.list("alice", 10, None, None) == []  # WAL: readers still read
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    store.insert(_record())
+    store.insert(file_record())
     store.close()
 
 
@@ -405,7 +368,7 @@ def test_connections_outlive_the_threads_that_used_them(
 ) -> None:
     """A request's thread (or, under gevent workers, its greenlet) ends with the
     request: the next one reuses the connection instead of opening its own."""
-    record = _record()
+    record = file_record()
     meta.insert(record)
     opened: list[sqlite3.Connection] = []
     connect = meta._connect
@@ -457,7 +420,7 @@ def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
     store = SqliteMetadataStore(path)
     store.ensure_indexes()
     for n in range(count):
-        record = _record(owner=f"w{worker}", name=f"{worker}-{n}")
+        record = file_record(owner=f"w{worker}", name=f"{worker}-{n}")
         store.insert(record)
         store.update(record.owner, record.file_id, {"file_name": f"renamed {n}"}, record.sha256)
         store.hit("shared", 0, 60)
@@ -469,7 +432,7 @@ def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
 def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     setup = SqliteMetadataStore(path)
-    setup.create_user(_user("shared-user", quota=10**9))
+    setup.create_user(user_record("shared-user", quota=10**9))
     setup.close()
     count = 150
     start_at = time.time() + 2.0  # both interpreters are up before either writes
@@ -486,18 +449,18 @@ def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) ->
 
 
 def _use_inherited_store(store: SqliteMetadataStore) -> None:
-    store.insert(_record(owner="child"))
+    store.insert(file_record(owner="child"))
 
 
 def test_a_forked_worker_opens_its_own_connection(meta: SqliteMetadataStore) -> None:
     """gunicorn --preload forks after create_app has used the store."""
-    meta.insert(_record(owner="parent"))
+    meta.insert(file_record(owner="parent"))
     child = multiprocessing.get_context("fork").Process(target=_use_inherited_store, args=(meta,))
     child.start()
     child.join(30)
     assert child.exitcode == 0
     assert len(meta.list("child", 10, None, None)) == 1
-    meta.insert(_record(owner="parent"))  # the parent's connection still works
+    meta.insert(file_record(owner="parent"))  # the parent's connection still works
     assert len(meta.list("parent", 10, None, None)) == 2
 
 
@@ -556,7 +519,7 @@ def test_each_migration_runs_once_and_in_order(
 ) -> None:
     path = tmp_path / "meta.sqlite3"
     first = SqliteMetadataStore(path)
-    first.insert(_record())
+    first.insert(file_record())
     first.close()
     ran: list[int] = []
     later = (
@@ -593,7 +556,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
 def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -> None:
     """Version 0 but every table and column already there: the steps find their work done."""
     path = tmp_path / "meta.sqlite3"
-    record = _record()
+    record = file_record()
     store = SqliteMetadataStore(path)
     store.insert(record)
     store.close()
