@@ -1,6 +1,8 @@
 """FILE DROP: a file service on S3-compatible storage and MongoDB.
 
-:func:`create_app` is the application factory; ``app.py`` calls it for gunicorn.
+:func:`create_app` is the application factory; :mod:`filedrop.wsgi` calls it for
+gunicorn. Importing the package loads no Flask (the factory imports it), so
+gunicorn's master can check the settings with :mod:`filedrop.config` alone.
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from .config import Settings
-from .errors import FileDropError
-from .service import FileService
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, FileStore
 
-if TYPE_CHECKING:  # Flask loads with the app, not with the domain and storage modules
+if TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger("filedrop")
@@ -33,21 +33,23 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
+    from .flaskapp import FileDropFlask
     from .folders import FolderService
-    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
+    from .http import access_log, admin, auth, docs, files, folders, health, links, tus, web
     from .http import metrics as metrics_http
-    from .http.application import FileDropFlask
     from .http.errors import register_error_handlers
     from .links import LinkService
     from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter
+    from .service import FileService
     from .uploads import UploadService
     from .users import UserService
 
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxy_hops:
+        _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
@@ -90,6 +92,7 @@ def create_app(
         admin.bp,
         admin.me_bp,
         docs.bp,
+        web.bp,
     ):
         app.register_blueprint(blueprint)
     if settings.metrics != "off":
@@ -108,11 +111,23 @@ def create_app(
     return app
 
 
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies: the client's address (per-address rate limits,
+    logs) and scheme (share-link URLs) come from their X-Forwarded-For/-Proto.
+    Never without a proxy that sets them: a client could claim any address."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    # As Flask documents it; setattr because mypy forbids assigning to a method.
+    setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops))  # noqa: B010
+
+
 def _prepare(meta: FileStore, local_blobs: BlobStore | None) -> None:
     """Create indexes now if the database answers; listing still works without them.
 
     ``local_blobs`` (embedded mode) gets its directory created too.
     """
+    from .errors import FileDropError
+
     if local_blobs is not None:
         try:
             local_blobs.ensure_bucket()
@@ -126,6 +141,8 @@ def _prepare(meta: FileStore, local_blobs: BlobStore | None) -> None:
 
 def _best_effort(what: str, action: Callable[[], None]) -> None:
     """Startup work that can wait for the database: log, don't crash the worker."""
+    from .errors import FileDropError
+
     try:
         action()
     except FileDropError as exc:

@@ -32,7 +32,7 @@ from .errors import (
     LinkPasswordRequired,
 )
 from .expiry import parse_expiry
-from .service import Download, FileService
+from .service import Download, FileService, HeadersFor, url_lifetime
 from .storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
 
 TOKEN_BYTES = 32
@@ -223,6 +223,25 @@ class LinkService:
             raise LinkGone(_GONE_MESSAGES["used_up"])
         self.files.record_download(download.record)
         return download
+
+    def download_url(
+        self, link: LinkRecord, record: FileRecord, expires_s: int, headers: HeadersFor
+    ) -> str | None:
+        """A short-lived storage URL of the linked content, the download claimed and
+        counted first (or LinkGone); None when the blob store can't make one.
+
+        The URL is signed before the claim, so a store that can't sign never uses up
+        a one-time link. It works for ``expires_s`` at most, and never past the
+        link's or the file's expiry: one short window for a one-time link.
+        """
+        lifetime = url_lifetime(expires_s, link.expires_at, record.expires_at)
+        url = self.files.presign(record, lifetime, headers)
+        if url is None:
+            return None
+        if not self.store.claim_download(link, utcnow()):
+            raise LinkGone(_GONE_MESSAGES["used_up"])
+        self.files.record_download(record)
+        return url
 
     # -- housekeeping ----------------------------------------------------------------
 

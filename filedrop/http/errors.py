@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import FileDropError
@@ -73,11 +73,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        response = error_response(status, http_error_code(status), exc.description or exc.name)
-        if status == 405 and exc.response is None:
-            allowed = getattr(exc, "valid_methods", None)
-            if allowed:
-                response.headers["Allow"] = ", ".join(allowed)
+        message = exc.description or exc.name
+        allowed = sorted(getattr(exc, "valid_methods", None) or ()) if status == 405 else None
+        if allowed:
+            usable = ", ".join(m for m in allowed if m not in ("HEAD", "OPTIONS")) or "OPTIONS"
+            message = f"{request.method} is not allowed on {request.path}: use {usable}"
+        response = error_response(status, http_error_code(status), message)
+        if allowed and exc.response is None:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.errorhandler(Exception)

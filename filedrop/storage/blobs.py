@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -103,6 +103,16 @@ class BlobStore(Protocol):
 
     def disk_usage(self) -> DiskUsage | None:
         """The local disk that holds the bytes; None for a store on another machine."""
+
+    def presigned_get_url(
+        self, key: str, expires_s: int, response_headers: Mapping[str, str]
+    ) -> str | None:
+        """A URL that GETs the object straight from storage for ``expires_s`` seconds,
+        answering with ``response_headers`` (Content-Type, Content-Disposition and
+        Cache-Control only). Range and conditional requests work against it.
+
+        None when this store cannot hand out such URLs: the caller serves the bytes.
+        """
 
     def ensure_bucket(self) -> bool:
         """Create the container if missing; True if it was created."""

@@ -1,16 +1,25 @@
-"""The Flask application class the factory builds."""
+"""The Flask class of FILE DROP."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
+
+
+class ApiJSONProvider(DefaultJSONProvider):
+    """The API's JSON: Flask's compact format, keys in the order the API defines them."""
+
+    sort_keys = False
 
 
 class FileDropFlask(Flask):
-    """Flask, with OPTIONS answered from the route that matched.
+    """Flask, with our JSON and with OPTIONS answered from the route that matched.
 
     Werkzeug's automatic OPTIONS lists the methods of every rule the path
     matches, so ``/files/upload`` would also advertise ``/files/<file_id>``'s.
     """
+
+    json_provider_class = ApiJSONProvider
 
     def make_default_options_response(self) -> Response:
         matched = request.url_rule
