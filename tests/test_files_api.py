@@ -365,7 +365,7 @@ def test_a_container_format_is_named_by_its_extension(
         "/files/upload",
         data=head + bytes(64),
         headers={"X-File-Name": name},
-        content_type="application/x-www-form-urlencoded",  # undeclared, as curl sends it
+        content_type="application/octet-stream",  # undeclared: detected
     )
     assert raw.status_code == 201 and raw.get_json()["file_type"] == expected
 
