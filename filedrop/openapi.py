@@ -10,9 +10,9 @@ document's paths are the same set, that the document is valid OpenAPI 3.1,
 and that real responses match the schemas.
 
 The users, keys and admin endpoints are described apart, in
-:func:`_auth_paths`, and join the document only with ``include_auth=True``:
-that also requires a bearer key on every file operation and adds the 401,
-403, 429 and 507 answers that come with users, rate limits and quotas.
+:func:`_auth_paths`; joining them also requires a bearer key on every file
+operation and adds the 401, 403, 429 and 507 answers that come with users,
+rate limits and quotas.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import copy
 from typing import Any
 
 from . import __version__
-from .errors import _HTTP_CODES, FileDropError
+from .errors import FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http.errors import HTTP_CODES
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
@@ -212,7 +213,7 @@ _STATUS_TEXT = {
 
 def error_codes() -> list[str]:
     """Every code the error handlers can put in an error body, sorted."""
-    codes = {FileDropError.code, *_HTTP_CODES.values()}
+    codes = {FileDropError.code, *HTTP_CODES.values()}
     pending = list(FileDropError.__subclasses__())
     while pending:
         cls = pending.pop()
@@ -221,8 +222,8 @@ def error_codes() -> list[str]:
     return sorted(codes)
 
 
-def build_spec(include_auth: bool = False) -> Obj:
-    """The OpenAPI 3.1 document; ``include_auth`` adds users, keys and admin."""
+def build_spec() -> Obj:
+    """The OpenAPI 3.1 document."""
     paths: Obj = {
         **_health_paths(),
         **_docs_paths(),
@@ -254,23 +255,10 @@ def build_spec(include_auth: bool = False) -> Obj:
         "paths": paths,
         "components": components,
     }
-    if include_auth:
-        _add_auth(spec)
+    _add_auth(spec)
     _add_server_limits(spec)
     # Building blocks are shared between operations; callers get their own copy.
     return copy.deepcopy(spec)
-
-
-def to_openapi_path(flask_rule: str) -> str:
-    """``/files/<file_id>`` (a Flask rule, converters allowed) as ``/files/{file_id}``."""
-    out: list[str] = []
-    rest = flask_rule
-    while "<" in rest:
-        head, _, tail = rest.partition("<")
-        variable, _, rest = tail.partition(">")
-        out.append(head + "{" + variable.rpartition(":")[2] + "}")
-    out.append(rest)
-    return "".join(out)
 
 
 _DESCRIPTION = f"""\
@@ -2172,9 +2160,8 @@ list of ids.
 
 
 # == Users, keys, admin, rate limits, quotas ===============================
-# Switched on by build_spec(include_auth=True); docs.py does that as soon as the app
-# serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
-# agree, and that the responses match.
+# Joined to the rest by build_spec. tests/test_openapi.py checks that these and the
+# routes agree, and that the responses match.
 
 _PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/openapi.json", "/docs")
 _SHARE_PATHS = ("/d/{token}",)
@@ -2318,7 +2305,7 @@ def _auth_schemas() -> Obj:
                 },
                 "disk": {
                     "type": "object",
-                    "description": "Local blob storage only: the data directory's disk.",
+                    "description": "Local blob storage only: the disk holding the blobs.",
                     "required": ["path", "free_bytes", "total_bytes"],
                     "properties": {
                         "path": {"type": "string"},

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from .. import __version__
 from ..config import parse_size
 from ..errors import FileDropError, InvalidRequest
-from .context import current_owner, get_service, get_settings, get_users
+from .context import current_owner, get_service, get_users
 from .jsonbody import read_json_object
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -53,7 +53,6 @@ def rotate_key(user_id: str) -> tuple[Response, int, dict[str, str]]:
 @bp.get("/status")
 def status() -> Response:
     service = get_service()
-    settings = get_settings()
     checks = {
         "database": _timed(service.meta.check),
         "storage": _timed(service.blobs.check),
@@ -75,13 +74,9 @@ def status() -> Response:
         }
     except FileDropError as exc:
         body["totals"] = {"error": exc.code}
-    if service.blobs.name == "local":
-        usage = shutil.disk_usage(settings.data_dir)
-        body["disk"] = {
-            "path": settings.data_dir,
-            "free_bytes": usage.free,
-            "total_bytes": usage.total,
-        }
+    disk = service.blobs.disk_usage()
+    if disk is not None:
+        body["disk"] = asdict(disk)
     return jsonify(body)
 
 
