@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 from .config import Settings
 from .storage.blobs import BlobStore
-from .storage.metadata import CatalogStore, MetadataStore
+from .storage.metadata import CatalogStore, FileStore
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -33,11 +33,11 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
-    from .errors import register_error_handlers
     from .flaskapp import FileDropFlask
     from .folders import FolderService
     from .http import access_log, admin, auth, docs, files, folders, health, links, tus, web
     from .http import metrics as metrics_http
+    from .http.errors import register_error_handlers
     from .links import LinkService
     from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter
@@ -58,10 +58,12 @@ def create_app(
     app.extensions["filedrop.metrics"] = metrics
     # Everything above the stores sees them through a stopwatch (backend latency metrics).
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
-    service = FileService(blobs, meta, settings.max_file_size)
-    users = UserService(meta, service, settings.default_quota_bytes, settings.auth_cache_s)
+    # Each service gets the one protocol it uses; all of them are this one store.
+    service = FileService(blobs, meta, meta, settings.max_file_size)
+    users = UserService(meta, meta, service, settings.default_quota_bytes, settings.auth_cache_s)
     app.extensions["filedrop.uploads"] = UploadService(
         service,
+        meta,
         settings.tus_expiry_s,
         settings.tus_lock_s,
         settings.s3_part_size,
@@ -69,8 +71,9 @@ def create_app(
     )
     app.extensions["filedrop"] = service
     app.extensions["filedrop.users"] = users
-    app.extensions["filedrop.folders"] = FolderService(service)
-    app.extensions["filedrop.links"] = LinkService(service)
+    app.extensions["filedrop.folders"] = FolderService(service, meta)
+    app.extensions["filedrop.links"] = LinkService(service, meta)
+    app.extensions["filedrop.catalog"] = meta  # operations (fsck) that span every record
     app.extensions["filedrop.settings"] = settings
     app.extensions["filedrop.ratelimit"] = RateLimiter(
         meta, settings.rate_limit_per_window, settings.rate_limit_window_s
@@ -118,7 +121,7 @@ def _trust_proxies(app: Flask, hops: int) -> None:
     setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops))  # noqa: B010
 
 
-def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
+def _prepare(meta: FileStore, local_blobs: BlobStore | None) -> None:
     """Create indexes now if the database answers; listing still works without them.
 
     ``local_blobs`` (embedded mode) gets its directory created too.

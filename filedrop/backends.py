@@ -13,7 +13,7 @@ from typing import Any
 from .config import Settings, SettingsError
 from .storage.blobs import BlobStore
 from .storage.local import LocalBlobStore
-from .storage.metadata import CatalogStore, MetadataStore
+from .storage.metadata import CatalogStore, FileStore
 from .storage.mongo import MongoMetadataStore
 from .storage.s3 import S3BlobStore
 from .storage.sqlite import SqliteMetadataStore
@@ -80,7 +80,7 @@ def bucket_report(settings: Settings, created: bool) -> str:
     return f"bucket {settings.s3_bucket}: {'created' if created else 'already exists'}"
 
 
-def describe(store: BlobStore | MetadataStore) -> str:
+def describe(store: BlobStore | FileStore) -> str:
     """Which backend a store is and, for the embedded ones, where its data lives."""
     describe_store = getattr(store, "describe", None)
     return str(describe_store()) if callable(describe_store) else store.name

@@ -21,7 +21,7 @@ from .expiry import purge
 from .fsck import fsck
 from .links import LinkService
 from .service import FileService
-from .storage.metadata import utcnow
+from .storage.metadata import CatalogStore, utcnow
 from .uploads import UploadService
 from .users import UserService
 
@@ -53,7 +53,8 @@ def fsck_command(repair: bool, grace: int | None) -> None:
     # Which store it checks, so a wrong DATA_DIR or .env shows before "clean" does.
     where = f"metadata in {describe(service.meta)}, blobs in {describe(service.blobs)}"
     click.echo(f"fsck: {where}", err=True)  # stdout stays the JSON report
-    report = fsck(service.blobs, service.meta, repair=repair, grace_s=grace_s)
+    catalog: CatalogStore = current_app.extensions["filedrop.catalog"]
+    report = fsck(service.blobs, catalog, repair=repair, grace_s=grace_s)
     click.echo(json.dumps(report.as_dict(), indent=2))
     if not report.clean and not repair:
         raise SystemExit(1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import FolderNotEmpty, FolderNotFound, InvalidFolder, InvalidRequest
-from .storage.metadata import utcnow
+from .storage.metadata import FolderStore, utcnow
 from .validation import MAX_NAME_LENGTH, unsafe_characters
 
 if TYPE_CHECKING:
@@ -94,21 +94,23 @@ class Folder:
 class FolderService:
     """Folders of one owner at a time; files beneath them go through :class:`FileService`."""
 
-    def __init__(self, files: FileService) -> None:
+    def __init__(self, files: FileService, store: FolderStore) -> None:
         self.files = files
-        self.meta = files.meta
+        self.store = store
 
     def subfolders(self, owner: str, folder: str) -> list[Folder]:
         """The direct subfolders of ``folder`` that exist, sorted by name."""
-        paths = self.meta.folders_beneath(owner, folder, utcnow())
+        paths = self.store.folders_beneath(owner, folder, utcnow())
         children = {child for path in paths if (child := direct_child(path, folder))}
         return [Folder(path) for path in sorted(children, key=lambda p: (p.casefold(), p))]
 
     def exists(self, owner: str, folder: str) -> bool:
-        if folder == ROOT or self.meta.folder_recorded(owner, folder):
+        if folder == ROOT or self.store.folder_recorded(owner, folder):
             return True
-        live = self.meta.list(owner, 1, None, None, folder=folder, recursive=True, live_at=utcnow())
-        return bool(live) or bool(self.meta.folders_beneath(owner, folder, utcnow()))
+        live = self.files.meta.list(
+            owner, 1, None, None, folder=folder, recursive=True, live_at=utcnow()
+        )
+        return bool(live) or bool(self.store.folders_beneath(owner, folder, utcnow()))
 
     def create(self, owner: str, path: str) -> tuple[Folder, bool]:
         """Record ``path`` as a folder; True if it was not recorded before.
@@ -118,7 +120,7 @@ class FolderService:
         folder = validate_folder(path)
         if folder == ROOT:
             return Folder(ROOT), False
-        return Folder(folder), self.meta.create_folder(owner, folder, utcnow())
+        return Folder(folder), self.store.create_folder(owner, folder, utcnow())
 
     def delete(self, owner: str, path: str, recursive: bool) -> int:
         """Delete a folder; with ``recursive`` every file beneath it too. Returns files deleted.
@@ -132,20 +134,20 @@ class FolderService:
         if not self.exists(owner, folder):
             raise FolderNotFound(folder)
         if not recursive:
-            live = self.meta.list(
+            live = self.files.meta.list(
                 owner, 1, None, None, folder=folder, recursive=True, live_at=utcnow()
             )
-            if live or self.meta.folders_beneath(owner, folder, utcnow()):
+            if live or self.store.folders_beneath(owner, folder, utcnow()):
                 raise FolderNotEmpty(f"Folder {folder} is not empty; use recursive=true")
-            self.meta.delete_folders(owner, folder, recursive=False)
+            self.store.delete_folders(owner, folder, recursive=False)
             return 0
         deleted = 0
         # Expired files beneath go too (they are gone already; this reclaims them).
-        while page := self.meta.list(
+        while page := self.files.meta.list(
             owner, _DELETE_PAGE, None, None, folder=folder, recursive=True
         ):
             for record in page:
                 if self.files.discard_file(record):
                     deleted += 1
-        self.meta.delete_folders(owner, folder, recursive=True)
+        self.store.delete_folders(owner, folder, recursive=True)
         return deleted

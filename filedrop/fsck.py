@@ -18,10 +18,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from .ids import BLOB_PREFIX
 from .storage.blobs import BlobStore
-from .storage.metadata import CatalogStore
+from .storage.metadata import FileStore, UploadStore, UserStore
+
+
+class FsckStore(FileStore, UploadStore, UserStore, Protocol):
+    """What fsck reads and repairs: every file record, upload and user."""
 
 
 @dataclass
@@ -52,7 +57,7 @@ class FsckReport:
 
 
 def fsck(
-    blobs: BlobStore, meta: CatalogStore, repair: bool = False, grace_s: int = 3600
+    blobs: BlobStore, meta: FsckStore, repair: bool = False, grace_s: int = 3600
 ) -> FsckReport:
     report = FsckReport(repaired=repair)
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
@@ -87,7 +92,7 @@ def fsck(
     return report
 
 
-def _check_usage(meta: CatalogStore, report: FsckReport, repair: bool) -> None:
+def _check_usage(meta: FsckStore, report: FsckReport, repair: bool) -> None:
     """bytes_used and file_count must equal the sums over the user's files.
 
     Counters of a user with uploads in flight can differ for a moment; run

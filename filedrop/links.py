@@ -9,7 +9,7 @@ new content through an old link. A link also ends when it expires, when its
 ended answers ``410 LINK_GONE``; a token never issued answers ``404``.
 
 Every download through a limited link is claimed in the store before the
-first byte goes out (:meth:`CatalogStore.claim_download`): of two concurrent
+first byte goes out (:meth:`LinkStore.claim_download`): of two concurrent
 downloads of a one-time link exactly one gets the file. A link may carry a
 password, kept only as a scrypt hash.
 """
@@ -32,7 +32,7 @@ from .errors import (
     LinkPasswordRequired,
 )
 from .service import Download, FileService, HeadersFor, url_lifetime
-from .storage.metadata import FileRecord, LinkRecord, utcnow
+from .storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
 
 TOKEN_BYTES = 32
 MAX_DOWNLOADS = 10**9
@@ -112,9 +112,9 @@ def link_state(link: LinkRecord, record: FileRecord | None, now: datetime) -> Li
 class LinkService:
     """Making, listing and revoking links (for their owner), and serving them (for anyone)."""
 
-    def __init__(self, files: FileService) -> None:
+    def __init__(self, files: FileService, store: LinkStore) -> None:
         self.files = files
-        self.meta = files.meta
+        self.store = store
 
     # -- the owner's side ---------------------------------------------------------
 
@@ -144,7 +144,7 @@ class LinkService:
             password_hash=password_hash,
             revoked_at=None,
         )
-        self.meta.insert_link(link)
+        self.store.insert_link(link)
         return link, token
 
     def list(self, owner: str, file_id: str) -> list[tuple[LinkRecord, LinkState]]:
@@ -152,13 +152,13 @@ class LinkService:
         record = self.files.get(owner, file_id)
         now = utcnow()
         return [
-            (link, link_state(link, record, now)) for link in self.meta.list_links(owner, file_id)
+            (link, link_state(link, record, now)) for link in self.store.list_links(owner, file_id)
         ]
 
     def revoke(self, owner: str, token_or_id: str) -> tuple[LinkRecord, LinkState]:
         """End a link now, by its token or its ``link_id``; revoking twice is fine."""
         link = self._owned(owner, token_or_id)
-        revoked = self.meta.revoke_link(owner, link.token_hash, utcnow())
+        revoked = self.store.revoke_link(owner, link.token_hash, utcnow())
         if revoked is None:  # removed by a purge in between
             raise LinkNotFound()
         return revoked, link_state(revoked, None, utcnow())
@@ -166,9 +166,9 @@ class LinkService:
     def _owned(self, owner: str, token_or_id: str) -> LinkRecord:
         link = None
         if token_or_id.startswith("l_"):
-            link = self.meta.find_link(owner, token_or_id)
+            link = self.store.find_link(owner, token_or_id)
         if link is None and len(token_or_id) <= _MAX_TOKEN_LENGTH:  # a token may start "l_" too
-            link = self.meta.get_link(hash_token(token_or_id))
+            link = self.store.get_link(hash_token(token_or_id))
         if link is None or link.owner != owner:
             raise LinkNotFound()
         return link
@@ -177,11 +177,11 @@ class LinkService:
 
     def resolve(self, token: str, password: str | None) -> tuple[LinkRecord, FileRecord]:
         """The live link and file behind ``token``; 404, 410 or a password error otherwise."""
-        link = self.meta.get_link(hash_token(token)) if len(token) <= _MAX_TOKEN_LENGTH else None
+        link = self.store.get_link(hash_token(token)) if len(token) <= _MAX_TOKEN_LENGTH else None
         if link is None:
             raise LinkNotFound()
         now = utcnow()
-        record = self.meta.get(link.owner, link.file_id)
+        record = self.files.meta.get(link.owner, link.file_id)
         state = link_state(link, record, now)
         if state != ACTIVE or record is None:
             raise LinkGone(_GONE_MESSAGES.get(state, "This link no longer works"))
@@ -211,7 +211,7 @@ class LinkService:
         except FileNotFound:
             raise LinkGone(_GONE_MESSAGES["replaced"]) from None
         try:
-            claimed = self.meta.claim_download(link, utcnow())
+            claimed = self.store.claim_download(link, utcnow())
         except BaseException:
             download.body.close()
             raise
@@ -235,7 +235,7 @@ class LinkService:
         url = self.files.presign(record, lifetime, headers)
         if url is None:
             return None
-        if not self.meta.claim_download(link, utcnow()):
+        if not self.store.claim_download(link, utcnow()):
             raise LinkGone(_GONE_MESSAGES["used_up"])
         self.files.record_download(record)
         return url
@@ -249,13 +249,13 @@ class LinkService:
         dropped: builtins.list[str] = []
         after = ""
         while True:
-            page = self.meta.scan_links(after, _PURGE_PAGE)
+            page = self.store.scan_links(after, _PURGE_PAGE)
             for link in page:
-                record = self.meta.get(link.owner, link.file_id)
+                record = self.files.meta.get(link.owner, link.file_id)
                 if link_state(link, record, now) != ACTIVE:
                     dropped.append(link.link_id)
                     if not dry_run:
-                        self.meta.delete_link(link.token_hash)
+                        self.store.delete_link(link.token_hash)
             if len(page) < _PURGE_PAGE:
                 return dropped
             after = page[-1].token_hash

@@ -11,9 +11,9 @@ document's paths are the same set, that the document is valid OpenAPI 3.1,
 and that real responses match the schemas.
 
 The users, keys and admin endpoints are described apart, in
-:func:`_auth_paths`, and join the document only with ``include_auth=True``:
-that also requires a bearer key on every file operation and adds the 401,
-403, 429 and 507 answers that come with users, rate limits and quotas.
+:func:`_auth_paths`; joining them also requires a bearer key on every file
+operation and adds the 401, 403, 429 and 507 answers that come with users,
+rate limits and quotas.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import copy
 from typing import Any
 
 from . import __version__
-from .errors import _HTTP_CODES, FileDropError
+from .errors import FileDropError
 from .folders import MAX_FOLDER_LENGTH
+from .http.errors import HTTP_CODES
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .http.models import base, requests, responses, values
 from .validation import MAX_NAME_LENGTH
@@ -211,7 +212,7 @@ _STATUS_TEXT = {
 
 def error_codes() -> list[str]:
     """Every code the error handlers can put in an error body, sorted."""
-    codes = {FileDropError.code, *_HTTP_CODES.values()}
+    codes = {FileDropError.code, *HTTP_CODES.values()}
     pending = list(FileDropError.__subclasses__())
     while pending:
         cls = pending.pop()
@@ -220,8 +221,8 @@ def error_codes() -> list[str]:
     return sorted(codes)
 
 
-def build_spec(include_auth: bool = False) -> Obj:
-    """The OpenAPI 3.1 document; ``include_auth`` adds users, keys and admin."""
+def build_spec() -> Obj:
+    """The OpenAPI 3.1 document."""
     paths: Obj = {
         **_health_paths(),
         **_docs_paths(),
@@ -253,23 +254,10 @@ def build_spec(include_auth: bool = False) -> Obj:
         "paths": paths,
         "components": components,
     }
-    if include_auth:
-        _add_auth(spec)
+    _add_auth(spec)
     _add_server_limits(spec)
     # Building blocks are shared between operations; callers get their own copy.
     return copy.deepcopy(spec)
-
-
-def to_openapi_path(flask_rule: str) -> str:
-    """``/files/<file_id>`` (a Flask rule, converters allowed) as ``/files/{file_id}``."""
-    out: list[str] = []
-    rest = flask_rule
-    while "<" in rest:
-        head, _, tail = rest.partition("<")
-        variable, _, rest = tail.partition(">")
-        out.append(head + "{" + variable.rpartition(":")[2] + "}")
-    out.append(rest)
-    return "".join(out)
 
 
 _DESCRIPTION = f"""\
@@ -1713,9 +1701,8 @@ list of ids.
 
 
 # == Users, keys, admin, rate limits, quotas ===============================
-# Switched on by build_spec(include_auth=True); docs.py does that as soon as the app
-# serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
-# agree, and that the responses match.
+# Joined to the rest by build_spec. tests/test_openapi.py checks that these and the
+# routes agree, and that the responses match.
 
 _PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/openapi.json", "/docs")
 _SHARE_PATHS = ("/d/{token}",)

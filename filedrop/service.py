@@ -35,7 +35,7 @@ from .errors import (
 from .folders import ROOT, numbered_name
 from .ids import new_blob_key, new_file_id
 from .storage.blobs import BlobNotFound, BlobReader, BlobStore
-from .storage.metadata import CatalogStore, FileRecord, ListCursor, UserRecord, utcnow
+from .storage.metadata import FileRecord, FileStore, ListCursor, QuotaStore, UserRecord, utcnow
 from .validation import validate_file_name
 
 log = logging.getLogger("filedrop.service")
@@ -161,9 +161,12 @@ class FileService:
     """Files of one owner at a time. Usage counters move with every write, so
     ``bytes_used`` always equals the sum of the owner's file sizes."""
 
-    def __init__(self, blobs: BlobStore, meta: CatalogStore, max_file_size: int) -> None:
+    def __init__(
+        self, blobs: BlobStore, meta: FileStore, quotas: QuotaStore, max_file_size: int
+    ) -> None:
         self.blobs = blobs
         self.meta = meta
+        self.quotas = quotas
         self.max_file_size = max_file_size
 
     def check_room(self, owner: str, incoming_bytes: int, user: UserRecord | None = None) -> None:
@@ -171,7 +174,7 @@ class FileService:
 
         ``user`` is the owner's record if the caller has just read it (authentication
         does); the exact check is the reservation after the content is stored."""
-        user = user or self.meta.get_user(owner)
+        user = user or self.quotas.get_user(owner)
         if user is not None and user.bytes_used + incoming_bytes > user.quota_bytes:
             raise _quota_error(user.quota_bytes)
 
@@ -417,7 +420,7 @@ class FileService:
             raise
         try:
             # The bytes were reserved up front; only the file count moves, unconditionally.
-            self.meta.release(owner, 0, -1)
+            self.quotas.release(owner, 0, -1)
         except DatabaseUnavailable:
             log.warning("could not count file %s for %s (fsck will fix usage)", file_id, owner)
         return record
@@ -648,13 +651,13 @@ class FileService:
         return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name)
 
     def _reserve(self, owner: str, size: int, files: int) -> None:
-        if not self.meta.reserve(owner, size, files):
-            user = self.meta.get_user(owner)
+        if not self.quotas.reserve(owner, size, files):
+            user = self.quotas.get_user(owner)
             raise _quota_error(user.quota_bytes if user else 0)
 
     def _release(self, owner: str, size: int, files: int) -> None:
         try:
-            self.meta.release(owner, size, files)
+            self.quotas.release(owner, size, files)
         except DatabaseUnavailable:
             # The file change stands; fsck recomputes usage from the files themselves.
             log.warning("could not release %d bytes for %s (fsck will fix usage)", size, owner)

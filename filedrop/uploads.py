@@ -71,7 +71,7 @@ from .ids import (
 )
 from .service import SNIFF_BYTES, FileService, Measured
 from .storage.blobs import BlobNotFound
-from .storage.metadata import UploadRecord, iso_ms, utcnow
+from .storage.metadata import UploadRecord, UploadStore, iso_ms, utcnow
 
 log = logging.getLogger("filedrop.uploads")
 
@@ -147,6 +147,7 @@ class UploadService:
     def __init__(
         self,
         files: FileService,
+        store: UploadStore,
         expiry_s: int,
         lock_s: int,
         part_size: int,
@@ -154,7 +155,7 @@ class UploadService:
     ) -> None:
         self.files = files
         self.blobs = files.blobs
-        self.meta = files.meta
+        self.store = store
         self.expiry = timedelta(seconds=max(1, expiry_s))
         self.lease = timedelta(seconds=max(1, lock_s))
         self.part_size = max(part_size, MIN_PART_SIZE)
@@ -175,8 +176,8 @@ class UploadService:
         """
         if new.length > self.max_size:
             raise FileTooLarge(f"Upload-Length is over the limit of {self.max_size} bytes")
-        if not self.meta.reserve(owner, new.length, 0):
-            user = self.meta.get_user(owner)
+        if not self.files.quotas.reserve(owner, new.length, 0):
+            user = self.files.quotas.get_user(owner)
             quota = user.quota_bytes if user else 0
             raise QuotaExceeded(f"This would exceed your storage quota of {quota} bytes")
         file_id = new_file_id()
@@ -208,7 +209,7 @@ class UploadService:
                 lock=lock if takes_body else None,
                 lock_until=now + self.lease if takes_body else None,
             )
-            self.meta.insert_upload(record)
+            self.store.insert_upload(record)
         except BaseException:
             if multipart_id:
                 self._abort_multipart(key, multipart_id)
@@ -233,7 +234,7 @@ class UploadService:
                 break
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
-        if not record.complete and self.meta.get(owner, record.file_id) is not None:
+        if not record.complete and self.files.meta.get(owner, record.file_id) is not None:
             # The file was made but the record not marked (see _finish): it is complete.
             return replace(record, offset=record.length, completed_at=utcnow())
         if not record.complete and record.expires_at <= utcnow():
@@ -246,7 +247,7 @@ class UploadService:
         A completed upload's record goes; its file stays (delete that at /files).
         """
         _, lock = self._acquire(owner, upload_id)
-        removed = self.meta.delete_upload(upload_id, lock)
+        removed = self.store.delete_upload(upload_id, lock)
         if removed is None:
             raise UploadLocked("Another request took this upload over; try again")
         if not removed.complete:
@@ -336,7 +337,7 @@ class UploadService:
             lease.keep(now=True)  # completing may read the whole object back
             self._finish(record, lock, writer.parts, running)
             changes.update(staged=(), completed_at=now)
-        if not self.meta.commit_upload(record.upload_id, lock, changes):
+        if not self.store.commit_upload(record.upload_id, lock, changes):
             if final:
                 # The file exists; status() and _acquire() see it and mark the upload done.
                 log.warning(
@@ -396,12 +397,12 @@ class UploadService:
         delete staged blobs whose upload no longer exists."""
         now = now or utcnow()
         report = PurgeReport(dry_run=dry_run)
-        for record in list(self.meta.iter_uploads(expired_before=now)):
+        for record in list(self.store.iter_uploads(expired_before=now)):
             self._purge_one(record, now, report)
         # Staged blobs are listed before the uploads: a blob whose upload is missing
         # afterwards belonged to one that is gone for good (records are made first).
         staged_keys = [blob.key for blob in self.blobs.iter_blobs(STAGING_PREFIX)]
-        live = {record.upload_id for record in self.meta.iter_uploads()}
+        live = {record.upload_id for record in self.store.iter_uploads()}
         for key in staged_keys:
             if upload_id_of_staging_key(key) not in live:
                 report.orphan_staged.append(key)
@@ -410,18 +411,18 @@ class UploadService:
         return report
 
     def _purge_one(self, record: UploadRecord, now: datetime, report: PurgeReport) -> None:
-        finished = record.complete or self.meta.get(record.owner, record.file_id) is not None
+        finished = record.complete or self.files.meta.get(record.owner, record.file_id) is not None
         if report.dry_run:
             (report.finished if finished else report.expired).append(record.upload_id)
             return
         lock = secrets.token_hex(8)
-        locked = self.meta.lock_upload(record.owner, record.upload_id, lock, now, now + self.lease)
+        locked = self.store.lock_upload(record.owner, record.upload_id, lock, now, now + self.lease)
         if locked is None or locked.expires_at >= now:  # busy, or a PATCH just renewed it
             if locked is not None:
                 self._unlock(locked, lock)
             report.busy.append(record.upload_id)
             return
-        removed = self.meta.delete_upload(record.upload_id, lock)
+        removed = self.store.delete_upload(record.upload_id, lock)
         if removed is None:
             report.busy.append(record.upload_id)
             return
@@ -437,7 +438,7 @@ class UploadService:
     # -- internals ----------------------------------------------------------------------
 
     def _get(self, owner: str, upload_id: str) -> UploadRecord:
-        record = self.meta.get_upload(owner, upload_id)
+        record = self.store.get_upload(owner, upload_id)
         if record is None:
             raise UploadNotFound(upload_id)
         return record
@@ -449,7 +450,7 @@ class UploadService:
         pause = 0.02
         while True:
             now = utcnow()
-            record = self.meta.lock_upload(owner, upload_id, lock, now, now + self.lease)
+            record = self.store.lock_upload(owner, upload_id, lock, now, now + self.lease)
             if record is not None:
                 if not self._settle(record, lock):
                     return record, lock
@@ -464,7 +465,7 @@ class UploadService:
         """Mark an upload complete whose file exists though its record says otherwise
         (the commit after completion failed). True if it did, releasing the lease."""
         try:
-            if record.complete or self.meta.get(record.owner, record.file_id) is None:
+            if record.complete or self.files.meta.get(record.owner, record.file_id) is None:
                 return False
             now = utcnow()
             changes: dict[str, Any] = {
@@ -473,7 +474,7 @@ class UploadService:
                 "completed_at": now,
                 "expires_at": now + self.expiry,
             }
-            settled = self.meta.commit_upload(record.upload_id, lock, changes)
+            settled = self.store.commit_upload(record.upload_id, lock, changes)
         except BaseException:
             self._unlock(record, lock)
             raise
@@ -484,7 +485,7 @@ class UploadService:
 
     def _unlock(self, record: UploadRecord, lock: str) -> None:
         try:
-            self.meta.commit_upload(record.upload_id, lock, {})
+            self.store.commit_upload(record.upload_id, lock, {})
         except DatabaseUnavailable:
             log.warning("could not unlock upload %s; its lease lapses", record.upload_id)
 
@@ -495,10 +496,10 @@ class UploadService:
         the next one settles the record.
         """
         try:
-            if self.meta.get(record.owner, record.file_id) is not None:
+            if self.files.meta.get(record.owner, record.file_id) is not None:
                 return
             log.warning("upload %s lost its stored parts; removing it", record.upload_id)
-            removed = self.meta.delete_upload(record.upload_id, lock)
+            removed = self.store.delete_upload(record.upload_id, lock)
         except DatabaseUnavailable:
             return  # the record stays; the next request or purge finds the same
         if removed is not None:
@@ -507,7 +508,7 @@ class UploadService:
     def _forget(self, record: UploadRecord, lock: str) -> None:
         """Undo a creation: the upload, its storage and its quota go (best effort)."""
         try:
-            removed = self.meta.delete_upload(record.upload_id, lock)
+            removed = self.store.delete_upload(record.upload_id, lock)
         except DatabaseUnavailable:
             log.warning("could not remove upload %s; it expires", record.upload_id)
             return
@@ -537,7 +538,7 @@ class UploadService:
 
     def _release_quota(self, owner: str, size: int) -> None:
         try:
-            self.meta.release(owner, size, 0)
+            self.files.quotas.release(owner, size, 0)
         except DatabaseUnavailable:
             log.warning("could not release %d bytes for %s (fsck will fix usage)", size, owner)
 
@@ -565,7 +566,7 @@ class _Lease:
         if not now and time.monotonic() < self._renew_at:
             return
         until = utcnow() + self._uploads.lease
-        if not self._uploads.meta.renew_upload_lock(self._upload_id, self._lock, until):
+        if not self._uploads.store.renew_upload_lock(self._upload_id, self._lock, until):
             raise UploadLocked("This request's hold on the upload lapsed; nothing was kept")
         self._renew_at = time.monotonic() + self._every
 

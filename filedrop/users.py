@@ -12,7 +12,7 @@ import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
 from .service import FileService
-from .storage.metadata import CatalogStore, UserRecord, utcnow
+from .storage.metadata import FolderStore, UserRecord, UserStore, utcnow
 
 log = logging.getLogger("filedrop.users")
 
@@ -82,7 +82,8 @@ class KeyCache:
 class UserService:
     def __init__(
         self,
-        store: CatalogStore,
+        store: UserStore,
+        folders: FolderStore,
         files: FileService,
         default_quota: int,
         key_cache_s: float = 0.0,
@@ -91,6 +92,7 @@ class UserService:
         again (0: every request asks). The usage figures of a cached user may lag by as
         much; quotas are enforced by the store's reservation, never by those figures."""
         self.store = store
+        self.folders = folders
         self.files = files
         self.default_quota = default_quota
         self._keys = KeyCache(key_cache_s) if key_cache_s > 0 else None
@@ -143,7 +145,7 @@ class UserService:
         if removed is None:
             raise UserNotFound(user_id)
         deleted = self.files.delete_all(user_id)
-        self.store.delete_folders(user_id, "/", recursive=True)
+        self.folders.delete_folders(user_id, "/", recursive=True)
         return deleted
 
     def authenticate(self, key: str | None) -> UserRecord:

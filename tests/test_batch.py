@@ -6,13 +6,16 @@ import base64
 import hashlib
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from filedrop import create_app
 from filedrop.fsck import fsck
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import error_code, upload_ok
 from tests.test_users import _admin, _app, _new_user
+
+pytestmark = pytest.mark.http
 
 BOUNDARY = "fd-b0undary"
 

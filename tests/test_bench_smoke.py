@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import servers
 from tests.helpers import require_binaries
+
+pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parent.parent
 

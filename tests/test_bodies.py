@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 
 from tests.helpers import error_code, pattern, upload_ok
 
+pytestmark = pytest.mark.http
+
 ORIGINAL = pattern(19 * 1024)  # the report a careless form must never overwrite
 NEW = b"# version two\n"
 FORM = "application/x-www-form-urlencoded"

@@ -17,8 +17,10 @@ from filedrop import create_app
 from filedrop.fsck import fsck
 from filedrop.ids import new_blob_key
 from filedrop.storage.metadata import FileRecord, utcnow
-from tests.conftest import PART_SIZE, S3_BACKENDS, Backend
+from tests.fixtures import PART_SIZE, S3_BACKENDS, Backend
 from tests.helpers import error_code, pattern, upload_ok
+
+pytestmark = pytest.mark.http
 
 
 class TrippingStream(io.RawIOBase):

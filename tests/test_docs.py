@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from filedrop.errors import _HTTP_CODES, FileDropError
+import pytest
+
+from filedrop.errors import FileDropError
+from filedrop.http.errors import HTTP_CODES
 from filedrop.http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from filedrop.openapi import _ERROR_DOCS, error_codes
+
+pytestmark = pytest.mark.unit
 
 API_DOC = Path(__file__).resolve().parent.parent / "docs" / "API.md"
 
@@ -20,7 +25,7 @@ def error_statuses() -> dict[str, set[int]]:
         cls = pending.pop()
         statuses.setdefault(cls.code, set()).add(cls.status)
         pending.extend(cls.__subclasses__())
-    for status, code in _HTTP_CODES.items():
+    for status, code in HTTP_CODES.items():
         statuses.setdefault(code, set()).add(status)
     return statuses
 

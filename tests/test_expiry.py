@@ -13,9 +13,11 @@ from flask.testing import FlaskClient
 from filedrop.expiry import purge
 from filedrop.fsck import fsck
 from filedrop.storage.metadata import utcnow
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import error_code, upload, upload_ok
 from tests.test_users import _admin, _app, _new_user
+
+pytestmark = pytest.mark.http
 
 
 def test_an_expired_file_is_gone_for_every_endpoint_at_once(client: FlaskClient) -> None:

@@ -9,8 +9,10 @@ from urllib.parse import quote
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import PART_SIZE
+from tests.fixtures import PART_SIZE
 from tests.helpers import error_code, pattern, sha256_b64, upload, upload_ok
+
+pytestmark = pytest.mark.http
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -342,6 +344,30 @@ def test_type_detection_from_content_when_undeclared(client: FlaskClient) -> Non
         content_type="application/octet-stream",
     ).get_json()
     assert raw["file_type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (
+            b"PK\x03\x04\x14\x00",
+            "report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (b"\x00\x00\x00\x18ftypisom", "song.m4a", "audio/mp4"),
+        (b"\x00\x00\x00\x18ftypheic", "IMG_0001", "image/heic"),
+    ],
+)
+def test_a_container_format_is_named_by_its_extension(
+    client: FlaskClient, head: bytes, name: str, expected: str
+) -> None:
+    raw = client.post(
+        "/files/upload",
+        data=head + bytes(64),
+        headers={"X-File-Name": name},
+        content_type="application/octet-stream",  # undeclared: detected
+    )
+    assert raw.status_code == 201 and raw.get_json()["file_type"] == expected
 
 
 def test_malformed_declared_type_is_not_echoed(client: FlaskClient) -> None:

@@ -10,9 +10,11 @@ from flask.testing import FlaskClient
 
 from filedrop.fsck import fsck
 from filedrop.storage.sqlite import SqliteMetadataStore
-from tests.conftest import EMBEDDED, FAST, Backend
+from tests.fixtures import EMBEDDED, FAST, Backend
 from tests.helpers import error_code, upload
 from tests.test_users import _admin, _app, _new_user
+
+pytestmark = pytest.mark.http
 
 
 def put_file(

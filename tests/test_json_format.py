@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from filedrop import create_app
-from tests.conftest import Backend
+from tests.fixtures import Backend
+
+pytestmark = pytest.mark.http
 
 
 def _compact(response: TestResponse) -> str:

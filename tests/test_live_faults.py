@@ -29,6 +29,8 @@ from tests import servers
 from tests.helpers import Generated
 from tests.live import CuttingProxy, Gunicorn, create_user, keyed_settings, start_gunicorn
 
+pytestmark = pytest.mark.live
+
 ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
 BROKEN_WITHIN_S = 4.0  # under gunicorn.conf.py's keepalive of 5 s
 MiB = 1024**2

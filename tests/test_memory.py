@@ -45,7 +45,7 @@ from filedrop.config import parse_size
 from tests import servers
 from tests.live import real_server_settings, start_gunicorn
 
-pytestmark = pytest.mark.big
+pytestmark = [pytest.mark.live, pytest.mark.big]
 
 MiB = 1024**2
 BIG_SIZE = parse_size(os.environ.get("FILEDROP_BIG_SIZE") or "1GiB")

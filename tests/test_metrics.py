@@ -9,7 +9,9 @@ import pytest
 from flask import Flask
 
 from filedrop import create_app
-from tests.conftest import Backend
+from tests.fixtures import Backend
+
+pytestmark = pytest.mark.http
 
 ADMIN = "metrics-admin-token-0123456789"
 

@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 
 from tests.helpers import error_code, upload_ok
 
+pytestmark = pytest.mark.http
+
 SPOOFING = [
     ".",
     "..",

@@ -19,8 +19,11 @@ from werkzeug.test import TestResponse
 
 from filedrop import create_app
 from filedrop.http import docs
+from filedrop.http.models.responses import FileMetadata
 from filedrop.openapi import AUTH_PATHS, build_spec
-from tests.conftest import FAST, Backend
+from tests.fixtures import FAST, Backend
+
+pytestmark = pytest.mark.http
 
 # The routes are the same on every backend: the fast one is enough.
 fast_backend = pytest.mark.parametrize("backend", [FAST], indirect=True)
@@ -162,29 +165,14 @@ def test_every_served_route_is_documented_and_nothing_else(
     assert ("/files/{file_id}", "head") in heads
 
 
-@fast_backend
-def test_auth_section_is_served_exactly_when_its_routes_are(
-    app: Flask, spec: dict[str, Any]
-) -> None:
-    served_paths = {openapi_path(rule.rule) for rule in app.url_map.iter_rules()}
-    documented = set(spec["paths"])
-    if served_paths & AUTH_PATHS:
-        assert documented >= AUTH_PATHS
-        assert spec["security"] == [{"bearerAuth": []}]
-    else:
-        assert not documented & AUTH_PATHS
-        assert "security" not in spec
-
-
-def test_auth_section_adds_its_paths_and_requires_keys() -> None:
-    without, with_auth = build_spec(include_auth=False), build_spec(include_auth=True)
-    assert not set(without["paths"]) & AUTH_PATHS and "security" not in without
-    assert set(with_auth["paths"]) - set(without["paths"]) == AUTH_PATHS
-    assert with_auth["security"] == [{"bearerAuth": []}]
-    assert with_auth["paths"]["/healthz"]["get"]["security"] == []
-    file_get = with_auth["paths"]["/files/{file_id}"]["get"]["responses"]
+def test_the_document_requires_keys_and_describes_users() -> None:
+    spec = build_spec()
+    assert set(spec["paths"]) >= AUTH_PATHS
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    file_get = spec["paths"]["/files/{file_id}"]["get"]["responses"]
     assert {"401", "403", "429"} <= set(file_get)
-    assert "507" in with_auth["paths"]["/files/upload"]["post"]["responses"]
+    assert "507" in spec["paths"]["/files/upload"]["post"]["responses"]
 
 
 # -- (b) valid OpenAPI 3.1 ---------------------------------------------------------
@@ -197,7 +185,7 @@ def test_served_document_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
 
 
 def test_document_with_auth_is_valid_openapi_3_1() -> None:
-    validate_openapi(build_spec(include_auth=True))
+    validate_openapi(build_spec())
 
 
 @fast_backend
@@ -383,7 +371,7 @@ def test_user_and_admin_responses_match_the_document(backend: Backend) -> None:
 @fast_backend
 def test_rate_limited_responses_match_the_document(backend: Backend) -> None:
     client = keyed_client(backend, rate_limit_per_window=1, rate_limit_window_s=3600)
-    spec = build_spec(include_auth=True)
+    spec = build_spec()
     # Probes are never metered: they must answer even when the database is down.
     assert [client.get("/healthz").status_code for _ in range(3)] == [200] * 3
     key = client.post("/admin/users", json={"name": "bob"}, headers=bearer(ADMIN_TOKEN))
@@ -413,3 +401,11 @@ def test_docs_page_uses_only_local_assets(client: FlaskClient) -> None:
     digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
     assert f"'sha256-{digest}'" in page.headers["Content-Security-Policy"]
     assert 'data-spec-url="/openapi.json"' in html
+
+
+@fast_backend
+def test_the_documented_file_metadata_is_exactly_what_is_sent(client: FlaskClient) -> None:
+    sent = client.post("/files/upload?file_name=a.txt", data=b"a").get_json()
+    documented = build_spec()["components"]["schemas"]["FileMetadata"]
+    assert set(documented["properties"]) == set(sent) == set(documented["required"])
+    assert set(FileMetadata.model_fields) == set(sent)

@@ -14,8 +14,10 @@ import yaml
 
 from filedrop import create_app
 from filedrop.config import Settings
-from tests.conftest import FAST, _make_backend
+from tests.fixtures import FAST, _make_backend
 from tests.helpers import error_code
+
+pytestmark = pytest.mark.http
 
 ROOT = Path(__file__).resolve().parent.parent
 

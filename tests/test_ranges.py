@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from tests import live, servers
 from tests.helpers import error_code, upload_ok
 
+pytestmark = pytest.mark.http
+
 DIGITS = b"0123456789"
 WHOLE = (200, None)
 UNSATISFIABLE = (416, None)

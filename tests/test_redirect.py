@@ -26,11 +26,13 @@ from filedrop.storage.local import LocalBlobStore
 from filedrop.storage.metadata import utcnow
 from filedrop.storage.s3 import S3BlobStore
 from tests import servers
-from tests.conftest import EMBEDDED, S3_BACKENDS, Backend, _make_backend
+from tests.fixtures import EMBEDDED, S3_BACKENDS, Backend, _make_backend
 from tests.helpers import error_code, pattern
 from tests.live import create_user, keyed_settings, start_gunicorn
 from tests.test_openapi import assert_documented
 from tests.test_users import _admin, _app, _new_user
+
+pytestmark = pytest.mark.http
 
 UTF8_NAME = "résumé € 2026.txt"  # Latin-1 and beyond: only filename* carries it whole
 

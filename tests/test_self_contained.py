@@ -6,6 +6,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 # A design document's section ("SPEC §3") or a tracker's item ("issue 5", "#12 in issues").
 OUTSIDE_REFERENCE = re.compile(r"\bSPEC\b|§\s*\d|\b[Ii]ssues? #?\d")

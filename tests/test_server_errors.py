@@ -15,6 +15,8 @@ import requests
 from tests import live
 from tests.helpers import RawReply, exchange
 
+pytestmark = pytest.mark.live
+
 
 def send_raw(url: str, data: bytes, timeout: float = 10) -> RawReply:
     host, _, port = url.removeprefix("http://").partition(":")

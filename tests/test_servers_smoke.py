@@ -22,6 +22,8 @@ from botocore.exceptions import EndpointConnectionError
 from tests import servers
 from tests.helpers import require_binaries
 
+pytestmark = pytest.mark.live
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -18,6 +18,8 @@ from filedrop import config, create_app
 from filedrop.config import Settings
 from tests import live, servers
 
+pytestmark = pytest.mark.live
+
 REPO = live.REPO_ROOT
 
 # Each a mistake people make, and the setting the one line must name.

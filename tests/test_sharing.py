@@ -14,10 +14,12 @@ from flask.testing import FlaskClient
 
 from filedrop import create_app
 from filedrop.links import hash_token
-from tests.conftest import FAST, Backend
+from tests.fixtures import FAST, Backend
 from tests.helpers import error_code, pattern, upload_ok
 from tests.test_openapi import ADMIN_TOKEN, assert_documented, bearer, keyed_client
 from tests.test_users import _admin, _app, _new_user
+
+pytestmark = pytest.mark.http
 
 
 def share(
@@ -90,7 +92,7 @@ def test_tokens_are_random_and_stored_only_as_hashes(backend: Backend) -> None:
     tokens = [share(client, meta["file_id"])["token"] for _ in range(3)]
     assert len(set(tokens)) == 3
     for token in tokens:
-        stored = backend.meta.get_link(hash_token(token))  # type: ignore[attr-defined]
+        stored = backend.meta.get_link(hash_token(token))
         assert (
             stored is not None and stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
         )
@@ -163,7 +165,7 @@ def test_password_protected_links(client: FlaskClient, backend: Backend) -> None
     link = share(client, meta["file_id"], password="correct horse ✓")
     token = link["token"]
     assert link["has_password"] is True
-    stored = backend.meta.get_link(hash_token(token))  # type: ignore[attr-defined]
+    stored = backend.meta.get_link(hash_token(token))
     assert stored.password_hash.startswith("scrypt$") and "horse" not in stored.password_hash
     for response in (
         client.get(f"/d/{token}"),

@@ -35,10 +35,12 @@ from filedrop.ids import STAGING_PREFIX, new_blob_key, new_file_id
 from filedrop.openapi import build_spec
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.s3 import S3BlobStore
-from tests.conftest import FAST, PART_SIZE, Backend
+from tests.fixtures import FAST, PART_SIZE, Backend
 from tests.helpers import Generated
 from tests.live import CuttingProxy
 from tests.test_openapi import assert_documented
+
+pytestmark = pytest.mark.http
 
 ADMIN = "admin-token-for-tus-tests-0123456789"
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -383,7 +385,7 @@ def test_requests_that_break_the_protocol_change_nothing(live: Live) -> None:
 def test_tus_responses_match_the_document(backend: Backend) -> None:
     app = _app(backend)
     client = app.test_client()
-    spec = build_spec(include_auth=True)
+    spec = build_spec()
     made = client.post(
         "/admin/users",
         json={"name": "doc", "quota_bytes": 100},

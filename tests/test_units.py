@@ -14,6 +14,8 @@ from filedrop.http.downloads import ascii_fallback, content_disposition
 from filedrop.mediatypes import detect, inline_safe
 from filedrop.validation import declared_media_type, header_file_name, validate_file_name
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "size"),
@@ -122,6 +124,81 @@ def test_declared_media_type(value: str | None, expected: str | None) -> None:
     ],
 )
 def test_detect(head: bytes, name: str, expected: str) -> None:
+    assert detect(head, name) == expected
+
+
+ZIP = b"PK\x03\x04\x14\x00\x06\x00"
+# A first Ogg page: 26 header bytes, one segment (of 30 bytes), then the packet at 28.
+OGG_PAGE = b"OggS\x00\x02" + bytes(20) + b"\x01\x1e"
+
+
+def _ftyp(brand: bytes) -> bytes:
+    return b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00mif1heic"
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        # ZIP: the name picks the member format, whatever its case.
+        (
+            ZIP,
+            "report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (ZIP, "Budget.XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (
+            ZIP,
+            "deck.pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+        (ZIP, "essay.odt", "application/vnd.oasis.opendocument.text"),
+        (ZIP, "book.epub", "application/epub+zip"),
+        (ZIP, "tool.jar", "application/java-archive"),
+        (ZIP, "app.apk", "application/vnd.android.package-archive"),
+        (ZIP, "archive.zip", "application/zip"),
+        (ZIP, "noext", "application/zip"),
+        (b"PK\x05\x06" + bytes(18), "empty.zip", "application/zip"),
+        # A name outside the family never overrides the magic.
+        (ZIP, "evil.html", "application/zip"),
+        (ZIP, "photo.png", "application/zip"),
+        (b"\x89PNG\r\n\x1a\n", "photo.docx", "image/png"),
+        # ISO-BMFF: the name, else the ftyp brand, else MP4.
+        (_ftyp(b"isom"), "photo.heic", "image/heic"),
+        (_ftyp(b"isom"), "song.m4a", "audio/mp4"),
+        (_ftyp(b"isom"), "clip.mov", "video/quicktime"),
+        (_ftyp(b"isom"), "clip.3gp", "video/3gpp"),
+        (_ftyp(b"isom"), "movie.mp4", "video/mp4"),
+        (_ftyp(b"heic"), "upload", "image/heic"),
+        (_ftyp(b"mif1"), "upload", "image/heif"),
+        (_ftyp(b"avif"), "upload", "image/avif"),
+        (_ftyp(b"M4A "), "upload", "audio/mp4"),
+        (_ftyp(b"qt  "), "upload", "video/quicktime"),
+        (_ftyp(b"3gp5"), "upload", "video/3gpp"),
+        (_ftyp(b"mp42"), "upload", "video/mp4"),
+        (_ftyp(b"heic"), "notes.txt", "image/heic"),
+        (b"\x00\x00\x00\x18ftyp", "upload", "video/mp4"),  # brand cut off by the sniff window
+        # RIFF: the name, else the form type.
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "upload", "audio/wav"),
+        (b"RIFF\x00\x00\x00\x00AVI LIST", "upload", "video/x-msvideo"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "photo.webp", "image/webp"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "take.avi", "video/x-msvideo"),
+        # Ogg: the name, else the first stream's codec, else audio.
+        (OGG_PAGE + b"\x01vorbis", "upload", "audio/ogg"),
+        (OGG_PAGE + b"OpusHead", "upload", "audio/opus"),
+        (OGG_PAGE + b"\x80theora", "upload", "video/ogg"),
+        (OGG_PAGE + b"\x01vorbis", "voice.opus", "audio/opus"),
+        (OGG_PAGE + b"\x01vorbis", "film.ogv", "video/ogg"),
+        (OGG_PAGE + b"\x01vorbis", "track.oga", "audio/ogg"),
+        (b"OggS", "upload", "audio/ogg"),
+        # Matroska/WebM: the name, else the doctype.
+        (b"\x1aE\xdf\xa3\x9fB\x86\x81\x01B\x82\x88matroska", "upload", "video/x-matroska"),
+        (b"\x1aE\xdf\xa3\x9fB\x86\x81\x01B\x82\x84webm", "upload", "video/webm"),
+        (b"\x1aE\xdf\xa3", "sound.mka", "audio/x-matroska"),
+    ],
+)
+def test_a_name_picks_the_format_within_its_container_family(
+    head: bytes, name: str, expected: str
+) -> None:
     assert detect(head, name) == expected
 
 

@@ -23,10 +23,12 @@ from filedrop.errors import RateLimited, Unauthorized
 from filedrop.fsck import fsck
 from filedrop.ratelimit import RateLimiter
 from filedrop.service import FileService
-from filedrop.storage.metadata import CatalogStore, UserRecord, utcnow
+from filedrop.storage.metadata import FolderStore, UserRecord, UserStore, utcnow
 from filedrop.users import UserService, hash_key
-from tests.conftest import Backend
+from tests.fixtures import Backend
 from tests.helpers import error_code
+
+pytestmark = pytest.mark.http
 
 ADMIN = "admin-token-for-tests-0123456789"
 
@@ -389,7 +391,7 @@ def test_no_key_ever_reaches_the_log(auth_app: Flask, caplog: pytest.LogCaptureF
     assert key not in text and ADMIN not in text
 
 
-def test_admin_status(auth_app: Flask) -> None:
+def test_admin_status(auth_app: Flask, backend: Backend) -> None:
     client = auth_app.test_client()
     _, key = _new_user(client)
     _upload(client, key, b"12345")
@@ -397,6 +399,11 @@ def test_admin_status(auth_app: Flask) -> None:
     assert status["checks"]["database"]["ok"] and status["checks"]["storage"]["ok"]
     assert status["totals"] == {"users": 1, "files": 1, "bytes": 5}
     assert status["version"] and status["uptime_s"] >= 0 and len(status["load_average"]) == 3
+    if backend.blobs.name == "local":
+        assert 0 < status["disk"]["free_bytes"] <= status["disk"]["total_bytes"]
+        assert status["disk"]["path"].startswith(backend.settings.data_dir)
+    else:
+        assert "disk" not in status  # S3: the bytes are on another machine
 
 
 def test_create_user_cli_prints_a_working_key(auth_app: Flask) -> None:
@@ -464,7 +471,10 @@ def _workers(store: _KeyStore, cache_s: float, n: int = 2) -> list[UserService]:
     """``n`` processes' user services on one store."""
     files = cast(FileService, SimpleNamespace(delete_all=lambda owner: 0))
     return [
-        UserService(cast(CatalogStore, store), files, 100, key_cache_s=cache_s) for _ in range(n)
+        UserService(
+            cast(UserStore, store), cast(FolderStore, store), files, 100, key_cache_s=cache_s
+        )
+        for _ in range(n)
     ]
 
 

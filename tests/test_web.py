@@ -13,11 +13,11 @@ from werkzeug.datastructures import Headers
 
 import filedrop.http.web
 from filedrop.http.docs import DOCS_CSP
-from tests.conftest import FAST
+from tests.fixtures import FAST
 from tests.helpers import error_code, upload_ok
 from tests.test_fuzz import check_contract
 
-pytestmark = pytest.mark.parametrize("backend", [FAST], indirect=True)
+pytestmark = [pytest.mark.http, pytest.mark.parametrize("backend", [FAST], indirect=True)]
 
 BROWSER = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",

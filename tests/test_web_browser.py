@@ -33,8 +33,10 @@ from playwright.sync_api import (
 )
 
 from tests import servers
-from tests.conftest import REQUIRE_SERVERS
+from tests.fixtures import REQUIRE_SERVERS
 from tests.live import Gunicorn, real_server_settings, start_dev_server, start_gunicorn
+
+pytestmark = pytest.mark.live
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 
@@ -11,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
 from ..errors import FileDropError
-from .context import current_owner, get_service, get_settings, get_users
+from .context import current_owner, get_service, get_users
 from .models.requests import NewUserRequest
 from .models.responses import (
     AdminStatus,
@@ -69,7 +68,6 @@ def rotate_key(user_id: str) -> tuple[Response, int, dict[str, str]]:
 @bp.get("/status")
 def status() -> Response:
     service = get_service()
-    settings = get_settings()
     totals: StatusTotals | StatusTotalsUnknown
     try:
         users = get_users().list()
@@ -91,11 +89,9 @@ def status() -> Response:
         memory_rss_bytes=_rss_bytes(),
         totals=totals,
     )
-    if service.blobs.name == "local":
-        usage = shutil.disk_usage(settings.data_dir)
-        body.disk = StatusDisk(
-            path=settings.data_dir, free_bytes=usage.free, total_bytes=usage.total
-        )
+    disk = service.blobs.disk_usage()
+    if disk is not None:
+        body.disk = StatusDisk.model_validate(disk, from_attributes=True)
     return jsonify(body.to_json())
 
 

@@ -2,8 +2,7 @@
 
 Swagger UI's files come from the ``flask-swagger-ui`` package and are served
 by this app under ``/docs/assets/``, so the docs work offline and no other
-origin runs code on ours. The document includes the users, keys and admin endpoints as soon
-as the app serves any of them (see :data:`filedrop.openapi.AUTH_PATHS`).
+origin runs code on ours.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import hashlib
 from html import escape
 from importlib.resources import files
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import NotFound
 
-from ..openapi import AUTH_PATHS, build_spec, to_openapi_path
+from ..openapi import build_spec
 
 SWAGGER_UI_ASSETS = str(files("flask_swagger_ui").joinpath("dist"))
 
@@ -76,14 +75,9 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
-def serves_auth_routes(app: Flask) -> bool:
-    """True once any users/keys/admin route is registered: then the document describes them all."""
-    return any(to_openapi_path(rule.rule) in AUTH_PATHS for rule in app.url_map.iter_rules())
-
-
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(build_spec(include_auth=serves_auth_routes(current_app)))
+    return jsonify(build_spec())
 
 
 @bp.get("/docs")

@@ -6,8 +6,9 @@ import json
 
 from flask import Blueprint, Response, jsonify
 
-from ..errors import FileDropError, error_response
+from ..errors import FileDropError
 from .context import get_service
+from .errors import error_response
 
 bp = Blueprint("health", __name__)
 

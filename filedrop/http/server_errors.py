@@ -13,8 +13,8 @@ import socket
 
 from werkzeug.serving import WSGIRequestHandler
 
-from ..errors import error_body, http_error_code
 from ..ids import new_request_id
+from .errors import error_body, http_error_code
 from .limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 
 # The server's own message names what it refused and may quote the request.

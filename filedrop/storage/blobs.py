@@ -19,6 +19,15 @@ class BlobInfo:
     last_modified: datetime
 
 
+@dataclass(frozen=True)
+class DiskUsage:
+    """The local filesystem that holds a store's bytes, and how full it is."""
+
+    path: str
+    free_bytes: int
+    total_bytes: int
+
+
 class BlobReader(Protocol):
     """An open object body: iterate it for chunks, close it when done."""
 
@@ -28,7 +37,10 @@ class BlobReader(Protocol):
 
 
 class BlobStore(Protocol):
-    """Bytes under opaque, immutable keys. Keys always come from :mod:`filedrop.ids`."""
+    """Bytes under opaque, immutable keys. Keys always come from :mod:`filedrop.ids`.
+
+    tests/contract/test_blobs.py holds every store to the promises written here.
+    """
 
     name: str
 
@@ -38,11 +50,13 @@ class BlobStore(Protocol):
         """Store the chunks under ``key``, holding at most a few parts in memory.
 
         ``before_commit`` runs after the last chunk was read and before the
-        object becomes visible; if it (or reading) raises, nothing is stored.
+        object becomes visible; if it (or reading) raises, nothing is stored and no
+        unfinished upload is left behind. No chunks: an empty object.
         """
 
     def open(self, key: str, start: int | None = None, end: int | None = None) -> BlobReader:
-        """Stream the object, or bytes ``start``..``end`` inclusive of it."""
+        """Stream the object, or bytes ``start``..``end`` inclusive of it (``end`` None or
+        past the object: to its end). A missing object raises BlobNotFound."""
 
     def delete(self, key: str) -> None:
         """Remove the object; a missing object is not an error."""
@@ -50,10 +64,12 @@ class BlobStore(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def iter_blobs(self, prefix: str) -> Iterator[BlobInfo]:
-        """Every object whose key starts with ``prefix``."""
+        """Every object whose key starts with ``prefix``: its size, and when it was
+        written (timezone-aware). Unfinished writes and uploads are not objects."""
 
     def copy(self, source_key: str, dest_key: str) -> None:
-        """Server-side copy: no bytes pass through this process."""
+        """Server-side copy: no bytes pass through this process. The copy is an object of
+        its own (deleting the source leaves it); a missing source raises BlobNotFound."""
 
     def start_multipart(self, key: str) -> str:
         """Begin an upload to ``key`` in parts that may arrive over many requests (tus).
@@ -84,6 +100,9 @@ class BlobStore(Protocol):
 
         Uploads to a key in ``keep`` (resumable uploads still alive) are left alone.
         """
+
+    def disk_usage(self) -> DiskUsage | None:
+        """The local disk that holds the bytes; None for a store on another machine."""
 
     def presigned_get_url(
         self, key: str, expires_s: int, response_headers: Mapping[str, str]

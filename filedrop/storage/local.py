@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StorageUnavailable
-from .blobs import BlobInfo, BlobNotFound
+from .blobs import BlobInfo, BlobNotFound, DiskUsage
 
 log = logging.getLogger("filedrop.local")
 
@@ -368,6 +368,11 @@ class LocalBlobStore:
         return stale
 
     # -- the container ----------------------------------------------------------
+
+    def disk_usage(self) -> DiskUsage:
+        with _os_errors("measure the disk"):
+            usage = shutil.disk_usage(self.root)
+        return DiskUsage(str(self.root), usage.free, usage.total)
 
     def presigned_get_url(
         self, key: str, expires_s: int, response_headers: Mapping[str, str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,11 @@ def iso_ms(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def field_names(record: type[Any]) -> tuple[str, ...]:
+    """A record dataclass's fields, in order: each store's columns or document keys."""
+    return tuple(f.name for f in fields(record))
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,24 @@ class FileRecord:
         return asdict(self)
 
 
+# What FileStore.update may change: the record's own fields. Its identity (file_id,
+# owner) never changes, and the download bookkeeping is record_access's alone.
+FILE_CHANGEABLE_FIELDS = frozenset(field_names(FileRecord)) - {
+    "file_id",
+    "owner",
+    "last_accessed_at",
+    "download_count",
+}
+
+
+def refuse_unknown(changes: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Raise ValueError unless every key of ``changes`` is in ``allowed``: a store never
+    writes a field it was not told about (a typo would otherwise be stored silently)."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not {what} fields: {sorted(unknown)}")
+
+
 @dataclass(frozen=True)
 class ListCursor:
     """Where a newest-first listing stopped: the last (created_at, file_id) shown."""
@@ -61,8 +84,13 @@ class ListCursor:
     file_id: str
 
 
-class MetadataStore(Protocol):
-    """File records, always addressed by (owner, file_id) so users stay isolated."""
+class FileStore(Protocol):
+    """File records, always addressed by (owner, file_id) so users stay isolated.
+
+    Every store keeps datetimes to the millisecond, in UTC, and gives back exactly
+    the record it was given (tests/contract/test_metadata.py holds every store to
+    the promises written here).
+    """
 
     name: str
 
@@ -78,7 +106,9 @@ class MetadataStore(Protocol):
         """Apply ``changes`` atomically if the file exists (and has ``if_sha256``).
 
         Returns the record as it was *before*, so the caller can delete a
-        replaced blob exactly once; None if nothing matched.
+        replaced blob exactly once; None if nothing matched. A key outside
+        FILE_CHANGEABLE_FIELDS raises ValueError and changes nothing. The download
+        count and last access (record_access's) survive every update.
         """
 
     def delete(self, owner: str, file_id: str, if_sha256: str | None = None) -> FileRecord | None:
@@ -97,6 +127,7 @@ class MetadataStore(Protocol):
     ) -> list[FileRecord]:
         """Newest first by (created_at, file_id), strictly after ``after``.
 
+        ``prefix``: only names starting with it, matched literally (no wildcards).
         ``folder``: only files in it (and beneath it, if ``recursive``); None: all.
         ``live_at``: leave out files expired by then; None: expired files too.
         """
@@ -148,12 +179,28 @@ class UserRecord:
     created_at: datetime
 
 
-class UserStore(Protocol):
+class QuotaStore(Protocol):
+    """Users' usage counters, as every write that adds or removes bytes keeps them."""
+
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def reserve(self, user_id: str, size: int, files: int) -> bool:
+        """Atomically add ``size`` bytes and ``files`` files to the user's usage,
+        only if ``bytes_used + size <= quota_bytes`` afterwards. True if applied.
+
+        Of racing reservations, never more are admitted than the quota holds.
+        A user absent from the store (auth disabled, the implicit user) has no quota:
+        the call is a no-op that returns True.
+        """
+
+    def release(self, user_id: str, size: int, files: int) -> None:
+        """Atomically subtract from the user's usage (never checked against quota)."""
+
+
+class UserStore(QuotaStore, Protocol):
     """Users, their hashed keys and their exact usage counters."""
 
     def create_user(self, user: UserRecord) -> None: ...
-
-    def get_user(self, user_id: str) -> UserRecord | None: ...
 
     def find_by_key_hash(self, key_hash: str) -> UserRecord | None: ...
 
@@ -165,17 +212,6 @@ class UserStore(Protocol):
     def set_key_hash(self, user_id: str, key_hash: str) -> bool:
         """Replace the user's key at once (the old one stops working); False if no user."""
 
-    def reserve(self, user_id: str, size: int, files: int) -> bool:
-        """Atomically add ``size`` bytes and ``files`` files to the user's usage,
-        only if ``bytes_used + size <= quota_bytes`` afterwards. True if applied.
-
-        A user absent from the store (auth disabled, the implicit user) has no quota:
-        the call is a no-op that returns True.
-        """
-
-    def release(self, user_id: str, size: int, files: int) -> None:
-        """Atomically subtract from the user's usage (never checked against quota)."""
-
     def set_usage(self, user_id: str, bytes_used: int, file_count: int) -> None:
         """Overwrite the counters (fsck repair)."""
 
@@ -185,7 +221,9 @@ class RateLimitStore(Protocol):
 
     def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
         """Count ``n`` requests for ``bucket`` in the window starting at ``window_start``
-        (epoch seconds), in one atomic step; return the count so far in that window."""
+        (epoch seconds), in one atomic step; return the count so far in that window.
+
+        Racing hits are all counted. Windows that ended may be swept at any time."""
 
 
 @dataclass(frozen=True)
@@ -248,7 +286,8 @@ class UploadStore(Protocol):
 
     def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
         """Apply ``changes`` (of UPLOAD_PROGRESS_FIELDS) and release the lease, atomically,
-        if ``lock`` still holds it; False (and nothing changed) otherwise."""
+        if ``lock`` still holds it; False (and nothing changed) otherwise. Any other
+        key raises ValueError."""
 
     def delete_upload(self, upload_id: str, lock: str) -> UploadRecord | None:
         """Remove the upload if ``lock`` holds its lease; the record as it was, or None."""
@@ -306,9 +345,12 @@ class LinkStore(Protocol):
     def claim_download(self, link: LinkRecord, now: datetime) -> bool:
         """Count one download through ``link`` if it may have one more; True if counted.
 
-        For a link with ``max_downloads`` this is atomic on every store: of
-        concurrent claims, at most ``max_downloads`` in all ever succeed (exactly
-        one for a one-time link). Unlimited links are counted best effort.
+        The store decides from what it holds, not from the caller's copy of the link
+        (which may be stale): a link revoked, or expired by ``now``, is never counted,
+        even if that happened while this call ran. For a link with ``max_downloads``
+        this is atomic on every store: of concurrent claims, at most ``max_downloads``
+        in all ever succeed (exactly one for a one-time link). Unlimited links are
+        counted best effort.
         """
 
     def revoke_link(self, owner: str, token_hash: str, at: datetime) -> LinkRecord | None:
@@ -323,9 +365,10 @@ class LinkStore(Protocol):
 
 
 class CatalogStore(
-    MetadataStore, UserStore, RateLimitStore, UploadStore, FolderStore, LinkStore, Protocol
+    FileStore, UserStore, RateLimitStore, UploadStore, FolderStore, LinkStore, Protocol
 ):
-    """Everything the service keeps in its database: files, users, request counters."""
+    """Everything kept in the database, as one store implements it. Only the code that
+    builds the app sees this whole; each service gets the narrow protocol it uses."""
 
     def describe(self) -> str:
         """Where the data lives, for the startup log."""

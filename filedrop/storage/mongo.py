@@ -1,4 +1,4 @@
-"""MetadataStore on MongoDB (or anything speaking its protocol, e.g. FerretDB)."""
+"""The metadata store on MongoDB (or anything speaking its protocol, e.g. FerretDB)."""
 
 from __future__ import annotations
 
@@ -17,27 +17,27 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from ..errors import DatabaseUnavailable
 from .metadata import (
+    FILE_CHANGEABLE_FIELDS,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
     LinkRecord,
     ListCursor,
     UploadRecord,
     UserRecord,
+    field_names,
+    refuse_unknown,
 )
 
 _T = TypeVar("_T")
 
 log = logging.getLogger("filedrop.mongo")
 
-_FIELDS = (
-    "owner",
-    "file_name",
-    "file_size",
-    "file_type",
-    "created_at",
-    "updated_at",
-    "sha256",
-    "blob_key",
+# Kept as they are; file_id is the _id, and folder, expiry and download counts are
+# read with defaults (older documents lack them, counts live in file_access).
+_FIELDS = tuple(
+    name
+    for name in field_names(FileRecord)
+    if name not in {"file_id", "folder", "expires_at", "last_accessed_at", "download_count"}
 )
 
 
@@ -122,17 +122,8 @@ def _all_of(query: dict[str, Any], clauses: builtins.list[dict[str, Any]]) -> di
     return {**query, "$and": clauses} if clauses else query
 
 
-_LINK_FIELDS = (
-    "link_id",
-    "owner",
-    "file_id",
-    "blob_key",
-    "created_at",
-    "expires_at",
-    "max_downloads",
-    "password_hash",
-    "revoked_at",
-)
+# token_hash is the _id; the download count lives in link_counts.
+_LINK_FIELDS = tuple(n for n in field_names(LinkRecord) if n not in {"token_hash", "downloads"})
 
 
 def _link_from_doc(doc: dict[str, Any], downloads: int) -> LinkRecord:
@@ -151,26 +142,7 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(user_id=doc["_id"], **values)
 
 
-_UPLOAD_FIELDS = (
-    "owner",
-    "length",
-    "offset",
-    "metadata",
-    "file_name",
-    "file_type",
-    "folder",
-    "file_id",
-    "blob_key",
-    "multipart_id",
-    "part_size",
-    "parts",
-    "staged",
-    "created_at",
-    "expires_at",
-    "completed_at",
-    "lock",
-    "lock_until",
-)
+_UPLOAD_FIELDS = field_names(UploadRecord)[1:]  # upload_id is the _id
 
 
 def _upload_doc_value(name: str, value: Any) -> Any:
@@ -260,6 +232,7 @@ class MongoMetadataStore:
     def update(
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
     ) -> FileRecord | None:
+        refuse_unknown(changes, FILE_CHANGEABLE_FIELDS, "changeable file record")
         query: dict[str, Any] = {"_id": file_id, "owner": owner}
         if if_sha256 is not None:
             query["sha256"] = if_sha256
@@ -492,9 +465,7 @@ class MongoMetadataStore:
         return result.matched_count == 1
 
     def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
-        unknown = set(changes) - UPLOAD_PROGRESS_FIELDS
-        if unknown:
-            raise ValueError(f"not upload progress fields: {sorted(unknown)}")
+        refuse_unknown(changes, UPLOAD_PROGRESS_FIELDS, "upload progress")
         values = {name: _upload_doc_value(name, value) for name, value in changes.items()}
         values.update(lock=None, lock_until=None)
         with _mongo_errors("update an upload"):
@@ -588,7 +559,16 @@ class MongoMetadataStore:
 
     def claim_download(self, link: LinkRecord, now: datetime) -> bool:
         with _mongo_errors("count a download"):
-            if link.max_downloads is not None and not self._claim_slot(link, now):
+            slot = None
+            if link.max_downloads is not None:
+                slot = self._claim_slot(link, now)
+                if slot is None:
+                    return False
+            # Checked after the slot is taken: a revocation that lands before this read
+            # refuses the download; one after it came later than the download did.
+            if not self._servable(link.token_hash, now):
+                if slot is not None:
+                    self._link_claims.delete_one({"_id": slot})
                 return False
             try:
                 self._upsert(self._link_counts, link.token_hash, {"$inc": {"n": 1}})
@@ -596,8 +576,13 @@ class MongoMetadataStore:
                 log.warning("could not count a download of link %s: %s", link.link_id, exc)
         return True
 
-    def _claim_slot(self, link: LinkRecord, now: datetime) -> bool:
-        """Take download number k of a limited link by inserting ``<hash>#k``.
+    def _servable(self, token_hash: str, now: datetime) -> bool:
+        """Whether the stored link is neither revoked nor expired by ``now``."""
+        query = {"_id": token_hash, "revoked_at": None, **_live_query(now)}
+        return self._links.find_one(query, {"_id": 1}) is not None
+
+    def _claim_slot(self, link: LinkRecord, now: datetime) -> str | None:
+        """Take download number k of a limited link by inserting ``<hash>#k``; its id.
 
         FerretDB runs a conditional update as a read and a separate write, so two
         requests could both pass a ``downloads < max`` guard (see tests/servers.py);
@@ -605,14 +590,14 @@ class MongoMetadataStore:
         request inserts each k. The counter only says where to start looking.
         """
         assert link.max_downloads is not None
-        for slot in range(link.downloads + 1, link.max_downloads + 1):
-            claim = {"_id": f"{link.token_hash}#{slot}", "link": link.token_hash, "at": now}
+        for number in range(link.downloads + 1, link.max_downloads + 1):
+            slot = f"{link.token_hash}#{number}"
             try:
-                self._link_claims.insert_one(claim)
+                self._link_claims.insert_one({"_id": slot, "link": link.token_hash, "at": now})
             except DuplicateKeyError:
                 continue
-            return True
-        return False
+            return slot
+        return None
 
     def revoke_link(self, owner: str, token_hash: str, at: datetime) -> LinkRecord | None:
         # Only revocation ever writes a link document (counts live apart), so on

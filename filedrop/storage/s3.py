@@ -290,6 +290,9 @@ class S3BlobStore:
                             self._abort(upload["Key"], upload["UploadId"])
         return stale
 
+    def disk_usage(self) -> None:
+        return None  # the bytes live on the S3 server's disks, not this machine's
+
     def presigned_get_url(
         self, key: str, expires_s: int, response_headers: Mapping[str, str]
     ) -> str:

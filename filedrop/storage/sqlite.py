@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,12 +27,15 @@ from typing import Any
 
 from ..errors import DatabaseUnavailable
 from .metadata import (
+    FILE_CHANGEABLE_FIELDS,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
     LinkRecord,
     ListCursor,
     UploadRecord,
     UserRecord,
+    field_names,
+    refuse_unknown,
 )
 
 log = logging.getLogger("filedrop.sqlite")
@@ -43,21 +46,7 @@ _SCAN_PAGE = 500
 _PRUNE_EVERY = 256  # rate-limit hits between sweeps of expired windows
 _MAX_IDLE = 16  # connections a process keeps open between requests
 
-_FILE_COLUMNS = (
-    "file_id",
-    "owner",
-    "file_name",
-    "file_size",
-    "file_type",
-    "created_at",
-    "updated_at",
-    "sha256",
-    "blob_key",
-    "folder",
-    "expires_at",
-    "last_accessed_at",
-    "download_count",
-)
+_FILE_COLUMNS = field_names(FileRecord)
 _FILE_SELECT = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files"
 _USER_COLUMNS = (
     "user_id",
@@ -71,7 +60,7 @@ _USER_COLUMNS = (
 _USER_SELECT = f"SELECT {', '.join(_USER_COLUMNS)} FROM users"
 _DATETIME_COLUMNS = {"created_at", "updated_at", "expires_at", "last_accessed_at"}
 
-_SCHEMA = """
+_BASE_TABLES = """
 CREATE TABLE IF NOT EXISTS files (
     file_id    TEXT PRIMARY KEY,
     owner      TEXT NOT NULL,
@@ -128,27 +117,7 @@ CREATE INDEX IF NOT EXISTS uploads_expires_at ON uploads (expires_at);
 """
 
 
-_UPLOAD_COLUMNS = (
-    "upload_id",
-    "owner",
-    "length",
-    "offset",
-    "metadata",
-    "file_name",
-    "file_type",
-    "folder",
-    "file_id",
-    "blob_key",
-    "multipart_id",
-    "part_size",
-    "parts",
-    "staged",
-    "created_at",
-    "expires_at",
-    "completed_at",
-    "lock",
-    "lock_until",
-)
+_UPLOAD_COLUMNS = field_names(UploadRecord)
 _UPLOAD_SELECT = f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads"
 _UPLOAD_DATETIMES = {"created_at", "expires_at", "completed_at", "lock_until"}
 
@@ -198,15 +167,14 @@ def _stored(column: str, value: Any) -> Any:
     return value
 
 
-# Columns added to ``files`` after its first release: old database files
-# and new ones get them the same way, at startup.
+# Columns added to ``files`` with folders, expiry and download counts.
 _ADDED_FILE_COLUMNS = (
     ("folder", "TEXT NOT NULL DEFAULT '/'"),
     ("expires_at", "INTEGER"),
     ("last_accessed_at", "INTEGER"),
     ("download_count", "INTEGER NOT NULL DEFAULT 0"),
 )
-_SHARING_SCHEMA = """
+_FOLDERS_AND_LINKS = """
 CREATE INDEX IF NOT EXISTS files_owner_folder_newest_first
     ON files (owner, folder, created_at DESC, file_id DESC);
 CREATE INDEX IF NOT EXISTS files_expires_at ON files (expires_at) WHERE expires_at IS NOT NULL;
@@ -232,32 +200,53 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_owner_file ON links (owner, file_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS links_owner_link_id ON links (owner, link_id);
 """
-_LINK_COLUMNS = (
-    "token_hash",
-    "link_id",
-    "owner",
-    "file_id",
-    "blob_key",
-    "created_at",
-    "expires_at",
-    "max_downloads",
-    "downloads",
-    "password_hash",
-    "revoked_at",
-)
+_LINK_COLUMNS = field_names(LinkRecord)
 _LINK_SELECT = f"SELECT {', '.join(_LINK_COLUMNS)} FROM links"
 _LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
 
 
-def _upgrade_schema(conn: sqlite3.Connection) -> None:
-    """Add the folder, expiry and link columns, indexes and tables (in the schema transaction)."""
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    # One statement at a time: executescript() would COMMIT the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _create_base_tables(conn: sqlite3.Connection) -> None:
+    """Files, users, rate-limit windows and resumable uploads, as first released."""
+    _execute_script(conn, _BASE_TABLES)
+
+
+def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
+    """Folder, expiry and download-count columns on files; the folders and links tables."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
     for column, declaration in _ADDED_FILE_COLUMNS:
         if column not in present:
             conn.execute(f"ALTER TABLE files ADD COLUMN {column} {declaration}")
-    for statement in _SHARING_SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    _execute_script(conn, _FOLDERS_AND_LINKS)
+
+
+# The schema's history: each step brings a database from the version before it to its
+# own, in order, and the version reached is kept in the file (PRAGMA user_version).
+# Files from before numbered migrations say 0 whatever they hold, so every step
+# tolerates finding its work done (IF NOT EXISTS, columns added only if missing).
+# Append new steps; never change one that has shipped.
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
+    (1, _create_base_tables),
+    (2, _add_folders_expiry_and_links),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the steps this database has not had, inside the caller's transaction;
+    return the version it started at."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, step in MIGRATIONS:
+        if number > version:
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return int(version)
 
 
 def _link(row: tuple[Any, ...]) -> LinkRecord:
@@ -394,10 +383,7 @@ class SqliteMetadataStore:
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            _upgrade_schema(conn)
+            migrate(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -439,7 +425,7 @@ class SqliteMetadataStore:
         for conn in idle if ours else []:
             conn.close()
 
-    # -- MetadataStore ----------------------------------------------------------
+    # -- FileStore ----------------------------------------------------------
 
     def insert(self, record: FileRecord) -> None:
         values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
@@ -458,9 +444,7 @@ class SqliteMetadataStore:
     def update(
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
     ) -> FileRecord | None:
-        unknown = set(changes) - set(_FILE_COLUMNS[1:])
-        if unknown:
-            raise ValueError(f"not file record fields: {sorted(unknown)}")
+        refuse_unknown(changes, FILE_CHANGEABLE_FIELDS, "changeable file record")
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [_stored(column, value) for column, value in changes.items()]
         with self._write("update file metadata") as conn:
@@ -683,9 +667,7 @@ class SqliteMetadataStore:
         return cursor.rowcount > 0
 
     def commit_upload(self, upload_id: str, lock: str, changes: dict[str, Any]) -> bool:
-        unknown = set(changes) - UPLOAD_PROGRESS_FIELDS
-        if unknown:
-            raise ValueError(f"not upload progress fields: {sorted(unknown)}")
+        refuse_unknown(changes, UPLOAD_PROGRESS_FIELDS, "upload progress")
         assignments = "".join(f"{column} = ?, " for column in changes)
         values = [_upload_column(column, value) for column, value in changes.items()]
         with self._write("update an upload") as conn:

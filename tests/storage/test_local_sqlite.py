@@ -30,12 +30,14 @@ from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage import sqlite as sqlite_module
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
-from filedrop.storage.metadata import FileRecord, ListCursor, UserRecord, utcnow
 from filedrop.storage.mongo import MongoMetadataStore
 from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
-from tests.conftest import _settings
+from tests.fixtures import _settings
 from tests.helpers import pattern, upload_ok
+from tests.records import chunks, file_record, read_blob, user_record
+
+pytestmark = pytest.mark.unit
 
 # -- fixtures and helpers -----------------------------------------------------
 
@@ -56,45 +58,8 @@ def meta(tmp_path: Path) -> Iterator[SqliteMetadataStore]:
     store.close()
 
 
-def _read(
-    store: LocalBlobStore, key: str, start: int | None = None, end: int | None = None
-) -> bytes:
-    reader = store.open(key, start, end)
-    try:
-        return b"".join(reader)
-    finally:
-        reader.close()
-
-
-def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
-    for offset in range(0, len(data), size):
-        yield data[offset : offset + size]
-
-
 def _files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def _record(
-    owner: str = "alice", name: str = "file.txt", created_at: datetime | None = None
-) -> FileRecord:
-    moment = created_at or utcnow()
-    file_id = new_file_id()
-    return FileRecord(
-        file_id=file_id,
-        owner=owner,
-        file_name=name,
-        file_size=3,
-        file_type="text/plain",
-        created_at=moment,
-        updated_at=moment,
-        sha256=hashlib.sha256(file_id.encode()).hexdigest(),
-        blob_key=new_blob_key(file_id),
-    )
-
-
-def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
-    return UserRecord(user_id, "Ada", f"hash-{user_id}", quota, 0, 0, utcnow())
 
 
 # -- LocalBlobStore: writes are atomic ------------------------------------------
@@ -103,12 +68,12 @@ def _user(user_id: str = "u1", quota: int = 1000) -> UserRecord:
 def test_put_then_read_whole_and_ranges(blobs: LocalBlobStore) -> None:
     content = pattern(50_000)
     key = new_blob_key(new_file_id())
-    blobs.put_stream(key, _chunks(content))
-    assert _read(blobs, key) == content
-    assert _read(blobs, key, 0, 0) == content[:1]
-    assert _read(blobs, key, 4095, 8200) == content[4095:8201]
-    assert _read(blobs, key, 49_990) == content[49_990:]
-    assert _read(blobs, key, 49_990, 10**9) == content[49_990:]  # clamped, as S3 does
+    blobs.put_stream(key, chunks(content))
+    assert read_blob(blobs, key) == content
+    assert read_blob(blobs, key, 0, 0) == content[:1]
+    assert read_blob(blobs, key, 4095, 8200) == content[4095:8201]
+    assert read_blob(blobs, key, 49_990) == content[49_990:]
+    assert read_blob(blobs, key, 49_990, 10**9) == content[49_990:]  # clamped, as S3 does
     assert blobs.exists(key)
 
 
@@ -130,7 +95,7 @@ def test_failing_before_commit_stores_nothing_and_leaves_no_temp_file(
         raise ValueError("checksum mismatch")
 
     with pytest.raises(ValueError):
-        blobs.put_stream(key, _chunks(pattern(30_000)), refuse)
+        blobs.put_stream(key, chunks(pattern(30_000)), refuse)
     assert not blobs.exists(key)
     assert _files_under(blobs.root) == []
     assert list(blobs.iter_blobs("blobs/")) == []
@@ -211,11 +176,11 @@ def test_copy_and_write_after_directory_was_pruned(blobs: LocalBlobStore) -> Non
     first, second = new_blob_key(file_id), new_blob_key(file_id)
     blobs.put_stream(first, [b"content"])
     blobs.copy(first, second)
-    assert _read(blobs, second) == b"content"
+    assert read_blob(blobs, second) == b"content"
     blobs.delete(first)
     blobs.delete(second)
     blobs.put_stream(first, [b"again"])  # its directory was removed: made again
-    assert _read(blobs, first) == b"again"
+    assert read_blob(blobs, first) == b"again"
     with pytest.raises(BlobNotFound):
         blobs.copy(new_blob_key(file_id), second)
 
@@ -340,110 +305,14 @@ def test_memory_stays_bounded_while_streaming_in_and_out(tmp_path: Path) -> None
     assert peak < 4 * 1024**2
 
 
-# -- SqliteMetadataStore: the MetadataStore contract ---------------------------------
-
-
-def test_records_round_trip_with_millisecond_utc_times(meta: SqliteMetadataStore) -> None:
-    moment = datetime(2026, 11, 25, 19, 30, 0, 123_000, tzinfo=UTC)
-    record = _record(created_at=moment)
-    meta.insert(record)
-    got = meta.get("alice", record.file_id)
-    assert got == record
-    assert got is not None and got.created_at.tzinfo is not None
-    assert meta.get("bob", record.file_id) is None  # other owners never see it
-
-
-def test_update_returns_the_record_before_and_honours_sha256(meta: SqliteMetadataStore) -> None:
-    record = _record()
-    meta.insert(record)
-    later = record.updated_at + timedelta(seconds=5)
-    assert meta.update("alice", record.file_id, {"file_name": "x"}, if_sha256="nope") is None
-    assert meta.update("bob", record.file_id, {"file_name": "x"}) is None
-    before = meta.update(
-        "alice",
-        record.file_id,
-        {"file_name": "new.txt", "sha256": "beef", "updated_at": later},
-        if_sha256=record.sha256,
-    )
-    assert before == record
-    after = meta.get("alice", record.file_id)
-    assert after is not None
-    assert (after.file_name, after.sha256, after.updated_at) == ("new.txt", "beef", later)
-    with pytest.raises(ValueError):
-        meta.update("alice", record.file_id, {"file_name = 'x'; --": 1})
-
-
-def test_delete_returns_the_record_and_honours_sha256(meta: SqliteMetadataStore) -> None:
-    record = _record()
-    meta.insert(record)
-    assert meta.delete("alice", record.file_id, if_sha256="nope") is None
-    assert meta.delete("bob", record.file_id) is None
-    assert meta.delete("alice", record.file_id, if_sha256=record.sha256) == record
-    assert meta.delete("alice", record.file_id) is None
-    assert meta.get("alice", record.file_id) is None
-
-
-def test_list_is_newest_first_and_cursor_pages_through_ties(meta: SqliteMetadataStore) -> None:
-    tie = utcnow()
-    records = [_record(created_at=tie) for _ in range(7)]
-    records += [_record(created_at=tie - timedelta(milliseconds=n)) for n in range(1, 6)]
-    records.append(_record(owner="bob", created_at=tie))
-    for record in records:
-        meta.insert(record)
-    expected = sorted(
-        (r for r in records if r.owner == "alice"),
-        key=lambda r: (r.created_at, r.file_id),
-        reverse=True,
-    )
-    seen: list[FileRecord] = []
-    after: ListCursor | None = None
-    while True:
-        page = meta.list("alice", 3, after, None)
-        seen += page
-        if len(page) < 3:
-            break
-        after = ListCursor(page[-1].created_at, page[-1].file_id)
-    assert seen == expected
-
-
-@pytest.mark.parametrize(
-    ("prefix", "expected"),
-    [
-        ("100%", ["100% done.txt"]),
-        ("a_b", ["a_b.txt"]),
-        ("a%", []),
-        ("_", ["_hidden"]),
-        ("\u00e9t\u00e9", ["\u00e9t\u00e9 \U0001f31e.jpg"]),
-        ("\U0001f31e", ["\U0001f31e only"]),
-        ("A", []),  # case-sensitive, like the MongoDB regex
-        ("'; DROP TABLE files; --", []),
-    ],
-)
-def test_prefix_is_matched_literally(
-    meta: SqliteMetadataStore, prefix: str, expected: list[str]
-) -> None:
-    names = [
-        "100% done.txt",
-        "100 percent.txt",
-        "a_b.txt",
-        "axb.txt",
-        "abc",
-        "_hidden",
-        "\u00e9t\u00e9 \U0001f31e.jpg",
-        "\u00e9te.jpg",
-        "\U0001f31e only",
-    ]
-    for name in names:
-        meta.insert(_record(name=name))
-    assert sorted(r.file_name for r in meta.list("alice", 100, None, prefix)) == expected
-    assert len(meta.list("alice", 100, None, None)) == len(names)
+# -- SqliteMetadataStore (the protocol's contract: tests/contract/test_metadata.py) -----
 
 
 def test_iter_all_pages_through_every_owner(
     meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_module, "_SCAN_PAGE", 3)
-    records = [_record(owner=f"user{n % 3}") for n in range(10)]
+    records = [file_record(owner=f"user{n % 3}") for n in range(10)]
     for record in records:
         meta.insert(record)
     assert sorted(r.file_id for r in meta.iter_all()) == sorted(r.file_id for r in records)
@@ -459,12 +328,12 @@ def test_a_locked_database_is_database_unavailable(tmp_path: Path) -> None:
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(DatabaseUnavailable):
-            store.insert(_record())
+            store.insert(file_record())
         assert store.list("alice", 10, None, None) == []  # WAL: readers still read
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    store.insert(_record())
+    store.insert(file_record())
     store.close()
 
 
@@ -475,55 +344,7 @@ def test_unopenable_database_is_database_unavailable(tmp_path: Path) -> None:
         store.check()
 
 
-# -- SqliteMetadataStore: users, quotas, rate limits -------------------------------
-
-
-def test_users_by_id_and_key_hash(meta: SqliteMetadataStore) -> None:
-    ada, bob = _user("u1"), _user("u2")
-    meta.create_user(ada)
-    meta.create_user(bob)
-    assert meta.get_user("u1") == ada
-    assert meta.find_by_key_hash("hash-u2") == bob
-    assert [u.user_id for u in meta.list_users()] == ["u1", "u2"]
-    assert meta.set_key_hash("u1", "rotated") is True
-    assert meta.find_by_key_hash("hash-u1") is None
-    assert meta.set_key_hash("nobody", "x") is False
-    assert meta.delete_user("u2") == bob
-    assert meta.delete_user("u2") is None
-    assert meta.get_user("u2") is None
-
-
-def test_reserve_release_and_set_usage(meta: SqliteMetadataStore) -> None:
-    meta.create_user(_user("u1", quota=100))
-    assert meta.reserve("u1", 60, 1)
-    assert not meta.reserve("u1", 41, 1)
-    assert meta.reserve("u1", 40, 1)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (100, 2)
-    meta.release("u1", 30, 1)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (70, 1)
-    meta.set_usage("u1", 5, 9)
-    user = meta.get_user("u1")
-    assert user is not None and (user.bytes_used, user.file_count) == (5, 9)
-    assert meta.reserve("no-such-user", 10**15, 1) is True  # no user, no quota
-    assert meta.get_user("no-such-user") is None
-
-
-def test_reserve_never_exceeds_quota_under_20_threads(meta: SqliteMetadataStore) -> None:
-    meta.create_user(_user("u1", quota=1000))
-    barrier = threading.Barrier(20)
-
-    def worker(_: int) -> int:
-        barrier.wait()
-        return sum(meta.reserve("u1", 30, 1) for _ in range(5))
-
-    with ThreadPoolExecutor(20) as pool:
-        granted = sum(pool.map(worker, range(20)))
-    user = meta.get_user("u1")
-    assert user is not None
-    assert granted == 1000 // 30
-    assert (user.bytes_used, user.file_count) == (granted * 30, granted)
+# -- SqliteMetadataStore: rate-limit windows ------------------------------------
 
 
 def test_hit_counts_per_bucket_and_window_and_prunes_old_windows(
@@ -547,7 +368,7 @@ def test_connections_outlive_the_threads_that_used_them(
 ) -> None:
     """A request's thread (or, under gevent workers, its greenlet) ends with the
     request: the next one reuses the connection instead of opening its own."""
-    record = _record()
+    record = file_record()
     meta.insert(record)
     opened: list[sqlite3.Connection] = []
     connect = meta._connect
@@ -599,7 +420,7 @@ def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
     store = SqliteMetadataStore(path)
     store.ensure_indexes()
     for n in range(count):
-        record = _record(owner=f"w{worker}", name=f"{worker}-{n}")
+        record = file_record(owner=f"w{worker}", name=f"{worker}-{n}")
         store.insert(record)
         store.update(record.owner, record.file_id, {"file_name": f"renamed {n}"}, record.sha256)
         store.hit("shared", 0, 60)
@@ -607,10 +428,11 @@ def _hammer(path: str, worker: int, count: int, start_at: float) -> int:
     return count
 
 
+@pytest.mark.live  # two fresh interpreters: seconds, so outside the inner loop
 def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     setup = SqliteMetadataStore(path)
-    setup.create_user(_user("shared-user", quota=10**9))
+    setup.create_user(user_record("shared-user", quota=10**9))
     setup.close()
     count = 150
     start_at = time.time() + 2.0  # both interpreters are up before either writes
@@ -627,18 +449,18 @@ def test_two_processes_share_one_database_without_lock_errors(tmp_path: Path) ->
 
 
 def _use_inherited_store(store: SqliteMetadataStore) -> None:
-    store.insert(_record(owner="child"))
+    store.insert(file_record(owner="child"))
 
 
 def test_a_forked_worker_opens_its_own_connection(meta: SqliteMetadataStore) -> None:
     """gunicorn --preload forks after create_app has used the store."""
-    meta.insert(_record(owner="parent"))
+    meta.insert(file_record(owner="parent"))
     child = multiprocessing.get_context("fork").Process(target=_use_inherited_store, args=(meta,))
     child.start()
     child.join(30)
     assert child.exitcode == 0
     assert len(meta.list("child", 10, None, None)) == 1
-    meta.insert(_record(owner="parent"))  # the parent's connection still works
+    meta.insert(file_record(owner="parent"))  # the parent's connection still works
     assert len(meta.list("parent", 10, None, None)) == 2
 
 
@@ -678,3 +500,69 @@ def test_files_persist_across_restarts_with_same_ids_and_sha256(tmp_path: Path) 
     assert body.data == content
     assert hashlib.sha256(body.data).hexdigest() == uploaded[0]["sha256"]
     assert second.get("/files?prefix=100%25%20_").get_json()["files"] == [uploaded[1]]
+
+
+# -- SqliteMetadataStore: numbered schema migrations ---------------------------------
+
+
+def _user_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_a_new_database_starts_at_the_latest_schema_version(meta: SqliteMetadataStore) -> None:
+    assert _user_version(meta.path) == sqlite_module.SCHEMA_VERSION == 2
+
+
+def test_each_migration_runs_once_and_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "meta.sqlite3"
+    first = SqliteMetadataStore(path)
+    first.insert(file_record())
+    first.close()
+    ran: list[int] = []
+    later = (
+        (3, lambda conn: ran.append(3)),
+        (4, lambda conn: ran.append(4) or conn.execute("CREATE TABLE extra (x INTEGER)")),
+    )
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, *later))
+    for _ in range(2):  # the second store finds nothing left to do
+        store = SqliteMetadataStore(path)
+        assert len(store.list("alice", 10, None, None)) == 1
+        store.close()
+    assert ran == [3, 4] and _user_version(path) == 4
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "meta.sqlite3"
+    SqliteMetadataStore(path).ensure_indexes()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, (3, broken)))
+    with pytest.raises(DatabaseUnavailable):
+        SqliteMetadataStore(path).check()
+    assert _user_version(path) == 2
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "half_done" not in tables
+
+
+def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -> None:
+    """Version 0 but every table and column already there: the steps find their work done."""
+    path = tmp_path / "meta.sqlite3"
+    record = file_record()
+    store = SqliteMetadataStore(path)
+    store.insert(record)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 0")
+    store = SqliteMetadataStore(path)
+    assert store.get("alice", record.file_id) == record
+    store.close()
+    assert _user_version(path) == 2

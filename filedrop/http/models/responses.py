@@ -285,7 +285,7 @@ class StatusTotalsUnknown(ResponseModel):
 
 
 class StatusDisk(ResponseModel):
-    """Local blob storage only: the data directory's disk."""
+    """Local blob storage only: the disk holding the blobs."""
 
     path: str
     free_bytes: Count
