@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol
 
 from . import mediatypes
 from .checksums import ExpectedDigests, Hasher
@@ -43,7 +43,6 @@ log = logging.getLogger("filedrop.service")
 SNIFF_BYTES = 512
 _READ_RETRIES = 3
 OnConflict = Literal["allow", "rename", "replace", "fail"]
-ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
 _RENAME_TRIES = 100
 
 

@@ -1,4 +1,4 @@
-"""Small JSON request bodies (renames, admin calls): bounded, strict about keys."""
+"""Small JSON request bodies (renames, admin calls): bounded, and always an object."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Unknown keys in a JSON body are refused first. Then the first error in field
 order wins: a domain rule's own (``INVALID_FOLDER`` for a bad folder, see
-:func:`filedrop.http.models.domain_rule`) as it was raised, or what pydantic
+:func:`filedrop.http.models.base.domain_rule`) as it was raised, or what pydantic
 found itself (a wrong type, a missing field, a value out of range) as ``400
 INVALID_REQUEST``, worded here.
 """
