@@ -984,6 +984,7 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
     env.update(
         FILEDROP_AUTH="enabled",
         FILEDROP_ADMIN_TOKEN=admin_token,
+        FILEDROP_SECRET_KEY=secrets.token_urlsafe(32),
         RATE_LIMIT_REQUESTS=str(10**9),
     )
     env.update(app_env(args))

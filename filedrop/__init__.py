@@ -13,7 +13,8 @@ from typing import cast
 from flask import Flask, Response
 
 from .config import Settings
-from .errors import FileDropError, register_error_handlers
+from .errors import FileDropError, ServerMisconfigured, register_error_handlers
+from .keys import SecretBox, data_dir_secret
 from .service import FileService
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, MetadataStore
@@ -53,9 +54,11 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
+    from .buckets import BucketService
     from .folders import FolderService
-    from .http import access_log, admin, auth, docs, files, folders, health, links, tus
+    from .http import access_log, admin, auth, buckets, docs, files, folders, health, links, tus
     from .http import metrics as metrics_http
+    from .keys import KeyService
     from .links import LinkService
     from .metrics import Metrics, Timed
     from .ratelimit import RateLimiter
@@ -75,7 +78,9 @@ def create_app(
     # Everything above the stores sees them through a stopwatch (backend latency metrics).
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
-    users = UserService(meta, service, settings.default_quota_bytes)
+    users = UserService(
+        meta, service, KeyService(meta, _secret_box(settings)), settings.default_quota_bytes
+    )
     app.extensions["filedrop.uploads"] = UploadService(
         service,
         settings.tus_expiry_s,
@@ -85,7 +90,9 @@ def create_app(
     )
     app.extensions["filedrop"] = service
     app.extensions["filedrop.users"] = users
-    app.extensions["filedrop.folders"] = FolderService(service)
+    folders_service = FolderService(service)
+    app.extensions["filedrop.folders"] = folders_service
+    app.extensions["filedrop.buckets"] = BucketService(folders_service)
     app.extensions["filedrop.links"] = LinkService(service)
     app.extensions["filedrop.settings"] = settings
     app.extensions["filedrop.ratelimit"] = RateLimiter(
@@ -104,6 +111,7 @@ def create_app(
         tus.bp,
         admin.bp,
         admin.me_bp,
+        buckets.bp,
         docs.bp,
     ):
         app.register_blueprint(blueprint)
@@ -121,6 +129,20 @@ def create_app(
         )
         _best_effort("create the implicit user", users.ensure_implicit_user)
     return app
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    """The server key that seals S3 secrets: FILEDROP_SECRET_KEY, else (embedded mode)
+    one kept in DATA_DIR, read when first needed."""
+    if settings.secret_key:
+        return SecretBox(lambda: settings.secret_key)
+    if settings.backend == "embedded":
+        return SecretBox(lambda: data_dir_secret(settings.data_dir))
+    return SecretBox(_no_secret_key)
+
+
+def _no_secret_key() -> str:
+    raise ServerMisconfigured("FILEDROP_SECRET_KEY is not set: S3 keys cannot be made or checked")
 
 
 def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:

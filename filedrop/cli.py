@@ -54,7 +54,7 @@ def fsck_command(repair: bool, grace: int | None) -> None:
 @click.option("--quota", default=None, help="Quota in bytes or units (5GiB); default from config.")
 @with_appcontext
 def create_user_command(name: str, quota: str | None) -> None:
-    """Create a user and print their API key (shown only this once)."""
+    """Create a user and print their API key and S3 key pair (shown only this once)."""
     users: UserService = current_app.extensions["filedrop.users"]
     try:
         quota_bytes = parse_size(quota) if quota is not None else None
@@ -62,7 +62,9 @@ def create_user_command(name: str, quota: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--quota") from None
     user, key = users.create(name, quota_bytes)
     click.echo(f"user {user.user_id} ({user.name}), quota {user.quota_bytes} bytes")
-    click.echo(f"api key (shown once): {key}")
+    click.echo(f"api key (shown once): {key.api_key}")
+    click.echo(f"s3 access key id: {key.record.access_key_id}")
+    click.echo(f"s3 secret access key (shown once): {key.secret_access_key}")
 
 
 @click.command("purge-uploads")

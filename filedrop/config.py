@@ -77,6 +77,9 @@ class Settings:
     rate_limit_per_window: int = field(default=3000, metadata={"env": "RATE_LIMIT_REQUESTS"})
     rate_limit_window_s: int = field(default=60, metadata={"env": "RATE_LIMIT_WINDOW_S"})
     admin_token: str = field(default="", metadata={"env": "FILEDROP_ADMIN_TOKEN"})
+    # Encrypts the S3 secrets of API keys. Empty: embedded mode makes one in DATA_DIR;
+    # with MongoDB and S3 and keys on, startup refuses.
+    secret_key: str = field(default="", metadata={"env": "FILEDROP_SECRET_KEY"})
     data_dir: str = field(default="./data", metadata={"env": "DATA_DIR"})
     port: int = field(default=8000, metadata={"env": "PORT"})
     chunk_size: int = field(default=1024**2, metadata={"env": "CHUNK_SIZE", "size": True})
@@ -122,6 +125,13 @@ class Settings:
             raise ValueError("setting PUBLIC_BASE_URL: use an http:// or https:// URL")
         if settings.auth.strip().lower() != "auto":
             _convert("auth", bool, settings.auth, False)  # refuse typos at startup
+        if settings.secret_key and len(settings.secret_key) < 32:
+            raise ValueError("setting FILEDROP_SECRET_KEY: use at least 32 random characters")
+        if settings.auth_enabled and settings.backend != "embedded" and not settings.secret_key:
+            raise ValueError(
+                "set FILEDROP_SECRET_KEY (it encrypts API keys' S3 secrets), e.g. to the output"
+                " of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return settings
 
     def with_overrides(self, **changes: object) -> Settings:

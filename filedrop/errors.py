@@ -114,6 +114,13 @@ class LinkPasswordRequired(FileDropError):
     status, code = 403, "LINK_PASSWORD_REQUIRED"
 
 
+class KeyNotFound(FileDropError):
+    status, code = 404, "KEY_NOT_FOUND"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"No key with id {key_id}")
+
+
 class UserNotFound(FileDropError):
     status, code = 404, "USER_NOT_FOUND"
 
@@ -170,6 +177,12 @@ class QuotaExceeded(FileDropError):
 
 class StorageUnavailable(FileDropError):
     status, code, retry_after = 503, "STORAGE_UNAVAILABLE", 5
+
+
+class ServerMisconfigured(FileDropError):
+    """A setting the request needs is missing (the log says which)."""
+
+    status, code = 500, "SERVER_MISCONFIGURED"
 
 
 class DatabaseUnavailable(FileDropError):

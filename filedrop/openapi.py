@@ -41,6 +41,8 @@ AUTH_PATHS = frozenset(
         "/admin/users/{user_id}/keys",
         "/admin/status",
         "/me",
+        "/me/keys",
+        "/me/keys/{key_id}",
         "/metrics",
     }
 )
@@ -122,6 +124,7 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "This link needs a password: send it as ?password= or X-Link-Password",
     ),
     "USER_NOT_FOUND": ("No user with this id.", "No user with id u_Yq3n0Zb1mPx7TkQa"),
+    "KEY_NOT_FOUND": ("No key with this id among the caller's.", "No key with id k_3n0Zb1mPx7TkQa"),
     "RATE_LIMITED": (
         "Too many requests for this key; see `Retry-After`.",
         "More than 3000 requests in 60 s; slow down",
@@ -1689,6 +1692,27 @@ def _sharing_schemas() -> Obj:
             "additionalProperties": False,
             "properties": {"path": _schema("FolderPath")},
         },
+        "Bucket": {
+            "type": "object",
+            "required": ["name", "folder", "usage"],
+            "properties": {
+                "name": {"type": "string", "examples": ["photos"]},
+                "folder": {"type": "string", "examples": ["/photos"]},
+                "usage": {
+                    "type": "object",
+                    "required": ["file_count", "bytes_used"],
+                    "properties": {
+                        "file_count": {"type": "integer", "minimum": 0},
+                        "bytes_used": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+        "BucketList": {
+            "type": "object",
+            "required": ["buckets"],
+            "properties": {"buckets": {"type": "array", "items": _schema("Bucket")}},
+        },
         "FolderCreated": {
             "type": "object",
             "required": ["folder", "created"],
@@ -1837,6 +1861,24 @@ def _sharing_paths() -> Obj:
                         _schema("DeleteFilesResult"),
                     ),
                     "400": _error(400, "INVALID_REQUEST"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            }
+        },
+        "/buckets": {
+            "get": {
+                "tags": ["folders"],
+                "operationId": "listBuckets",
+                "summary": "The caller's buckets (S3's view of top-level folders) and usage",
+                "description": (
+                    "A bucket is a top-level folder whose name is a valid S3 bucket name; "
+                    "the S3 API at `/s3` serves it. Create or delete one with POST and "
+                    "DELETE `/folders` on `/NAME`. A bucket-scoped key sees only its own."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response("The buckets, by name.", _schema("BucketList")),
                     "503": _unavailable("DATABASE_UNAVAILABLE"),
                     "500": _INTERNAL,
                 },
@@ -2022,6 +2064,31 @@ _CACHE_CONTROL_NO_STORE: Obj = {
 
 def _auth_schemas() -> Obj:
     count: Obj = {"type": "integer", "minimum": 0}
+    key_fields: Obj = {
+        "key_id": {"type": "string", "examples": ["k_3n0Zb1mPx7TkQa"]},
+        "name": {"type": "string"},
+        "bucket": {"type": ["string", "null"]},
+        "read_only": {"type": "boolean"},
+        "access_key_id": {
+            "type": "string",
+            "description": "The S3 access key id (SigV4 credential).",
+            "examples": ["FDK3N0ZB1MPX7TKQA2WE"],
+        },
+        "created_at": _TIMESTAMP,
+    }
+    key_secrets: Obj = {
+        "key_id": key_fields["key_id"],
+        "api_key": {
+            "type": "string",
+            "description": "The bearer key for REST. Shown this once; only its hash is stored.",
+            "examples": ["fd_4n8x…"],
+        },
+        "access_key_id": key_fields["access_key_id"],
+        "secret_access_key": {
+            "type": "string",
+            "description": "The S3 secret access key. Shown this once; kept encrypted.",
+        },
+    }
     check: Obj = {
         "type": "object",
         "required": ["ok", "latency_ms"],
@@ -2064,15 +2131,8 @@ def _auth_schemas() -> Obj:
         },
         "NewUser": {
             "type": "object",
-            "required": ["user", "api_key"],
-            "properties": {
-                "user": _schema("User"),
-                "api_key": {
-                    "type": "string",
-                    "description": "Shown this once; only its hash is stored.",
-                    "examples": ["fd_4n8x…"],
-                },
-            },
+            "required": ["user", "key_id", "api_key", "access_key_id", "secret_access_key"],
+            "properties": {"user": _schema("User"), **key_secrets},
         },
         "UserEnvelope": {
             "type": "object",
@@ -2095,9 +2155,44 @@ def _auth_schemas() -> Obj:
         },
         "NewKey": {
             "type": "object",
-            "required": ["user_id", "api_key"],
-            "description": "The new key, shown once; the old key stops working at once.",
-            "properties": {"user_id": {"type": "string"}, "api_key": {"type": "string"}},
+            "required": ["user_id", "key_id", "api_key", "access_key_id", "secret_access_key"],
+            "description": "The new key, shown once; every key the user had stops working.",
+            "properties": {"user_id": {"type": "string"}, **key_secrets},
+        },
+        "ApiKey": {
+            "type": "object",
+            "required": ["key_id", "name", "bucket", "read_only", "access_key_id", "created_at"],
+            "properties": key_fields,
+        },
+        "ApiKeyList": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": _schema("ApiKey")}},
+        },
+        "NewApiKeyRequest": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "bucket": {
+                    "type": ["string", "null"],
+                    "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                    "description": "Limit the key to this bucket (top-level folder); "
+                    "null: all of the user's files.",
+                },
+                "read_only": {"type": "boolean", "default": False},
+            },
+        },
+        "NewApiKey": {
+            "type": "object",
+            "required": [*key_fields, "api_key", "secret_access_key"],
+            "properties": {**key_fields, **key_secrets},
+        },
+        "ApiKeyDeleted": {
+            "type": "object",
+            "required": ["message", "key_id"],
+            "properties": {"message": {"const": "Key deleted"}, "key_id": {"type": "string"}},
         },
         "AdminStatus": {
             "type": "object",
@@ -2201,6 +2296,17 @@ def _auth_paths() -> Obj:
         }
 
     no_such_user = ("404", _error(404, "USER_NOT_FOUND"))
+
+    def user_errors(*extra: tuple[str, Obj]) -> Obj:
+        return {
+            **dict(extra),
+            "401": _unauthorized(),
+            "403": _error(403, "FORBIDDEN", description="A limited key, or the admin token"),
+            "429": _error(429, "RATE_LIMITED"),
+            "503": _unavailable("DATABASE_UNAVAILABLE"),
+            "500": _INTERNAL,
+        }
+
     return {
         "/metrics": {
             "get": {
@@ -2320,6 +2426,51 @@ def _auth_paths() -> Obj:
                     "500": _INTERNAL,
                 },
             }
+        },
+        "/me/keys": {
+            "post": {
+                "tags": ["users"],
+                "operationId": "createKey",
+                "summary": "Make an API key: a bearer key and an S3 key pair, both shown once",
+                "description": "`bucket` limits the key to one bucket (a top-level folder) "
+                "over REST and S3: everything else is not found. `read_only` refuses every "
+                "write with 403. A limited key cannot make keys.",
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("NewApiKeyRequest")}},
+                },
+                "responses": {
+                    "201": _with_header(
+                        _json_response("The key, shown once.", _schema("NewApiKey")),
+                        "Cache-Control",
+                        _CACHE_CONTROL_NO_STORE,
+                    ),
+                    **user_errors(("400", _error(400, "INVALID_REQUEST"))),
+                },
+            },
+            "get": {
+                "tags": ["users"],
+                "operationId": "listKeys",
+                "summary": "The caller's keys, without their secrets",
+                "responses": {
+                    "200": _json_response("The keys.", _schema("ApiKeyList")),
+                    **user_errors(),
+                },
+            },
+        },
+        "/me/keys/{key_id}": {
+            "parameters": [
+                {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "delete": {
+                "tags": ["users"],
+                "operationId": "deleteKey",
+                "summary": "End a key: its bearer form and its S3 pair stop working at once",
+                "responses": {
+                    "200": _json_response("Deleted.", _schema("ApiKeyDeleted")),
+                    **user_errors(("404", _error(404, "KEY_NOT_FOUND", "USER_NOT_FOUND"))),
+                },
+            },
         },
     }
 

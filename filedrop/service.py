@@ -137,6 +137,7 @@ class _Stored:
     size: int
     media_type: str
     file_name: str
+    md5: str
 
 
 class _Meter:
@@ -145,7 +146,8 @@ class _Meter:
     def __init__(self, chunks: Iterable[bytes], limit: int, digests: ExpectedDigests) -> None:
         self._chunks = chunks
         self._limit = limit
-        self.hasher = Hasher(set(digests.values) - {"sha256"})
+        # MD5 always: it is the ETag S3 clients check an upload against.
+        self.hasher = Hasher((set(digests.values) - {"sha256"}) | {"md5"})
         self.head = b""
 
     def __iter__(self) -> Iterator[bytes]:
@@ -167,6 +169,7 @@ class Measured:
     sha256: str
     size: int
     head: bytes
+    md5_etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,7 @@ class FileService:
             blob_key=stored.blob_key,
             folder=where.folder,
             expires_at=where.placement.expires_at,
+            md5_etag=stored.md5,
         )
         reserved = False
         try:  # from here on the blob exists: any failure must take it away again
@@ -275,6 +279,7 @@ class FileService:
                 blob_key=key,
                 folder=folder,
                 expires_at=where.expires_at,
+                md5_etag=source.md5_etag,
             )
             self.meta.insert(record)
         except BaseException:
@@ -341,6 +346,7 @@ class FileService:
                 sha256=stored.sha256,
                 file_size=stored.size,
                 file_type=stored.media_type,
+                md5_etag=stored.md5,
             )
         else:
             asked = current.file_name if new_name is None else validate_file_name(new_name)
@@ -429,6 +435,7 @@ class FileService:
                 sha256=measured.sha256,
                 blob_key=blob_key,
                 folder=folder or ROOT,
+                md5_etag=measured.md5_etag,
             )
             self.meta.insert(record)
         except BaseException:
@@ -443,7 +450,7 @@ class FileService:
 
     def measure(self, blob_key: str) -> Measured:
         """Hash a stored blob, streaming it once from storage a chunk at a time."""
-        hasher = Hasher()
+        hasher = Hasher({"md5"})
         head = b""
         reader = self.blobs.open(blob_key)
         try:
@@ -453,7 +460,7 @@ class FileService:
                     head += chunk[: SNIFF_BYTES - len(head)]
         finally:
             reader.close()
-        return Measured(hasher.sha256_hex, hasher.size, head)
+        return Measured(hasher.sha256_hex, hasher.size, head, hasher.digest("md5").hex())
 
     def delete(self, owner: str, file_id: str, if_match: ETagCondition | None) -> FileRecord:
         if if_match is not None:
@@ -649,7 +656,8 @@ class FileService:
         self.blobs.put_stream(key, meter, before_commit)
         name = names[0]
         media_type = incoming.declared_type or mediatypes.detect(meter.head, name)
-        return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name)
+        md5 = meter.hasher.digest("md5").hex()
+        return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name, md5)
 
     def _reserve(self, owner: str, size: int, files: int) -> None:
         if not self.meta.reserve(owner, size, files):

@@ -1,31 +1,22 @@
-"""Users and API keys (SPEC §4): keys are random, shown once, stored only as hashes."""
+"""Users and their API keys: keys are random, shown once, stored only as hashes
+(the S3 secret of each key encrypted; see :mod:`filedrop.keys`)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
 import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
+from .keys import Caller, KeyService, NewKey, hash_key
 from .service import FileService
-from .storage.metadata import CatalogStore, UserRecord, utcnow
+from .storage.metadata import CatalogStore, KeyRecord, UserRecord, utcnow
 
 log = logging.getLogger("filedrop.users")
 
-KEY_PREFIX = "fd_"
 IMPLICIT_USER = "local"  # the one user of FILEDROP_AUTH=disabled
-
-
-def new_api_key() -> str:
-    """256 random bits; the prefix makes leaked keys easy to grep for."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> str:
-    # A fast hash is right for a 256-bit random key: there is nothing to brute-force.
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+FIRST_KEY_NAME = "default"
 
 
 def validate_user_name(name: object) -> str:
@@ -37,24 +28,34 @@ def validate_user_name(name: object) -> str:
 
 
 class UserService:
-    def __init__(self, store: CatalogStore, files: FileService, default_quota: int) -> None:
+    def __init__(
+        self, store: CatalogStore, files: FileService, keys: KeyService, default_quota: int
+    ) -> None:
         self.store = store
         self.files = files
+        self.keys = keys
         self.default_quota = default_quota
 
-    def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, str]:
-        """A new user and their key. The key is returned here and never again."""
-        key = new_api_key()
+    def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, NewKey]:
+        """A new user and their first key (full access, with an S3 pair). The key's
+        secrets are returned here and never again."""
+        user_id = "u_" + secrets.token_urlsafe(12)
+        validate_user_name(name)
+        key = self.keys.create(user_id, FIRST_KEY_NAME)
         user = UserRecord(
-            user_id="u_" + secrets.token_urlsafe(12),
-            name=validate_user_name(name),
-            key_hash=hash_key(key),
+            user_id=user_id,
+            name=name,
+            key_hash=key.record.key_hash,
             quota_bytes=self.default_quota if quota_bytes is None else quota_bytes,
             bytes_used=0,
             file_count=0,
             created_at=utcnow(),
         )
-        self.store.create_user(user)
+        try:
+            self.store.create_user(user)
+        except BaseException:
+            self.keys.delete(user_id, key.record.key_id)
+            raise
         return user, key
 
     def ensure_implicit_user(self) -> None:
@@ -73,30 +74,61 @@ class UserService:
     def list(self) -> list[UserRecord]:
         return self.store.list_users()
 
-    def rotate_key(self, user_id: str) -> str:
-        """A new key; the old one stops working with this write."""
-        key = new_api_key()
-        if not self.store.set_key_hash(user_id, hash_key(key)):
+    def rotate_key(self, user_id: str) -> NewKey:
+        """Reset the user's credentials: every key they had stops working, and one new
+        full key (with an S3 pair) takes their place."""
+        self.get(user_id)
+        self.store.delete_keys(user_id)
+        key = self.keys.create(user_id, FIRST_KEY_NAME)
+        if not self.store.set_key_hash(user_id, key.record.key_hash):
+            self.keys.delete(user_id, key.record.key_id)
             raise UserNotFound(user_id)
         return key
 
+    def delete_key(self, user_id: str, key_id: str) -> KeyRecord:
+        """End one key, in both its forms at once."""
+        user = self.get(user_id)
+        removed = self.keys.delete(user_id, key_id)
+        if hmac.compare_digest(removed.key_hash, user.key_hash):
+            # The first key is also the user's own key (as before keys had records).
+            self.store.set_key_hash(user_id, hash_key("retired:" + secrets.token_urlsafe(32)))
+        return removed
+
     def delete(self, user_id: str) -> int:
-        """Remove the user (their key dies first), then all their files and blobs, then
+        """Remove the user (their keys die first), then all their files and blobs, then
         their folders. Their share links end with the files; purge drops their records."""
         if self.store.delete_user(user_id) is None:
             raise UserNotFound(user_id)
+        self.store.delete_keys(user_id)
         deleted = self.files.delete_all(user_id)
         self.store.delete_folders(user_id, "/", recursive=True)
         return deleted
 
-    def authenticate(self, key: str | None) -> UserRecord:
+    def authenticate(self, key: str | None) -> Caller:
+        """The caller a bearer key stands for (401 unless it is a live key)."""
         if not key:
             raise Unauthorized("Send Authorization: Bearer <api key>")
+        record = self.keys.by_bearer(key)
+        if record is not None:
+            user = self.store.get_user(record.owner)
+            if user is None:
+                raise Unauthorized("The API key is not valid")
+            return Caller(user, record)
+        # A user's own key from before keys had records of their own.
         digest = hash_key(key)
         user = self.store.find_by_key_hash(digest)
         if user is None or not hmac.compare_digest(user.key_hash, digest):
             raise Unauthorized("The API key is not valid")
-        return user
+        return Caller(user)
+
+    def authenticate_s3(self, access_key_id: str) -> tuple[Caller, str]:
+        """The caller an S3 access key id stands for, and the secret to check its
+        signature with (401 unless it is a live key)."""
+        record, secret = self.keys.by_access_key(access_key_id)
+        user = self.store.get_user(record.owner)
+        if user is None:
+            raise Unauthorized("The access key id is not valid")
+        return Caller(user, record), secret
 
 
 def is_admin_token(key: str | None, admin_token: str) -> bool:

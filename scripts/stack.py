@@ -98,6 +98,7 @@ def main() -> int:
             "S3_BUCKET": "filedrop",
             "FILEDROP_AUTH": "enabled",
             "FILEDROP_ADMIN_TOKEN": admin_token,
+            "FILEDROP_SECRET_KEY": secrets.token_urlsafe(32),
         }
         env.update(dict(item.split("=", 1) for item in args.env))
         subprocess.run([sys.executable, "create_bucket.py"], cwd=ROOT, env=env, check=True)

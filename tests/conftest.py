@@ -113,6 +113,7 @@ def _settings(**overrides: Any) -> Settings:
         log_level="WARNING",
         auth="disabled",
         rate_limit_per_window=0,
+        secret_key="test-server-key-" + "x" * 32,
     )
     return base.with_overrides(**overrides)
 

@@ -392,7 +392,10 @@ def test_admin_status(auth_app: Flask) -> None:
 def test_create_user_cli_prints_a_working_key(auth_app: Flask) -> None:
     result = auth_app.test_cli_runner().invoke(args=["create-user", "carol", "--quota", "1MiB"])
     assert result.exit_code == 0, result.output
-    key = result.output.strip().splitlines()[-1].split()[-1]
+    lines = dict(line.split(": ", 1) for line in result.output.splitlines() if ": " in line)
+    key = lines["api key (shown once)"]
+    assert lines["s3 access key id"].startswith("FD")
+    assert len(lines["s3 secret access key (shown once)"]) == 40
     me = auth_app.test_client().get("/me", headers=_admin(key)).get_json()
     assert me["name"] == "carol" and me["usage"]["quota_bytes"] == 1024**2
 

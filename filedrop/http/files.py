@@ -22,6 +22,7 @@ from .bodies import MultipartBody, RawBody, RequestBody
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
+from .scope import scoped_listing
 
 bp = Blueprint("files", __name__)
 
@@ -221,8 +222,10 @@ def list_files() -> Response:
     after = _decode_cursor(request.args.get("cursor"))
     prefix = request.args.get("prefix") or None
     raw_folder = request.args.get("folder")
-    folder = None if raw_folder is None else validate_folder(raw_folder)
-    recursive = bool_param(request.args.get("recursive"), "recursive")
+    asked = None if raw_folder is None else validate_folder(raw_folder)
+    folder = scoped_listing(asked)
+    # A bucket-scoped key asking for no folder sees everything in its bucket.
+    recursive = bool_param(request.args.get("recursive"), "recursive") or folder != asked
     owner = current_owner()
     records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
     body: dict[str, Any] = {"files": [r.public() for r in records]}

@@ -45,6 +45,10 @@ class FileRecord:
     # writes: a download never rewrites the record itself.
     last_accessed_at: datetime | None = None
     download_count: int = 0
+    # The ETag the S3 API shows: the hex MD5 of the content, or for an object assembled
+    # from S3 multipart parts, the MD5 of the parts' MD5s and "-N". None for files stored
+    # before it was kept (the S3 API then derives one from the SHA-256).
+    md5_etag: str | None = None
 
     @property
     def etag(self) -> str:
@@ -179,6 +183,53 @@ class UserRecord:
                 "quota_bytes": self.quota_bytes,
             },
         }
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One of a user's API keys. ``key_hash`` is the SHA-256 hex of its bearer form;
+    ``secret_sealed`` is its S3 secret access key, encrypted under the server's key
+    (SigV4 needs the secret itself, so a hash would not do). ``bucket``: the one
+    top-level folder the key may reach (None: all); ``read_only``: no writes."""
+
+    key_id: str
+    owner: str
+    name: str
+    key_hash: str
+    access_key_id: str
+    secret_sealed: str
+    bucket: str | None
+    read_only: bool
+    created_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "bucket": self.bucket,
+            "read_only": self.read_only,
+            "access_key_id": self.access_key_id,
+            "created_at": iso_ms(self.created_at),
+        }
+
+
+class KeyStore(Protocol):
+    """Users' extra API keys (each with a bearer form and an S3 pair)."""
+
+    def insert_key(self, key: KeyRecord) -> None: ...
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None: ...
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None: ...
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        """The owner's keys, oldest first."""
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        """Remove one key of ``owner`` (both its forms at once); the record, or None."""
+
+    def delete_keys(self, owner: str) -> int:
+        """Remove every key of ``owner``; how many."""
 
 
 class UserStore(Protocol):
@@ -369,7 +420,14 @@ class LinkStore(Protocol):
 
 
 class CatalogStore(
-    MetadataStore, UserStore, RateLimitStore, UploadStore, FolderStore, LinkStore, Protocol
+    MetadataStore,
+    UserStore,
+    KeyStore,
+    RateLimitStore,
+    UploadStore,
+    FolderStore,
+    LinkStore,
+    Protocol,
 ):
     """Everything the service keeps in its database: files, users, request counters."""
 

@@ -19,6 +19,7 @@ from ..errors import DatabaseUnavailable
 from .metadata import (
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
+    KeyRecord,
     LinkRecord,
     ListCursor,
     UploadRecord,
@@ -77,6 +78,7 @@ def _to_doc(record: FileRecord) -> dict[str, Any]:
     doc["_id"] = record.file_id
     doc["folder"] = record.folder
     doc["expires_at"] = record.expires_at
+    doc["md5_etag"] = record.md5_etag
     return doc
 
 
@@ -93,6 +95,7 @@ def _from_doc(doc: dict[str, Any], access: dict[str, Any] | None = None) -> File
         expires_at=_utc_or_none(doc.get("expires_at")),
         last_accessed_at=_utc_or_none(access.get("last_accessed_at")),
         download_count=int(access.get("download_count", 0)),
+        md5_etag=doc.get("md5_etag"),
         **values,
     )
 
@@ -151,6 +154,24 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(user_id=doc["_id"], **values)
 
 
+_KEY_FIELDS = (
+    "owner",
+    "name",
+    "key_hash",
+    "access_key_id",
+    "secret_sealed",
+    "bucket",
+    "read_only",
+    "created_at",
+)
+
+
+def _key_from_doc(doc: dict[str, Any]) -> KeyRecord:
+    values = {name: doc[name] for name in _KEY_FIELDS}
+    values["created_at"] = _utc(values["created_at"])
+    return KeyRecord(key_id=doc["_id"], **values)
+
+
 _UPLOAD_FIELDS = (
     "owner",
     "length",
@@ -207,6 +228,7 @@ class MongoMetadataStore:
     def __init__(self, db: Database[Any]) -> None:
         self._files: Collection[Any] = db["files"]
         self._users: Collection[Any] = db["users"]
+        self._keys: Collection[Any] = db["api_keys"]
         self._limits: Collection[Any] = db["rate_limits"]
         self._uploads: Collection[Any] = db["uploads"]
         # Issue 5. Download counts live apart from the file records (see record_access).
@@ -403,6 +425,40 @@ class MongoMetadataStore:
         with _mongo_errors("rotate a key"):
             result = self._users.update_one({"_id": user_id}, {"$set": {"key_hash": key_hash}})
         return result.matched_count == 1
+
+    # -- keys ------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        doc = {name: getattr(key, name) for name in _KEY_FIELDS}
+        doc["_id"] = key.key_id
+        with _mongo_errors("store a key"):
+            self._keys.insert_one(doc)
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        with _mongo_errors("look up a key"):
+            doc = self._keys.find_one({"key_hash": key_hash})
+        return _key_from_doc(doc) if doc else None
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None:
+        with _mongo_errors("look up a key"):
+            doc = self._keys.find_one({"access_key_id": access_key_id})
+        return _key_from_doc(doc) if doc else None
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        with _mongo_errors("list keys"):
+            docs = list(
+                self._keys.find({"owner": owner}).sort([("created_at", ASCENDING), ("_id", 1)])
+            )
+        return [_key_from_doc(doc) for doc in docs]
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        with _mongo_errors("delete a key"):
+            doc = self._keys.find_one_and_delete({"_id": key_id, "owner": owner})
+        return _key_from_doc(doc) if doc else None
+
+    def delete_keys(self, owner: str) -> int:
+        with _mongo_errors("delete keys"):
+            return self._keys.delete_many({"owner": owner}).deleted_count
 
     def reserve(self, user_id: str, size: int, files: int) -> bool:
         with _mongo_errors("reserve quota"):
@@ -666,6 +722,9 @@ class MongoMetadataStore:
             self._link_claims.create_index("link", name="link")
             self._uploads.create_index("expires_at", name="expires_at")
             self._users.create_index("key_hash", unique=True, name="key_hash")
+            self._keys.create_index("key_hash", unique=True, name="key_hash")
+            self._keys.create_index("access_key_id", unique=True, name="access_key_id")
+            self._keys.create_index([("owner", ASCENDING), ("created_at", ASCENDING)], name="owner")
             self._files.create_index(
                 [("owner", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="owner_newest_first",

@@ -29,6 +29,7 @@ from ..errors import DatabaseUnavailable
 from .metadata import (
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
+    KeyRecord,
     LinkRecord,
     ListCursor,
     UploadRecord,
@@ -57,6 +58,7 @@ _FILE_COLUMNS = (
     "expires_at",
     "last_accessed_at",
     "download_count",
+    "md5_etag",
 )
 _FILE_SELECT = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files"
 _USER_COLUMNS = (
@@ -205,6 +207,7 @@ _ADDED_FILE_COLUMNS = (
     ("expires_at", "INTEGER"),
     ("last_accessed_at", "INTEGER"),
     ("download_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("md5_etag", "TEXT"),
 )
 _SHARING_SCHEMA = """
 CREATE INDEX IF NOT EXISTS files_owner_folder_newest_first
@@ -231,7 +234,40 @@ CREATE TABLE IF NOT EXISTS links (
 );
 CREATE INDEX IF NOT EXISTS links_owner_file ON links (owner, file_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS links_owner_link_id ON links (owner, link_id);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id        TEXT PRIMARY KEY,
+    owner         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    key_hash      TEXT NOT NULL UNIQUE,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_sealed TEXT NOT NULL,
+    bucket        TEXT,
+    read_only     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner, created_at);
 """
+_KEY_COLUMNS = (
+    "key_id",
+    "owner",
+    "name",
+    "key_hash",
+    "access_key_id",
+    "secret_sealed",
+    "bucket",
+    "read_only",
+    "created_at",
+)
+_KEY_SELECT = f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys"
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    values = dict(zip(_KEY_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    values["read_only"] = bool(values["read_only"])
+    return KeyRecord(**values)
+
+
 _LINK_COLUMNS = (
     "token_hash",
     "link_id",
@@ -633,6 +669,44 @@ class SqliteMetadataStore:
                 "UPDATE users SET bytes_used = ?, file_count = ? WHERE user_id = ?",
                 (bytes_used, file_count, user_id),
             )
+
+    # -- KeyStore ---------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        values = [getattr(key, column) for column in _KEY_COLUMNS]
+        values[_KEY_COLUMNS.index("created_at")] = to_millis(key.created_at)
+        values[_KEY_COLUMNS.index("read_only")] = int(key.read_only)
+        placeholders = ", ".join("?" * len(_KEY_COLUMNS))
+        with self._write("store a key") as conn:
+            conn.execute(
+                f"INSERT INTO api_keys ({', '.join(_KEY_COLUMNS)}) VALUES ({placeholders})", values
+            )
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        rows = self._read("look up a key", f"{_KEY_SELECT} WHERE key_hash = ?", (key_hash,))
+        return _key(rows[0]) if rows else None
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None:
+        sql = f"{_KEY_SELECT} WHERE access_key_id = ?"
+        rows = self._read("look up a key", sql, (access_key_id,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        sql = f"{_KEY_SELECT} WHERE owner = ? ORDER BY created_at, key_id"
+        return [_key(row) for row in self._read("list keys", sql, (owner,))]
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        with self._write("delete a key") as conn:
+            row = conn.execute(
+                f"{_KEY_SELECT} WHERE key_id = ? AND owner = ?", (key_id, owner)
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM api_keys WHERE key_id = ?", (key_id,))
+        return _key(row) if row else None
+
+    def delete_keys(self, owner: str) -> int:
+        with self._write("delete keys") as conn:
+            return conn.execute("DELETE FROM api_keys WHERE owner = ?", (owner,)).rowcount
 
     # -- UploadStore ----------------------------------------------------------------
 
