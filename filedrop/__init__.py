@@ -56,7 +56,7 @@ def create_app(
     from .backends import describe, make_blob_store, make_metadata_store
     from .buckets import BucketService
     from .folders import FolderService
-    from .http import access_log, admin, auth, buckets, docs, files, folders, health, links, tus
+    from .http import access_log, admin, auth, buckets, docs, files, folders, health, links, s3, tus
     from .http import metrics as metrics_http
     from .keys import KeyService
     from .links import LinkService
@@ -115,6 +115,7 @@ def create_app(
         docs.bp,
     ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(s3.bp)
     if settings.metrics != "off":
         app.register_blueprint(metrics_http.bp)
     cli.init_app(app)

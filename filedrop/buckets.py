@@ -7,14 +7,57 @@ bucket is creating or deleting that folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import FolderNotEmpty, FolderNotFound, InvalidRequest
-from .folders import ROOT, FolderService
+from .folders import ROOT, FolderService, validate_folder
 from .keys import is_bucket_name
-from .storage.metadata import utcnow
+from .storage.metadata import FileRecord, utcnow
+from .validation import validate_file_name
 
 _USAGE_PAGE = 1000
+MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class ObjectPath:
+    """Where an object key of a bucket lives: ``photos`` + ``2024/a.jpg`` is the file
+    ``a.jpg`` in ``/photos/2024``; a key ending in ``/`` (``name`` None) is a folder."""
+
+    bucket: str
+    key: str
+    folder: str
+    name: str | None
+
+    @classmethod
+    def of(cls, bucket: str, key: str) -> ObjectPath:
+        """Raise InvalidRequest for a key FILE DROP cannot hold (empty, ``.``/``..`` or
+        empty segments, control characters, too long)."""
+        if not key or len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
+            raise InvalidRequest(f"An object key is 1 to {MAX_KEY_BYTES} bytes")
+        *parents, last = key.split("/")
+        folder = validate_folder("/" + "/".join([bucket, *parents]))
+        return cls(bucket, key, folder, validate_file_name(last) if last else None)
+
+
+def object_key(bucket: str, record: FileRecord) -> str:
+    """The key of ``record`` in ``bucket`` (its folder is the bucket or beneath it)."""
+    inner = record.folder[len(bucket) + 2 :]
+    return f"{inner}/{record.file_name}" if inner else record.file_name
+
+
+def newest(records: Iterable[FileRecord]) -> FileRecord | None:
+    """Of files that share a key (uploads with ``on_conflict=allow``), the one S3 shows."""
+    return max(records, key=lambda r: (r.created_at, r.file_id), default=None)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key of a listing: a file, or (``record`` None) an empty folder's ``key/``."""
+
+    key: str
+    record: FileRecord | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +112,57 @@ class BucketService:
             size += sum(record.file_size for record in page)
             if after is None:
                 return Bucket(name, count, size)
+
+    def entries(self, owner: str, bucket: str, prefix: str) -> list[Entry]:
+        """Every key of ``bucket`` starting with ``prefix``, in S3's order.
+
+        Reads the files of the deepest folder the prefix names (all of them: the
+        store keeps no order by name), so a listing costs memory in proportion to them.
+        """
+        directory = prefix.rpartition("/")[0]
+        try:
+            scan = validate_folder("/" + "/".join([bucket, *directory.split("/")]).rstrip("/"))
+        except InvalidRequest:
+            return []
+        files: dict[str, list[FileRecord]] = {}
+        after = None
+        while True:
+            page, after = self.folders.files.list(
+                owner, _USAGE_PAGE, after, None, folder=scan, recursive=True
+            )
+            for record in page:
+                files.setdefault(object_key(bucket, record), []).append(record)
+            if after is None:
+                break
+        found = [Entry(key, newest(records)) for key, records in files.items()]
+        occupied: set[str] = set()  # every folder (as a key prefix) that holds a file, however deep
+        for key in files:
+            parts = key.split("/")[:-1]
+            occupied.update("/".join(parts[: depth + 1]) for depth in range(len(parts)))
+        for path in self.meta.folders_beneath(owner, scan, utcnow()):
+            inner = path[len(bucket) + 2 :]
+            if inner not in occupied:
+                found.append(Entry(inner + "/", None))
+        chosen = [entry for entry in found if entry.key.startswith(prefix)]
+        return sorted(chosen, key=lambda entry: entry.key.encode("utf-8", "surrogateescape"))
+
+    def find(self, owner: str, where: ObjectPath) -> FileRecord | None:
+        """The live file an object key names, if any."""
+        if where.name is None:
+            return None
+        found = self.meta.find_named(owner, where.folder, where.name, utcnow())
+        return newest(found)
+
+    def delete_object(self, owner: str, where: ObjectPath) -> None:
+        """Delete every live file the key names (so no older namesake shows through)."""
+        if where.name is None:
+            return
+        for record in self.meta.find_named(owner, where.folder, where.name, utcnow()):
+            self.folders.files.discard_file(record)
+
+    def remove_folder_marker(self, owner: str, folder: str) -> None:
+        """Forget an explicit folder record (``key/``); files beneath it stay."""
+        self.meta.delete_folders(owner, folder, recursive=False)
 
     def create(self, owner: str, name: str) -> bool:
         """Make the bucket's folder; False if the owner had it already."""

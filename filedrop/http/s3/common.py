@@ -1,0 +1,37 @@
+"""What the S3 routes share: the caller, the services, reaching a bucket."""
+
+from __future__ import annotations
+
+from flask import request
+
+from ...buckets import BucketService
+from ..context import current_owner, get_buckets
+from .auth import check_bucket_reach
+from .errors import S3Error
+
+REGION = "us-east-1"
+_SUBRESOURCES_IGNORED = frozenset({"encoding-type", "x-id"})
+
+
+def owner() -> str:
+    return current_owner()
+
+
+def buckets() -> BucketService:
+    return get_buckets()
+
+
+def reach_bucket(bucket: str) -> None:
+    """The bucket must be the caller's to see and exist (NoSuchBucket otherwise)."""
+    check_bucket_reach(bucket)
+    if not buckets().exists(owner(), bucket):
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist")
+
+
+def refuse_subresources(*supported: str) -> None:
+    """An operation this API does not implement (``?acl``, ``?tagging``…): NotImplemented."""
+    for name in request.args:
+        if name.startswith(("X-Amz-", "response-")) or name in _SUBRESOURCES_IGNORED:
+            continue
+        if name not in supported:
+            raise S3Error("NotImplemented", f"The {name!r} sub-resource is not implemented")

@@ -1,0 +1,238 @@
+"""The S3 API with boto3 against a live server: embedded mode under the dev server, and
+gunicorn on SeaweedFS+FerretDB and MinIO+FerretDB (one server per module and backend)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.s3client import EMBEDDED, GUNICORN_REAL, LiveS3, User, start
+
+
+@pytest.fixture(scope="module", params=[EMBEDDED, *GUNICORN_REAL])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveS3]:
+    real = None
+    if request.param != EMBEDDED:
+        s3 = request.getfixturevalue("seaweedfs" if "seaweedfs" in request.param else "minio")
+        real = (s3, request.getfixturevalue("ferretdb"))
+    server = start(request.param, tmp_path_factory.mktemp("s3api"), real)
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture
+def user(live: LiveS3) -> User:
+    return live.new_user()
+
+
+@pytest.fixture
+def s3(live: LiveS3, user: User) -> Any:
+    return live.client(user)
+
+
+def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def status(exc: pytest.ExceptionInfo[ClientError]) -> int:
+    return int(exc.value.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def test_buckets_are_top_level_folders(live: LiveS3, user: User, s3: Any) -> None:
+    assert s3.list_buckets()["Buckets"] == []
+    s3.create_bucket(Bucket="photos")
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket="photos")
+    assert code(exc) == "BucketAlreadyOwnedByYou"
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket="Bad_Name")
+    assert code(exc) in ("InvalidBucketName",)
+    s3.head_bucket(Bucket="photos")
+    assert s3.get_bucket_location(Bucket="photos")["LocationConstraint"] is None
+    # A top-level folder made over REST is a bucket too; one with an invalid name is not.
+    assert live.rest(user, "POST", "/folders", json={"path": "/docs"}).status_code == 201
+    assert live.rest(user, "POST", "/folders", json={"path": "/Not A Bucket"}).status_code == 201
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["docs", "photos"]
+    rest = live.rest(user, "GET", "/buckets").json()["buckets"]
+    assert [b["name"] for b in rest] == ["docs", "photos"]
+    with pytest.raises(ClientError) as exc:
+        s3.head_bucket(Bucket="nope")
+    assert status(exc) == 404
+    s3.delete_bucket(Bucket="docs")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["photos"]
+
+
+def test_put_get_head_delete_and_rest_see_the_same_file(live: LiveS3, user: User, s3: Any) -> None:
+    s3.create_bucket(Bucket="photos")
+    content = b"jpeg bytes" * 1000
+    put = s3.put_object(Bucket="photos", Key="2024/a.jpg", Body=content, ContentType="image/jpeg")
+    assert put["ETag"] == f'"{hashlib.md5(content).hexdigest()}"'
+    got = s3.get_object(Bucket="photos", Key="2024/a.jpg")
+    assert got["Body"].read() == content and got["ETag"] == put["ETag"]
+    assert got["ContentType"] == "image/jpeg" and got["ContentLength"] == len(content)
+    head = s3.head_object(Bucket="photos", Key="2024/a.jpg")
+    assert head["ContentLength"] == len(content)
+    files = live.rest(user, "GET", "/files?folder=/photos/2024").json()["files"]
+    assert [(f["file_name"], f["sha256"]) for f in files] == [
+        ("a.jpg", hashlib.sha256(content).hexdigest())
+    ]
+    # Uploaded over REST, read over S3, with an MD5 ETag all the same.
+    rest = live.rest(
+        user,
+        "POST",
+        "/files/upload?folder=/photos/2024",
+        files={"file": ("b.txt", io.BytesIO(b"from rest"))},
+    )
+    assert rest.status_code == 201
+    got = s3.get_object(Bucket="photos", Key="2024/b.txt")
+    assert got["Body"].read() == b"from rest"
+    assert got["ETag"] == f'"{hashlib.md5(b"from rest").hexdigest()}"'
+    # Overwrite keeps the file id.
+    s3.put_object(Bucket="photos", Key="2024/a.jpg", Body=b"new")
+    again = live.rest(user, "GET", "/files?folder=/photos/2024").json()["files"]
+    assert {f["file_id"] for f in again} == {f["file_id"] for f in [files[0], rest.json()]}
+    s3.delete_object(Bucket="photos", Key="2024/a.jpg")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="photos", Key="2024/a.jpg")
+    assert code(exc) == "NoSuchKey"
+    s3.delete_object(Bucket="photos", Key="2024/a.jpg")  # missing: still 204
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="nobucket", Key="x")
+    assert code(exc) == "NoSuchBucket"
+    with pytest.raises(ClientError) as exc:
+        s3.delete_bucket(Bucket="photos")
+    assert code(exc) == "BucketNotEmpty"
+
+
+def test_ranges_and_conditions(s3: Any) -> None:
+    s3.create_bucket(Bucket="rng")
+    etag = s3.put_object(Bucket="rng", Key="k", Body=b"0123456789")["ETag"]
+    part = s3.get_object(Bucket="rng", Key="k", Range="bytes=2-4")
+    assert part["Body"].read() == b"234" and part["ContentRange"] == "bytes 2-4/10"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="rng", Key="k", Range="bytes=20-30")
+    assert code(exc) == "InvalidRange"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="rng", Key="k", IfMatch='"nope"')
+    assert code(exc) == "PreconditionFailed"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="rng", Key="k", IfNoneMatch=etag)
+    assert status(exc) == 304
+    got = s3.get_object(
+        Bucket="rng",
+        Key="k",
+        ResponseContentType="text/x-custom",
+        ResponseContentDisposition="attachment; filename=x",
+    )
+    assert got["ContentType"] == "text/x-custom"
+    assert got["ContentDisposition"] == "attachment; filename=x"
+
+
+def test_list_objects_v2_prefix_delimiter_pages(s3: Any) -> None:
+    s3.create_bucket(Bucket="lst")
+    keys = ["a.txt", "b/1.txt", "b/2.txt", "b/c/3.txt", "d e+f.txt", "z/"]
+    for key in keys:
+        s3.put_object(Bucket="lst", Key=key, Body=b"" if key.endswith("/") else key.encode())
+    listed = s3.list_objects_v2(Bucket="lst")
+    assert [o["Key"] for o in listed["Contents"]] == keys
+    top = s3.list_objects_v2(Bucket="lst", Delimiter="/")
+    assert [o["Key"] for o in top["Contents"]] == ["a.txt", "d e+f.txt"]
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["b/", "z/"]
+    inner = s3.list_objects_v2(Bucket="lst", Prefix="b/", Delimiter="/")
+    assert [o["Key"] for o in inner["Contents"]] == ["b/1.txt", "b/2.txt"]
+    assert [p["Prefix"] for p in inner["CommonPrefixes"]] == ["b/c/"]
+    seen = []
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket="lst", PaginationConfig={"PageSize": 2}
+    )
+    for page in pages:
+        assert page["KeyCount"] <= 2
+        seen += [o["Key"] for o in page.get("Contents", [])]
+    assert seen == keys
+    after = s3.list_objects_v2(Bucket="lst", StartAfter="b/2.txt")
+    assert [o["Key"] for o in after["Contents"]] == keys[3:]
+    v1 = s3.list_objects(Bucket="lst", Prefix="b/", MaxKeys=2)
+    assert [o["Key"] for o in v1["Contents"]] == ["b/1.txt", "b/2.txt"] and v1["IsTruncated"]
+    rest = s3.list_objects(Bucket="lst", Prefix="b/", Marker="b/2.txt")
+    assert [o["Key"] for o in rest["Contents"]] == ["b/c/3.txt"]
+
+
+def test_wrong_secret_and_unknown_key_are_refused(live: LiveS3, user: User) -> None:
+    wrong = live.client(User(user.user_id, "", user.access_key_id, "x" * 40))
+    with pytest.raises(ClientError) as exc:
+        wrong.list_buckets()
+    assert code(exc) == "SignatureDoesNotMatch" and status(exc) == 403
+    unknown = live.client(User(user.user_id, "", "FDUNKNOWNUNKNOWN0000", "x" * 40))
+    with pytest.raises(ClientError) as exc:
+        unknown.list_buckets()
+    assert code(exc) == "InvalidAccessKeyId"
+
+
+def test_a_deleted_key_ends_its_s3_pair_too(live: LiveS3, user: User) -> None:
+    extra = live.new_key(user)
+    client = live.client(extra)
+    client.list_buckets()
+    keys = live.rest(user, "GET", "/me/keys").json()["keys"]
+    key_id = next(k["key_id"] for k in keys if k["access_key_id"] == extra.access_key_id)
+    assert live.rest(user, "DELETE", f"/me/keys/{key_id}").status_code == 200
+    with pytest.raises(ClientError) as exc:
+        client.list_buckets()
+    assert code(exc) == "InvalidAccessKeyId"
+
+
+def test_scoped_and_read_only_keys(live: LiveS3, user: User, s3: Any) -> None:
+    s3.create_bucket(Bucket="mine")
+    s3.create_bucket(Bucket="other")
+    s3.put_object(Bucket="other", Key="secret.txt", Body=b"s")
+    scoped = live.client(live.new_key(user, bucket="mine"))
+    assert [b["Name"] for b in scoped.list_buckets()["Buckets"]] == ["mine"]
+    scoped.put_object(Bucket="mine", Key="ok.txt", Body=b"ok")
+    for call in (
+        lambda: scoped.get_object(Bucket="other", Key="secret.txt"),
+        lambda: scoped.list_objects_v2(Bucket="other"),
+        lambda: scoped.put_object(Bucket="other", Key="x", Body=b"x"),
+        lambda: scoped.copy_object(
+            Bucket="mine", Key="stolen", CopySource={"Bucket": "other", "Key": "secret.txt"}
+        ),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == "NoSuchBucket"
+    read_only = live.client(live.new_key(user, read_only=True))
+    assert read_only.get_object(Bucket="mine", Key="ok.txt")["Body"].read() == b"ok"
+    for call in (
+        lambda: read_only.put_object(Bucket="mine", Key="x", Body=b"x"),
+        lambda: read_only.delete_object(Bucket="mine", Key="ok.txt"),
+        lambda: read_only.create_bucket(Bucket="newone"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == "AccessDenied"
+    assert s3.get_object(Bucket="mine", Key="ok.txt")["Body"].read() == b"ok"
+
+
+def test_users_are_isolated(live: LiveS3, s3: Any) -> None:
+    s3.create_bucket(Bucket="shared-name")
+    s3.put_object(Bucket="shared-name", Key="k", Body=b"alice")
+    bob = live.client(live.new_user("bob"))
+    with pytest.raises(ClientError) as exc:
+        bob.get_object(Bucket="shared-name", Key="k")
+    assert code(exc) == "NoSuchBucket"
+    bob.create_bucket(Bucket="shared-name")  # bucket names are per user
+    with pytest.raises(ClientError) as exc:
+        bob.get_object(Bucket="shared-name", Key="k")
+    assert code(exc) == "NoSuchKey"
+
+
+def test_unsupported_subresources_are_not_implemented(s3: Any) -> None:
+    s3.create_bucket(Bucket="sub")
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_acl(Bucket="sub")
+    assert code(exc) == "NotImplemented" and status(exc) == 501
