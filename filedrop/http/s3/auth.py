@@ -37,7 +37,11 @@ def authenticate() -> None:
     settings = get_settings()
     presigned = "X-Amz-Credential" in request.args or "X-Amz-Signature" in request.args
     header = request.headers.get("Authorization")
-    payload = sigv4.payload_hash_of(request.headers.get("x-amz-content-sha256"), presigned)
+    if settings.auth_enabled and not presigned and not header:
+        raise S3Error("AccessDenied", "Anonymous access is not allowed: sign the request")
+    declared = request.headers.get("x-amz-content-sha256")
+    # Keys off: an unsigned request (curl, a browser) is as good as any.
+    payload = sigv4.payload_hash_of(declared, presigned or not settings.auth_enabled)
     if not settings.auth_enabled:
         # Keys off: whatever the credentials, the request acts as the one local user;
         # the signature's format is still read (a malformed one is a clear 400).
@@ -49,10 +53,8 @@ def authenticate() -> None:
         return
     if presigned:
         credential = sigv4.parse_query(request.args)
-    elif header:
-        credential = sigv4.parse_header(header, _amz_date())
     else:
-        raise S3Error("AccessDenied", "Anonymous access is not allowed: sign the request")
+        credential = sigv4.parse_header(header or "", _amz_date())
     caller, secret = get_users().authenticate_s3(credential.access_key_id)
     key = sigv4.signing_key(secret, credential)
     canonical = sigv4.canonical_request(

@@ -1,0 +1,310 @@
+"""SigV4 on the S3 API, signed by botocore's own signers: header and presigned forms,
+signed and streaming payloads, trailing checksums, and the attacks each must stop
+(wrong secret, changed body, expired URL, tampered chunk, stale clock)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import zlib
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import crc32c
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
+from flask import Flask
+from flask.testing import FlaskClient
+
+from filedrop import create_app
+from filedrop.http.s3 import auth as s3_auth
+from filedrop.storage.metadata import utcnow
+from tests.conftest import EMBEDDED, Backend
+
+ADMIN = "admin-token-for-s3-signature-tests"
+HOST = "http://localhost"
+pytestmark = pytest.mark.parametrize("backend", [EMBEDDED], indirect=True)
+
+
+class _Signer(S3SigV4Auth):
+    """botocore's S3 signer, with the x-amz-content-sha256 mode chosen by the test."""
+
+    def __init__(self, credentials: Credentials, payload: str | None) -> None:
+        super().__init__(credentials, "s3", "us-east-1")
+        self._payload = payload
+
+    def payload(self, request: Any) -> str:
+        return self._payload or str(super().payload(request))
+
+
+@pytest.fixture
+def app(backend: Backend) -> Flask:
+    settings = backend.settings.with_overrides(auth="enabled", admin_token=ADMIN)
+    return create_app(settings, blobs=backend.blobs, meta=backend.meta)
+
+
+@pytest.fixture
+def keys(client: FlaskClient) -> Credentials:
+    body = client.post(
+        "/admin/users", json={"name": "a"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    ).get_json()
+    credentials = Credentials(body["access_key_id"], body["secret_access_key"])
+    response = _send(client, credentials, "PUT", "/s3/bkt")
+    assert response.status_code == 200, response.data
+    return credentials
+
+
+def _signed_headers(
+    credentials: Credentials,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    payload: str | None = None,
+) -> dict[str, str]:
+    request = AWSRequest(method=method, url=HOST + path, data=body, headers=headers or {})
+    _Signer(credentials, payload).add_auth(request)
+    return dict(request.headers.items())
+
+
+def _send(
+    client: FlaskClient,
+    credentials: Credentials,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    **kwargs: Any,
+) -> Any:
+    headers = _signed_headers(credentials, method, path, body, **kwargs)
+    return client.open(path, method=method, headers=headers, data=body)
+
+
+def _code(response: Any) -> str:
+    return response.data.split(b"<Code>")[1].split(b"</Code>")[0].decode()
+
+
+def _stored(client: FlaskClient, credentials: Credentials, key: str) -> Any:
+    return _send(client, credentials, "GET", f"/s3/bkt/{key}")
+
+
+def test_a_signed_payload_is_checked_against_the_body(
+    client: FlaskClient, keys: Credentials
+) -> None:
+    ok = _send(client, keys, "PUT", "/s3/bkt/k", b"hello")
+    assert ok.status_code == 200
+    assert ok.headers["ETag"] == f'"{hashlib.md5(b"hello").hexdigest()}"'
+    # Signed for one body, sent with another: the signature covers the declared hash,
+    # and the body does not match it.
+    headers = _signed_headers(keys, "PUT", "/s3/bkt/changed", b"hello")
+    response = client.put("/s3/bkt/changed", headers=headers, data=b"HELLO")
+    assert response.status_code == 400 and _code(response) == "XAmzContentSHA256Mismatch"
+    assert _stored(client, keys, "changed").status_code == 404
+
+
+def test_a_wrong_secret_or_a_changed_header_does_not_match(
+    client: FlaskClient, keys: Credentials
+) -> None:
+    wrong = Credentials(keys.access_key, "x" * 40)
+    response = _send(client, wrong, "PUT", "/s3/bkt/k", b"x")
+    assert response.status_code == 403 and _code(response) == "SignatureDoesNotMatch"
+    headers = _signed_headers(keys, "PUT", "/s3/bkt/k", b"x", headers={"Content-Type": "a/b"})
+    headers["Content-Type"] = "text/html"
+    response = client.put("/s3/bkt/k", headers=headers, data=b"x")
+    assert response.status_code == 403 and _code(response) == "SignatureDoesNotMatch"
+    # Another path than the one signed.
+    headers = _signed_headers(keys, "GET", "/s3/bkt/k")
+    assert _code(client.get("/s3/bkt/other", headers=headers)) == "SignatureDoesNotMatch"
+    assert _stored(client, keys, "k").status_code == 404
+
+
+def test_requests_from_a_skewed_clock_are_refused(
+    client: FlaskClient, keys: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = utcnow() + timedelta(minutes=16)
+    monkeypatch.setattr(s3_auth, "utcnow", lambda: later)
+    response = _send(client, keys, "GET", "/s3/")
+    assert response.status_code == 403 and _code(response) == "RequestTimeTooSkewed"
+
+
+def test_anonymous_requests_are_refused(client: FlaskClient, keys: Credentials) -> None:
+    response = client.get("/s3/bkt")
+    assert response.status_code == 403 and _code(response) == "AccessDenied"
+    assert response.content_type == "application/xml"
+
+
+def _presigner(keys: Credentials) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=f"{HOST}/s3",
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+    )
+
+
+def test_presigned_get_and_put_work_until_they_expire(
+    client: FlaskClient, keys: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    presigner = _presigner(keys)
+    put_url = presigner.generate_presigned_url(
+        "put_object", Params={"Bucket": "bkt", "Key": "p.txt"}, ExpiresIn=60
+    )
+    assert client.put(put_url.removeprefix(HOST), data=b"presigned").status_code == 200
+    get_url = presigner.generate_presigned_url(
+        "get_object", Params={"Bucket": "bkt", "Key": "p.txt"}, ExpiresIn=60
+    )
+    assert client.get(get_url.removeprefix(HOST)).data == b"presigned"
+    tampered = get_url.replace("p.txt", "q.txt")
+    assert _code(client.get(tampered.removeprefix(HOST))) == "SignatureDoesNotMatch"
+    later = utcnow() + timedelta(seconds=61)
+    monkeypatch.setattr(s3_auth, "utcnow", lambda: later)
+    expired = client.get(get_url.removeprefix(HOST))
+    assert expired.status_code == 403 and _code(expired) == "AccessDenied"
+    assert b"expired" in expired.data
+
+
+# -- streaming payloads -----------------------------------------------------------------
+
+
+def _chunk_signature(keys: Credentials, amz_date: str, previous: str, data: bytes) -> str:
+    scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
+    text = "\n".join(
+        [
+            "AWS4-HMAC-SHA256-PAYLOAD",
+            amz_date,
+            scope,
+            previous,
+            hashlib.sha256(b"").hexdigest(),
+            hashlib.sha256(data).hexdigest(),
+        ]
+    )
+    key = ("AWS4" + keys.secret_key).encode()
+    for part in (amz_date[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _signed_chunks(
+    keys: Credentials, path: str, chunks: list[bytes], tamper: int | None = None
+) -> tuple[dict[str, str], bytes]:
+    size = sum(map(len, chunks))
+    headers = _signed_headers(
+        keys,
+        "PUT",
+        path,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(size),
+        },
+        payload="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    )
+    amz_date = headers["X-Amz-Date"]
+    previous = headers["Authorization"].rsplit("Signature=", 1)[1]
+    body = b""
+    for index, chunk in enumerate([*chunks, b""]):
+        signature = _chunk_signature(keys, amz_date, previous, chunk)
+        previous = signature
+        sent = chunk.upper() if index == tamper else chunk
+        body += f"{len(chunk):x};chunk-signature={signature}\r\n".encode() + sent + b"\r\n"
+    return headers, body
+
+
+def test_signed_chunks_are_checked_as_they_stream(client: FlaskClient, keys: Credentials) -> None:
+    chunks = [b"a" * 65536, b"b" * 65536, b"tail"]
+    headers, body = _signed_chunks(keys, "/s3/bkt/streamed", chunks)
+    response = client.put("/s3/bkt/streamed", headers=headers, data=body)
+    assert response.status_code == 200, response.data
+    assert _stored(client, keys, "streamed").data == b"".join(chunks)
+    headers, body = _signed_chunks(keys, "/s3/bkt/tampered", chunks, tamper=1)
+    response = client.put("/s3/bkt/tampered", headers=headers, data=body)
+    assert response.status_code == 403 and _code(response) == "SignatureDoesNotMatch"
+    assert _stored(client, keys, "tampered").status_code == 404
+
+
+def test_a_cut_or_malformed_chunked_body_stores_nothing(
+    client: FlaskClient, keys: Credentials
+) -> None:
+    headers, body = _signed_chunks(keys, "/s3/bkt/cut", [b"x" * 1000])
+    response = client.put("/s3/bkt/cut", headers=headers, data=body[:200])
+    assert response.status_code == 400 and _code(response) == "IncompleteBody"
+    headers, _ = _signed_chunks(keys, "/s3/bkt/cut", [b"x"])
+    response = client.put("/s3/bkt/cut", headers=headers, data=b"zz;chunk-signature=0\r\n")
+    assert response.status_code == 400
+    assert _stored(client, keys, "cut").status_code == 404
+
+
+def _trailer_body(content: bytes, checksum: Any = Crc32Checksum, name: str = "crc32") -> bytes:
+    wrapper = AwsChunkedWrapper(
+        io.BytesIO(content), checksum_cls=checksum, checksum_name=f"x-amz-checksum-{name}"
+    )
+    return bytes(wrapper.read())
+
+
+def _trailer_put(
+    client: FlaskClient, keys: Credentials, key: str, content: bytes, body: bytes, name: str
+) -> Any:
+    headers = _signed_headers(
+        keys,
+        "PUT",
+        f"/s3/bkt/{key}",
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(content)),
+            "x-amz-trailer": f"x-amz-checksum-{name}",
+        },
+        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    )
+    return client.put(f"/s3/bkt/{key}", headers=headers, data=body)
+
+
+def test_unsigned_payload_with_a_checksum_trailer(client: FlaskClient, keys: Credentials) -> None:
+    content = b"trailing checksum " * 5000
+    response = _trailer_put(client, keys, "t", content, _trailer_body(content), "crc32")
+    assert response.status_code == 200, response.data
+    expected = base64.b64encode(zlib.crc32(content).to_bytes(4, "big")).decode()
+    assert response.headers["x-amz-checksum-crc32"] == expected
+    assert _stored(client, keys, "t").data == content
+    # The same trailer for other bytes: nothing stored.
+    bad = _trailer_body(b"other bytes").replace(b"other bytes", b"OTHER BYTES")
+    response = _trailer_put(client, keys, "bad", b"other bytes", bad, "crc32")
+    assert response.status_code == 400 and _code(response) == "BadDigest"
+    assert _stored(client, keys, "bad").status_code == 404
+
+
+def test_checksum_headers_crc32c_and_sha256(client: FlaskClient, keys: Credentials) -> None:
+    content = b"checksummed"
+    good = base64.b64encode(crc32c.crc32c(content).to_bytes(4, "big")).decode()
+    response = _send(
+        client, keys, "PUT", "/s3/bkt/c", content, headers={"x-amz-checksum-crc32c": good}
+    )
+    assert response.status_code == 200 and response.headers["x-amz-checksum-crc32c"] == good
+    wrong_sha = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+    response = _send(
+        client, keys, "PUT", "/s3/bkt/s", content, headers={"x-amz-checksum-sha256": wrong_sha}
+    )
+    assert response.status_code == 400 and _code(response) == "BadDigest"
+    assert _stored(client, keys, "s").status_code == 404
+    bad_md5 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    response = _send(client, keys, "PUT", "/s3/bkt/m", content, headers={"Content-MD5": bad_md5})
+    assert response.status_code == 400 and _code(response) == "BadDigest"
+
+
+def test_with_keys_off_any_credentials_act_as_the_local_user(backend: Backend) -> None:
+    app = create_app(backend.settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    anyone = Credentials("ANYKEY", "any secret")
+    assert _send(client, anyone, "PUT", "/s3/local-bucket").status_code == 200
+    assert _send(client, anyone, "PUT", "/s3/local-bucket/f.txt", b"hi").status_code == 200
+    assert client.get("/s3/local-bucket/f.txt").data == b"hi"  # unsigned: fine too
+    files = client.get("/files?folder=/local-bucket").get_json()["files"]
+    assert [f["file_name"] for f in files] == ["f.txt"]
+    malformed = client.get("/s3/", headers={"Authorization": "AWS4-HMAC-SHA256 garbage"})
+    assert malformed.status_code == 400 and _code(malformed) == "AuthorizationHeaderMalformed"
