@@ -61,6 +61,7 @@ def create_app(
     from .keys import KeyService
     from .links import LinkService
     from .metrics import Metrics, Timed
+    from .multipart import MAX_S3_API_PART, MultipartService
     from .ratelimit import RateLimiter
     from .uploads import UploadService
     from .users import UserService
@@ -93,6 +94,7 @@ def create_app(
     folders_service = FolderService(service)
     app.extensions["filedrop.folders"] = folders_service
     app.extensions["filedrop.buckets"] = BucketService(folders_service)
+    app.extensions["filedrop.multipart"] = MultipartService(service, MAX_S3_API_PART)
     app.extensions["filedrop.links"] = LinkService(service)
     app.extensions["filedrop.settings"] = settings
     app.extensions["filedrop.ratelimit"] = RateLimiter(

@@ -80,6 +80,7 @@ def fsck(
             meta.remove(record.file_id)
     # Resumable uploads live for days: their multipart uploads are purge-uploads' business.
     resumable = {u.blob_key for u in meta.iter_uploads() if not u.complete}
+    resumable |= {u.blob_key for u in meta.list_multiparts(None)}  # S3 API uploads, too
     report.stale_uploads = blobs.abort_stale_uploads(
         BLOB_PREFIX, cutoff, dry_run=not repair, keep=resumable
     )

@@ -239,15 +239,15 @@ class FileService:
         )
         reserved = False
         try:  # from here on the blob exists: any failure must take it away again
-            self._reserve(owner, stored.size, files=1)
+            self.reserve(owner, stored.size, files=1)
             reserved = True
             self.meta.insert(record)
         except BaseException:
             if reserved:
-                self._release(owner, stored.size, 1)
+                self.release(owner, stored.size, 1)
             self._discard_blob(stored.blob_key)
             raise
-        self._remove_replaced(where.victims)
+        self.remove_replaced(where.victims)
         return record
 
     def copy(
@@ -263,7 +263,7 @@ class FileService:
         name, victims = self._settle_name(owner, folder, name, where.on_conflict, None)
         new_id = new_file_id()
         key = new_blob_key(new_id)
-        self._reserve(owner, source.file_size, files=1)
+        self.reserve(owner, source.file_size, files=1)
         try:
             source = self._copy_blob(owner, source, key)
             now = utcnow()
@@ -283,10 +283,10 @@ class FileService:
             )
             self.meta.insert(record)
         except BaseException:
-            self._release(owner, source.file_size, 1)
+            self.release(owner, source.file_size, 1)
             self._discard_blob(key)
             raise
-        self._remove_replaced(victims)
+        self.remove_replaced(victims)
         return record
 
     def _copy_blob(self, owner: str, source: FileRecord, dest_key: str) -> FileRecord:
@@ -369,7 +369,7 @@ class FileService:
             if self.meta.get(owner, file_id) is None:
                 raise FileNotFound(file_id)
             raise PreconditionFailed("The file changed while it was being updated")
-        self._remove_replaced(where.victims)
+        self.remove_replaced(where.victims)
         return replace(before, **changes)
 
     def _swap_content(
@@ -385,21 +385,21 @@ class FileService:
         reserved = False
         try:
             # Counted twice until the swap: concurrent writes can never overshoot the quota.
-            self._reserve(owner, stored.size, files=0)
+            self.reserve(owner, stored.size, files=0)
             reserved = True
             before = self.meta.update(
                 owner, file_id, changes, if_sha256=_expected(current, if_match)
             )
         except BaseException:
             if reserved:
-                self._release(owner, stored.size, 0)
+                self.release(owner, stored.size, 0)
             self._discard_blob(stored.blob_key)
             raise
         if before is None:
-            self._release(owner, stored.size, 0)
+            self.release(owner, stored.size, 0)
             self._discard_blob(stored.blob_key)
             return None
-        self._release(owner, before.file_size, 0)
+        self.release(owner, before.file_size, 0)
         self._discard_blob(before.blob_key)
         return before
 
@@ -474,7 +474,7 @@ class FileService:
             removed = self.meta.delete(owner, file_id)
             if removed is None:
                 raise FileNotFound(file_id)
-        self._release(owner, removed.file_size, 1)
+        self.release(owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
         if removed.is_expired(utcnow()):  # it was gone already; now it is reclaimed too
             raise FileNotFound(file_id)
@@ -498,7 +498,7 @@ class FileService:
         removed = self.meta.delete(record.owner, record.file_id, if_sha256=expected)
         if removed is None:
             return False
-        self._release(record.owner, removed.file_size, 1)
+        self.release(record.owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
         return True
 
@@ -621,7 +621,7 @@ class FileService:
                 return candidate, []
         return numbered_name(name, secrets.token_hex(4)), []
 
-    def _remove_replaced(self, victims: builtins.list[FileRecord]) -> None:
+    def remove_replaced(self, victims: builtins.list[FileRecord]) -> None:
         """After ``on_conflict=replace`` stored the new file: the old ones go, unless they
         changed meanwhile. Best effort: the new file stands either way."""
         for victim in victims:
@@ -659,12 +659,12 @@ class FileService:
         md5 = meter.hasher.digest("md5").hex()
         return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name, md5)
 
-    def _reserve(self, owner: str, size: int, files: int) -> None:
+    def reserve(self, owner: str, size: int, files: int) -> None:
         if not self.meta.reserve(owner, size, files):
             user = self.meta.get_user(owner)
             raise _quota_error(user.quota_bytes if user else 0)
 
-    def _release(self, owner: str, size: int, files: int) -> None:
+    def release(self, owner: str, size: int, files: int) -> None:
         try:
             self.meta.release(owner, size, files)
         except DatabaseUnavailable:

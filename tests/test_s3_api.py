@@ -236,3 +236,114 @@ def test_unsupported_subresources_are_not_implemented(s3: Any) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_acl(Bucket="sub")
     assert code(exc) == "NotImplemented" and status(exc) == 501
+
+
+MiB = 1024**2
+
+
+def test_multipart_upload_makes_one_file_with_the_multipart_etag(
+    live: LiveS3, user: User, s3: Any
+) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    s3.create_bucket(Bucket="big")
+    content = bytes(range(256)) * (12 * MiB // 256) + b"tail"
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    s3.upload_fileobj(io.BytesIO(content), "big", "dir/blob.bin", Config=config)
+    parts = [content[i : i + 5 * MiB] for i in range(0, len(content), 5 * MiB)]
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    head = s3.head_object(Bucket="big", Key="dir/blob.bin")
+    assert head["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    assert head["ContentLength"] == len(content)
+    out = io.BytesIO()
+    s3.download_fileobj("big", "dir/blob.bin", out)
+    assert out.getvalue() == content
+    files = live.rest(user, "GET", "/files?folder=/big/dir").json()["files"]
+    assert [f["sha256"] for f in files] == [hashlib.sha256(content).hexdigest()]
+    assert live.rest(user, "GET", "/me").json()["usage"]["bytes_used"] == len(content)
+    assert s3.list_multipart_uploads(Bucket="big").get("Uploads", []) == []
+
+
+def test_multipart_parts_listing_errors_and_abort(s3: Any) -> None:
+    s3.create_bucket(Bucket="mpu")
+    upload_id = s3.create_multipart_upload(Bucket="mpu", Key="x")["UploadId"]
+    first = s3.upload_part(Bucket="mpu", Key="x", UploadId=upload_id, PartNumber=1, Body=b"a")
+    s3.upload_part(Bucket="mpu", Key="x", UploadId=upload_id, PartNumber=2, Body=b"b")
+    listed = s3.list_parts(Bucket="mpu", Key="x", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 1), (2, 1)]
+    uploads = s3.list_multipart_uploads(Bucket="mpu")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in uploads] == [("x", upload_id)]
+    with pytest.raises(ClientError) as exc:  # a small part that is not the last
+        s3.complete_multipart_upload(
+            Bucket="mpu",
+            Key="x",
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": 1, "ETag": first["ETag"]},
+                    {"PartNumber": 2, "ETag": listed[1]["ETag"]},
+                ]
+            },
+        )
+    assert code(exc) == "EntityTooSmall"
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket="mpu",
+            Key="x",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"0000"'}]},
+        )
+    assert code(exc) == "InvalidPart"
+    s3.abort_multipart_upload(Bucket="mpu", Key="x", UploadId=upload_id)
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket="mpu", Key="x", UploadId=upload_id)
+    assert code(exc) == "NoSuchUpload"
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket="mpu", Key="x")
+    assert status(exc) == 404
+
+
+def test_copy_and_delete_objects(live: LiveS3, user: User, s3: Any) -> None:
+    s3.create_bucket(Bucket="src")
+    s3.create_bucket(Bucket="dst")
+    put = s3.put_object(Bucket="src", Key="a/one.txt", Body=b"one")
+    copied = s3.copy_object(
+        Bucket="dst", Key="b/two.txt", CopySource={"Bucket": "src", "Key": "a/one.txt"}
+    )
+    assert copied["CopyObjectResult"]["ETag"] == put["ETag"]
+    assert s3.get_object(Bucket="dst", Key="b/two.txt")["Body"].read() == b"one"
+    assert live.rest(user, "GET", "/me").json()["usage"]["bytes_used"] == 6
+    s3.put_object(Bucket="src", Key="c", Body=b"c")
+    result = s3.delete_objects(
+        Bucket="src", Delete={"Objects": [{"Key": "a/one.txt"}, {"Key": "c"}, {"Key": "none"}]}
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["a/one.txt", "c", "none"]
+    quiet = s3.delete_objects(
+        Bucket="dst", Delete={"Objects": [{"Key": "b/two.txt"}], "Quiet": True}
+    )
+    assert "Deleted" not in quiet
+    assert s3.list_objects_v2(Bucket="src").get("Contents", []) == []
+    assert live.rest(user, "GET", "/me").json()["usage"]["bytes_used"] == 0
+
+
+def test_quota_is_s3s_403_with_a_quota_code(live: LiveS3) -> None:
+    import requests
+
+    from tests.s3client import ADMIN
+
+    response = requests.post(
+        f"{live.server.url}/admin/users",
+        json={"name": "small", "quota_bytes": 10},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+        timeout=10,
+    )
+    body = response.json()
+    small = User(
+        body["user"]["user_id"], body["api_key"], body["access_key_id"], body["secret_access_key"]
+    )
+    client = live.client(small)
+    client.create_bucket(Bucket="tiny")
+    with pytest.raises(ClientError) as exc:
+        client.put_object(Bucket="tiny", Key="k", Body=b"x" * 11)
+    assert code(exc) == "QuotaExceeded" and status(exc) == 403
+    assert client.list_objects_v2(Bucket="tiny").get("Contents", []) == []

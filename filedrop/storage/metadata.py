@@ -419,10 +419,62 @@ class LinkStore(Protocol):
         """Forget the link and its download count."""
 
 
+@dataclass(frozen=True)
+class MultipartRecord:
+    """An S3 API multipart upload in progress: the object it becomes (``folder``,
+    ``file_name``, ``file_id``) and the backend's multipart upload to ``blob_key``."""
+
+    upload_id: str
+    owner: str
+    bucket: str
+    key: str
+    folder: str
+    file_name: str
+    file_type: str | None
+    file_id: str
+    blob_key: str
+    multipart_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One uploaded part: its MD5 (the ETag S3 clients see) and the backend's ETag."""
+
+    upload_id: str
+    number: int
+    md5: str
+    blob_etag: str
+    size: int
+    uploaded_at: datetime
+
+
+class MultipartStore(Protocol):
+    """S3 API multipart uploads; each part is its own record, so parts that arrive at
+    once never overwrite each other (not even on a store that rewrites whole documents)."""
+
+    def insert_multipart(self, upload: MultipartRecord) -> None: ...
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None: ...
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        """The owner's uploads (None: everyone's), oldest first."""
+
+    def put_part(self, part: PartRecord) -> None:
+        """Record a part, replacing an earlier upload of the same number."""
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        """The upload's parts by number."""
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        """Forget the upload and its parts; the record, or None if it was gone."""
+
+
 class CatalogStore(
     MetadataStore,
     UserStore,
     KeyStore,
+    MultipartStore,
     RateLimitStore,
     UploadStore,
     FolderStore,

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -22,6 +23,8 @@ from .metadata import (
     KeyRecord,
     LinkRecord,
     ListCursor,
+    MultipartRecord,
+    PartRecord,
     UploadRecord,
     UserRecord,
 )
@@ -172,6 +175,18 @@ def _key_from_doc(doc: dict[str, Any]) -> KeyRecord:
     return KeyRecord(key_id=doc["_id"], **values)
 
 
+def _multipart_from_doc(doc: dict[str, Any]) -> MultipartRecord:
+    values = {k: v for k, v in doc.items() if k != "_id"}
+    values["created_at"] = _utc(values["created_at"])
+    return MultipartRecord(upload_id=doc["_id"], **values)
+
+
+def _part_from_doc(doc: dict[str, Any]) -> PartRecord:
+    values = {k: v for k, v in doc.items() if k != "_id"}
+    values["uploaded_at"] = _utc(values["uploaded_at"])
+    return PartRecord(**values)
+
+
 _UPLOAD_FIELDS = (
     "owner",
     "length",
@@ -229,6 +244,8 @@ class MongoMetadataStore:
         self._files: Collection[Any] = db["files"]
         self._users: Collection[Any] = db["users"]
         self._keys: Collection[Any] = db["api_keys"]
+        self._multiparts: Collection[Any] = db["s3_multiparts"]
+        self._parts: Collection[Any] = db["s3_parts"]
         self._limits: Collection[Any] = db["rate_limits"]
         self._uploads: Collection[Any] = db["uploads"]
         # Issue 5. Download counts live apart from the file records (see record_access).
@@ -459,6 +476,43 @@ class MongoMetadataStore:
     def delete_keys(self, owner: str) -> int:
         with _mongo_errors("delete keys"):
             return self._keys.delete_many({"owner": owner}).deleted_count
+
+    # -- S3 multipart uploads ----------------------------------------------------------
+
+    def insert_multipart(self, upload: MultipartRecord) -> None:
+        doc = asdict(upload)
+        doc["_id"] = doc.pop("upload_id")
+        with _mongo_errors("store a multipart upload"):
+            self._multiparts.insert_one(doc)
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        with _mongo_errors("read a multipart upload"):
+            doc = self._multiparts.find_one({"_id": upload_id})
+        return _multipart_from_doc(doc) if doc and doc.get("owner") == owner else None
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        query = {} if owner is None else {"owner": owner}
+        with _mongo_errors("list multipart uploads"):
+            docs = list(self._multiparts.find(query).sort([("created_at", 1), ("_id", 1)]))
+        return [_multipart_from_doc(doc) for doc in docs]
+
+    def put_part(self, part: PartRecord) -> None:
+        doc = asdict(part)
+        # One document per part, written whole: concurrent parts never touch each other.
+        with _mongo_errors("store a part"):
+            self._parts.replace_one({"_id": f"{part.upload_id}:{part.number}"}, doc, upsert=True)
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        with _mongo_errors("list parts"):
+            docs = list(self._parts.find({"upload_id": upload_id}).sort("number", 1))
+        return [_part_from_doc(doc) for doc in docs]
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        with _mongo_errors("delete a multipart upload"):
+            doc = self._multiparts.find_one_and_delete({"_id": upload_id, "owner": owner})
+            if doc is not None:
+                self._parts.delete_many({"upload_id": upload_id})
+        return _multipart_from_doc(doc) if doc else None
 
     def reserve(self, user_id: str, size: int, files: int) -> bool:
         with _mongo_errors("reserve quota"):
@@ -723,6 +777,8 @@ class MongoMetadataStore:
             self._uploads.create_index("expires_at", name="expires_at")
             self._users.create_index("key_hash", unique=True, name="key_hash")
             self._keys.create_index("key_hash", unique=True, name="key_hash")
+            self._multiparts.create_index([("owner", 1), ("created_at", 1)], name="owner")
+            self._parts.create_index([("upload_id", 1), ("number", 1)], name="upload")
             self._keys.create_index("access_key_id", unique=True, name="access_key_id")
             self._keys.create_index([("owner", ASCENDING), ("created_at", ASCENDING)], name="owner")
             self._files.create_index(

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from .metadata import (
     KeyRecord,
     LinkRecord,
     ListCursor,
+    MultipartRecord,
+    PartRecord,
     UploadRecord,
     UserRecord,
 )
@@ -246,7 +249,46 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at    INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner, created_at);
+CREATE TABLE IF NOT EXISTS s3_multiparts (
+    upload_id    TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    bucket       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    folder       TEXT NOT NULL,
+    file_name    TEXT NOT NULL,
+    file_type    TEXT,
+    file_id      TEXT NOT NULL,
+    blob_key     TEXT NOT NULL,
+    multipart_id TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS s3_multiparts_owner ON s3_multiparts (owner, created_at);
+CREATE TABLE IF NOT EXISTS s3_parts (
+    upload_id   TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    md5         TEXT NOT NULL,
+    blob_etag   TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
 """
+_MULTIPART_COLUMNS = tuple(f.name for f in dataclass_fields(MultipartRecord))
+_PART_COLUMNS = tuple(f.name for f in dataclass_fields(PartRecord))
+
+
+def _multipart(row: tuple[Any, ...]) -> MultipartRecord:
+    values = dict(zip(_MULTIPART_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    return MultipartRecord(**values)
+
+
+def _part(row: tuple[Any, ...]) -> PartRecord:
+    values = dict(zip(_PART_COLUMNS, row, strict=True))
+    values["uploaded_at"] = from_millis(values["uploaded_at"])
+    return PartRecord(**values)
+
+
 _KEY_COLUMNS = (
     "key_id",
     "owner",
@@ -707,6 +749,60 @@ class SqliteMetadataStore:
     def delete_keys(self, owner: str) -> int:
         with self._write("delete keys") as conn:
             return conn.execute("DELETE FROM api_keys WHERE owner = ?", (owner,)).rowcount
+
+    # -- MultipartStore ---------------------------------------------------------------
+
+    def insert_multipart(self, upload: MultipartRecord) -> None:
+        values = [getattr(upload, column) for column in _MULTIPART_COLUMNS]
+        values[_MULTIPART_COLUMNS.index("created_at")] = to_millis(upload.created_at)
+        columns = ", ".join(_MULTIPART_COLUMNS)
+        placeholders = ", ".join("?" * len(_MULTIPART_COLUMNS))
+        with self._write("store a multipart upload") as conn:
+            conn.execute(f"INSERT INTO s3_multiparts ({columns}) VALUES ({placeholders})", values)
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        rows = self._read(
+            "read a multipart upload",
+            sql + " WHERE upload_id = ? AND owner = ?",
+            (upload_id, owner),
+        )
+        return _multipart(rows[0]) if rows else None
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        if owner is None:
+            rows = self._read("list multipart uploads", sql + " ORDER BY created_at, upload_id")
+        else:
+            sql += " WHERE owner = ? ORDER BY created_at, upload_id"
+            rows = self._read("list multipart uploads", sql, (owner,))
+        return [_multipart(row) for row in rows]
+
+    def put_part(self, part: PartRecord) -> None:
+        values = [getattr(part, column) for column in _PART_COLUMNS]
+        values[_PART_COLUMNS.index("uploaded_at")] = to_millis(part.uploaded_at)
+        placeholders = ", ".join("?" * len(_PART_COLUMNS))
+        with self._write("store a part") as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO s3_parts ({', '.join(_PART_COLUMNS)})"
+                f" VALUES ({placeholders})",
+                values,
+            )
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        sql = f"SELECT {', '.join(_PART_COLUMNS)} FROM s3_parts WHERE upload_id = ? ORDER BY number"
+        return [_part(row) for row in self._read("list parts", sql, (upload_id,))]
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        with self._write("delete a multipart upload") as conn:
+            row = conn.execute(
+                sql + " WHERE upload_id = ? AND owner = ?", (upload_id, owner)
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM s3_multiparts WHERE upload_id = ?", (upload_id,))
+                conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
+        return _multipart(row) if row else None
 
     # -- UploadStore ----------------------------------------------------------------
 

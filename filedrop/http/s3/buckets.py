@@ -21,7 +21,7 @@ from .auth import check_bucket_reach
 from .common import REGION, buckets, owner, reach_bucket, refuse_subresources
 from .errors import S3Error, s3_error
 from .objects import delete_key, object_etag
-from .xml import E, parse, timestamp, xml_response
+from .xml import E, read_document, timestamp, xml_response
 
 Encoder = Callable[[str], str]
 MAX_KEYS = 1000
@@ -104,7 +104,7 @@ def _create(bucket: str) -> Response:
         raise S3Error("InvalidBucketName", "The specified bucket is not valid")
     # A CreateBucketConfiguration (the region) may come along: read it, keep nothing.
     if request.content_length:
-        parse(request.get_data(cache=False)[: 64 * 1024 + 1])
+        read_document(request)
     if not buckets().create(owner(), bucket):
         raise S3Error(
             "BucketAlreadyOwnedByYou",
@@ -244,8 +244,8 @@ def _decode_token(token: str) -> str:
 
 def _delete_objects(bucket: str) -> Response:
     reach_bucket(bucket)
-    root = parse(request.get_data(cache=False)) if request.content_length else None
-    if root is None or root.tag != "Delete":
+    root = read_document(request)
+    if root.tag != "Delete":
         raise S3Error("MalformedXML", "The XML you provided was not well-formed")
     quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
     keys = [node.findtext("Key") for node in root.findall("Object")]

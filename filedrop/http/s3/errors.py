@@ -22,6 +22,7 @@ from ...errors import (
     RateLimited,
     Unauthorized,
 )
+from ...multipart import InvalidPart, NoSuchUpload
 
 _STATUS = {
     "AccessDenied": 403,
@@ -79,6 +80,8 @@ def s3_error(exc: Exception) -> S3Error:
     if not isinstance(exc, FileDropError):
         return S3Error("InternalError", "Internal error; see the server log")
     message = exc.message
+    if isinstance(exc, InvalidPart):
+        return S3Error(exc.kind, message)
     for kind, code in _MAPPING:
         if isinstance(exc, kind):
             return S3Error(code, message, **exc.headers)
@@ -88,6 +91,7 @@ def s3_error(exc: Exception) -> S3Error:
 
 
 _MAPPING: tuple[tuple[type[FileDropError], str], ...] = (
+    (NoSuchUpload, "NoSuchUpload"),
     (FileNotFound, "NoSuchKey"),
     (FolderNotFound, "NoSuchBucket"),
     (FolderNotEmpty, "BucketNotEmpty"),

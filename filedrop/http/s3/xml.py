@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from flask import Response
+from flask import Request, Response
 
 from .errors import S3Error
 
@@ -73,6 +73,13 @@ def error_response(error: S3Error, resource: str, request_id: str, head: bool) -
         response.headers["Retry-After"] = str(error.retry_after)
     response.headers["x-amz-request-id"] = request_id
     return response
+
+
+def read_document(req: Request) -> ET.Element:
+    """The request's XML body, read only up to the size a document may have."""
+    if req.content_length is not None and req.content_length > MAX_REQUEST_XML:
+        raise S3Error("MalformedXML", "The XML document is too large")
+    return parse(req.stream.read(MAX_REQUEST_XML + 1))
 
 
 def parse(body: bytes) -> ET.Element:
