@@ -24,6 +24,7 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             str(ROOT / "bench" / "bench.py"),
             "--start-servers",
             "--big-size=6MiB",
+            "--s3api-size=12MiB",
             "--tus-chunk=2MiB",
             "--small-ops=20",
             "--clients=1,2",
@@ -55,6 +56,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
     for kind in ("upload raw", "upload multipart", "upload tus", "download"):
         assert f"worker peak RSS growth, {kind} (MiB)" in rows
     assert any(m.startswith("list ") and "embedded SQLite: p50" in m for m in rows)
+    assert rows["S3 API upload 12 MiB (MB/s)"]["ratio"] > 0
+    assert "worker peak RSS growth, S3 API upload (MiB)" in rows
 
     # Where the CPU went, per part of the stack, on both sides.
     cpu = rows["4 KiB upload, 2 clients CPU/request (ms)"]
