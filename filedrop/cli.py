@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -12,6 +13,7 @@ from .config import parse_size
 from .expiry import purge
 from .fsck import fsck
 from .links import LinkService
+from .multipart import MultipartService
 from .service import FileService
 from .storage.metadata import utcnow
 from .uploads import UploadService
@@ -96,7 +98,12 @@ def purge_command(dry_run: bool, unaccessed_days: int | None) -> None:
     # One cron job for everything that expires: resumable uploads too (as purge-uploads).
     uploads: UploadService = current_app.extensions["filedrop.uploads"]
     expired_uploads = uploads.purge(dry_run=dry_run).as_dict()
-    click.echo(json.dumps({**report.as_dict(), "uploads": expired_uploads}, indent=2))
+    # S3 API multipart uploads left unfinished as long as a resumable upload may live.
+    multipart: MultipartService = current_app.extensions["filedrop.multipart"]
+    started_before = utcnow() - timedelta(seconds=settings.tus_expiry_s)
+    abandoned = multipart.purge(started_before, dry_run)
+    body = {**report.as_dict(), "uploads": expired_uploads, "s3_multipart_uploads": abandoned}
+    click.echo(json.dumps(body, indent=2))
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from .errors import FileDropError, FileTooLarge, InvalidRequest, StorageUnavailable
 from .ids import new_blob_key, new_file_id
@@ -189,8 +190,16 @@ class MultipartService:
         if self.meta.delete_multipart(upload.owner, upload.upload_id) is not None:
             self._abort_blob(upload)
 
-    def list(self, owner: str, bucket: str) -> list[MultipartRecord]:
+    def in_bucket(self, owner: str, bucket: str) -> list[MultipartRecord]:
         return [u for u in self.meta.list_multiparts(owner) if u.bucket == bucket]
+
+    def purge(self, started_before: datetime, dry_run: bool) -> list[str]:
+        """Abort the uploads (of every owner) begun before ``started_before``: their ids."""
+        stale = [u for u in self.meta.list_multiparts(None) if u.created_at < started_before]
+        if not dry_run:
+            for upload in stale:
+                self.abort(upload)
+        return [upload.upload_id for upload in stale]
 
     def _abort_blob(self, upload: MultipartRecord) -> None:
         try:

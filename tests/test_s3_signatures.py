@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import io
+import json
 import zlib
 from datetime import timedelta
 from typing import Any
@@ -308,3 +309,19 @@ def test_with_keys_off_any_credentials_act_as_the_local_user(backend: Backend) -
     assert [f["file_name"] for f in files] == ["f.txt"]
     malformed = client.get("/s3/", headers={"Authorization": "AWS4-HMAC-SHA256 garbage"})
     assert malformed.status_code == 400 and _code(malformed) == "AuthorizationHeaderMalformed"
+
+
+def test_purge_aborts_abandoned_multipart_uploads(backend: Backend) -> None:
+    settings = backend.settings.with_overrides(tus_expiry_s=0)
+    app = create_app(settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    anyone = Credentials("ANYKEY", "any secret")
+    _send(client, anyone, "PUT", "/s3/mpu-bucket")
+    started = _send(client, anyone, "POST", "/s3/mpu-bucket/k?uploads")
+    upload_id = started.data.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode()
+    part = _send(client, anyone, "PUT", f"/s3/mpu-bucket/k?partNumber=1&uploadId={upload_id}", b"x")
+    assert part.status_code == 200
+    report = json.loads(app.test_cli_runner().invoke(args=["purge"]).output)
+    assert report["s3_multipart_uploads"] == [upload_id]
+    gone = _send(client, anyone, "GET", f"/s3/mpu-bucket/k?uploadId={upload_id}")
+    assert gone.status_code == 404 and _code(gone) == "NoSuchUpload"

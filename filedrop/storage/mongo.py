@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -157,16 +157,7 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(user_id=doc["_id"], **values)
 
 
-_KEY_FIELDS = (
-    "owner",
-    "name",
-    "key_hash",
-    "access_key_id",
-    "secret_sealed",
-    "bucket",
-    "read_only",
-    "created_at",
-)
+_KEY_FIELDS = tuple(f.name for f in fields(KeyRecord) if f.name != "key_id")
 
 
 def _key_from_doc(doc: dict[str, Any]) -> KeyRecord:

@@ -289,17 +289,7 @@ def _part(row: tuple[Any, ...]) -> PartRecord:
     return PartRecord(**values)
 
 
-_KEY_COLUMNS = (
-    "key_id",
-    "owner",
-    "name",
-    "key_hash",
-    "access_key_id",
-    "secret_sealed",
-    "bucket",
-    "read_only",
-    "created_at",
-)
+_KEY_COLUMNS = tuple(f.name for f in dataclass_fields(KeyRecord))
 _KEY_SELECT = f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys"
 
 

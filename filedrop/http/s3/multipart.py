@@ -141,7 +141,7 @@ def list_uploads(bucket: str) -> Response:
         "uploads", "prefix", "delimiter", "max-uploads", "key-marker", "upload-id-marker"
     )
     prefix = request.args.get("prefix", "")
-    uploads = [u for u in get_multipart().list(owner(), bucket) if u.key.startswith(prefix)]
+    uploads = [u for u in get_multipart().in_bucket(owner(), bucket) if u.key.startswith(prefix)]
     uploads.sort(key=lambda u: (u.key, u.created_at))
     limit = _number("max-uploads", 1000)
     root = E(
