@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import FolderNotEmpty, FolderNotFound, InvalidRequest
+from .errors import (
+    FolderNotEmpty,
+    FolderNotFound,
+    InvalidFileName,
+    InvalidFolder,
+    InvalidRequest,
+)
 from .folders import ROOT, FolderService, validate_folder
 from .keys import is_bucket_name
 from .storage.metadata import FileRecord, utcnow
@@ -37,8 +43,11 @@ class ObjectPath:
         if not key or len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
             raise InvalidRequest(f"An object key is 1 to {MAX_KEY_BYTES} bytes")
         *parents, last = key.split("/")
-        folder = validate_folder("/" + "/".join([bucket, *parents]))
-        return cls(bucket, key, folder, validate_file_name(last) if last else None)
+        try:
+            folder = validate_folder("/" + "/".join([bucket, *parents]))
+            return cls(bucket, key, folder, validate_file_name(last) if last else None)
+        except (InvalidFolder, InvalidFileName) as exc:
+            raise InvalidRequest(f"The key cannot name a file: {exc.message}") from None
 
 
 def object_key(bucket: str, record: FileRecord) -> str:
@@ -122,8 +131,8 @@ class BucketService:
         directory = prefix.rpartition("/")[0]
         try:
             scan = validate_folder("/" + "/".join([bucket, *directory.split("/")]).rstrip("/"))
-        except InvalidRequest:
-            return []
+        except InvalidFolder:
+            return []  # no file has such a key
         files: dict[str, list[FileRecord]] = {}
         after = None
         while True:

@@ -325,3 +325,55 @@ def test_purge_aborts_abandoned_multipart_uploads(backend: Backend) -> None:
     assert report["s3_multipart_uploads"] == [upload_id]
     gone = _send(client, anyone, "GET", f"/s3/mpu-bucket/k?uploadId={upload_id}")
     assert gone.status_code == 404 and _code(gone) == "NoSuchUpload"
+
+
+def test_past_the_rate_limit_is_slow_down(backend: Backend) -> None:
+    settings = backend.settings.with_overrides(
+        auth="enabled", admin_token=ADMIN, rate_limit_per_window=3, rate_limit_window_s=3600
+    )
+    app = create_app(settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    body = client.post(
+        "/admin/users", json={"name": "a"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    ).get_json()
+    keys = Credentials(body["access_key_id"], body["secret_access_key"])
+    answers = [_send(client, keys, "GET", "/s3/") for _ in range(5)]
+    assert answers[0].status_code == 200
+    assert answers[-1].status_code == 503 and _code(answers[-1]) == "SlowDown"
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("POST", "/s3/junk?delete", b"<Delete><Object>", "MalformedXML"),
+        ("POST", "/s3/junk?delete", b"<Nope/>", "MalformedXML"),
+        ("POST", "/s3/junk?delete", b"<!DOCTYPE x [<!ENTITY a 'b'>]><Delete>&a;</Delete>", None),
+        ("GET", "/s3/junk?list-type=2&continuation-token=%%%", b"", "InvalidArgument"),
+        ("GET", "/s3/junk?list-type=2&max-keys=-1", b"", "InvalidArgument"),
+        ("GET", "/s3/junk?encoding-type=base64", b"", "InvalidArgument"),
+        ("GET", "/s3/junk?acl", b"", "NotImplemented"),
+        ("GET", "/s3/junk/k?tagging", b"", "NotImplemented"),
+        ("PUT", "/s3/junk/k?partNumber=x&uploadId=nope", b"x", "NoSuchUpload"),
+        ("POST", "/s3/junk/k?uploadId=nope", b"<CompleteMultipartUpload/>", "NoSuchUpload"),
+        ("PUT", "/s3/junk/a//b", b"x", "InvalidArgument"),
+        ("PUT", "/s3/junk/a/./b", b"x", "InvalidArgument"),
+        ("GET", "/s3/junk/a/../b", b"", "NoSuchKey"),
+        ("PUT", "/s3/NOT_VALID", b"", "InvalidBucketName"),
+        ("GET", "/s3/junk?list-type=2&prefix=a//b/./c", b"", None),
+        ("GET", "/s3/missing-bucket/k", b"", "NoSuchBucket"),
+        ("PATCH", "/s3/junk/k", b"", "MethodNotAllowed"),
+        ("PATCH", "/s3/", b"", "MethodNotAllowed"),
+    ],
+)
+def test_bad_requests_get_s3_xml_errors_never_a_500(
+    backend: Backend, method: str, path: str, body: bytes, expected: str | None
+) -> None:
+    app = create_app(backend.settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    assert client.put("/s3/junk").status_code == 200
+    response = client.open(path, method=method, data=body)
+    assert response.status_code != 500, response.data
+    assert response.content_type == "application/xml", response.data
+    if expected is not None:
+        assert _code(response) == expected

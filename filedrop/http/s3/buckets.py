@@ -18,7 +18,16 @@ from ...keys import is_bucket_name
 from ..context import current_caller
 from . import bp
 from .auth import check_bucket_reach
-from .common import REGION, buckets, owner, reach_bucket, refuse_subresources
+from .common import (
+    ALL_METHODS,
+    OBJECT_METHODS,
+    REGION,
+    buckets,
+    owner,
+    reach_bucket,
+    refuse_methods,
+    refuse_subresources,
+)
 from .errors import S3Error, s3_error
 from .objects import delete_key, object_etag
 from .xml import E, read_document, timestamp, xml_response
@@ -29,8 +38,9 @@ MAX_DELETE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # bucket creation times are not kept
 
 
-@bp.get("/", strict_slashes=False)
+@bp.route("/", strict_slashes=False, methods=ALL_METHODS)
 def list_buckets() -> Response:
+    refuse_methods("GET", "HEAD")
     refuse_subresources()
     caller = current_caller()
     names = buckets().names(owner(), caller.bucket if caller else None)
@@ -45,9 +55,10 @@ def list_buckets() -> Response:
     return xml_response(root)
 
 
-@bp.route("/<bucket>", methods=["GET", "HEAD", "PUT", "DELETE", "POST"])
-@bp.route("/<bucket>/", methods=["GET", "HEAD", "PUT", "DELETE", "POST"])
+@bp.route("/<bucket>", methods=ALL_METHODS)
+@bp.route("/<bucket>/", methods=ALL_METHODS)
 def bucket_operation(bucket: str) -> Response:
+    refuse_methods(*OBJECT_METHODS)
     method = request.method
     if method == "PUT":
         return _create(bucket)
@@ -234,7 +245,10 @@ def _encode_token(key: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        key = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        if not key:
+            raise ValueError(token)
+        return key.decode("utf-8")
     except (ValueError, binascii.Error, UnicodeError):
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect") from None
 

@@ -10,6 +10,9 @@ from .auth import check_bucket_reach
 from .errors import S3Error
 
 REGION = "us-east-1"
+OBJECT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "POST")
+# Every route takes every method, so a wrong one gets S3's XML error, not the REST one.
+ALL_METHODS = [*OBJECT_METHODS, "PATCH", "TRACE", "CONNECT"]
 _SUBRESOURCES_IGNORED = frozenset({"encoding-type", "x-id"})
 
 
@@ -26,6 +29,11 @@ def reach_bucket(bucket: str) -> None:
     check_bucket_reach(bucket)
     if not buckets().exists(owner(), bucket):
         raise S3Error("NoSuchBucket", "The specified bucket does not exist")
+
+
+def refuse_methods(*allowed: str) -> None:
+    if request.method not in allowed:
+        raise S3Error("MethodNotAllowed", "The method is not allowed against this resource")
 
 
 def refuse_subresources(*supported: str) -> None:

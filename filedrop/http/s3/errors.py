@@ -84,7 +84,9 @@ def s3_error(exc: Exception) -> S3Error:
         return S3Error(exc.kind, message)
     for kind, code in _MAPPING:
         if isinstance(exc, kind):
-            return S3Error(code, message, **exc.headers)
+            error = S3Error(code, message, **exc.headers)
+            error.retry_after = exc.retry_after
+            return error
     if exc.status == 503:
         return S3Error("ServiceUnavailable", message, **exc.headers)
     return S3Error("InternalError", message)

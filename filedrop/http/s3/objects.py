@@ -21,7 +21,15 @@ from ..context import current_user, get_folders, get_service, get_settings
 from . import bp
 from .auth import check_bucket_reach, current_signing
 from .body import S3Body, declared_size
-from .common import buckets, owner, reach_bucket, refuse_subresources
+from .common import (
+    ALL_METHODS,
+    OBJECT_METHODS,
+    buckets,
+    owner,
+    reach_bucket,
+    refuse_methods,
+    refuse_subresources,
+)
 from .errors import S3Error
 from .xml import E, http_date, timestamp, xml_response
 
@@ -45,8 +53,9 @@ def object_etag(record: FileRecord | None) -> str:
     return f'"{record.md5_etag or record.sha256[:32]}"'
 
 
-@bp.route("/<bucket>/<path:key>", methods=["GET", "HEAD", "PUT", "DELETE", "POST"])
+@bp.route("/<bucket>/<path:key>", methods=ALL_METHODS)
 def object_operation(bucket: str, key: str) -> Response:
+    refuse_methods(*OBJECT_METHODS)
     check_bucket_reach(bucket)
     if any(name in request.args for name in _MULTIPART_ARGS) or request.method == "POST":
         from .multipart import multipart_operation
