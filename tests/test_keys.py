@@ -140,3 +140,35 @@ def test_a_bucket_scoped_key_sees_only_its_bucket(auth_app: Flask) -> None:
     ]
     assert client.delete("/folders?path=/docs", headers=scoped).status_code == 404
     assert client.get(f"/files/{outside}", headers=_bearer(full)).status_code == 200
+
+
+def test_a_bucket_scoped_key_writes_over_rest_only_inside_its_bucket(auth_app: Flask) -> None:
+    client = auth_app.test_client()
+    full = _new_user(client)["api_key"]
+    made = client.post("/me/keys", json={"name": "p", "bucket": "photos"}, headers=_bearer(full))
+    key = made.get_json()["api_key"]
+    scoped = _bearer(key)
+    inside = _upload(client, key, "/photos/2024")
+    assert inside.status_code == 201
+    file_id = inside.get_json()["file_id"]
+    for folder in ("/", "/docs", "/photosx"):
+        response = _upload(client, key, folder)
+        assert response.status_code == 404 and error_code(response) == "FOLDER_NOT_FOUND"
+    form = client.post(
+        "/files/upload",
+        data={"file": (io.BytesIO(b"x"), "f.txt"), "folder": "/docs"},
+        content_type="multipart/form-data",
+        headers=scoped,
+    )
+    assert form.status_code == 404
+    moved_out = client.put(f"/files/{file_id}", json={"folder": "/docs"}, headers=scoped)
+    assert moved_out.status_code == 404
+    moved = client.put(f"/files/{file_id}", json={"folder": "/photos/2025"}, headers=scoped)
+    assert moved.status_code == 200
+    copied_out = client.post(f"/files/{file_id}/copy", json={"folder": "/docs"}, headers=scoped)
+    assert copied_out.status_code == 404
+    assert client.post(f"/files/{file_id}/copy", json={}, headers=scoped).status_code == 201
+    batch = client.post("/files/delete", json={"file_ids": [file_id]}, headers=scoped)
+    assert batch.status_code == 403
+    everything = client.get("/files", headers=_bearer(full)).get_json()["files"]
+    assert sorted(f["folder"] for f in everything) == ["/photos/2025", "/photos/2025"]

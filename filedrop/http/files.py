@@ -22,7 +22,7 @@ from .bodies import MultipartBody, RawBody, RequestBody
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
-from .scope import scoped_listing
+from .scope import check_placement, scoped_listing
 
 bp = Blueprint("files", __name__)
 
@@ -46,7 +46,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     if not _has_body(request):
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
-    where = _placement(request.args)  # refused before the body is read
+    where = _placement(request.args, new_file=True)  # refused before the body is read
     if request.content_length:
         service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
@@ -107,15 +107,18 @@ def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
         raise InvalidRequest(
             "Digest, Repr-Digest and Content-MD5 describe one file, not a form with several"
         )
-    return _placement(form.fields, request.args)
+    return _placement(form.fields, request.args, new_file=True)
 
 
-def _placement(*sources: Mapping[str, Any]) -> Placement:
-    """Folder, on_conflict and expiry from the first source that has each."""
+def _placement(*sources: Mapping[str, Any], new_file: bool = False) -> Placement:
+    """Folder, on_conflict and expiry from the first source that has each; for a key
+    limited to a bucket, only a folder in it (``new_file``: a folder must be named)."""
     found: dict[str, Any] = {}
     for key in _PLACEMENT_KEYS:
         found[key] = next((source[key] for source in sources if key in source), None)
-    return Placement.parse(**found)
+    where = Placement.parse(**found)
+    check_placement(where.folder, new_file)
+    return where
 
 
 def _error_item(exc: FileDropError) -> dict[str, Any]:
@@ -288,6 +291,7 @@ def _json_update(req: Request) -> tuple[str | None, Placement]:
         body.get("expires_at"),
         clear_expiry=clear,
     )
+    check_placement(where.folder, new_file=False)
     return _string_or_none(body, "file_name"), where
 
 

@@ -1,8 +1,10 @@
 """What a limited key may do over REST: read-only keys only read; a key scoped to a
 bucket (a top-level folder) sees nothing outside it.
 
-Over REST a bucket-scoped key lists, reads and deletes the files of its bucket and
-makes and removes folders in it; uploads and other changes it makes over the S3 API.
+Over REST a bucket-scoped key lists, reads, uploads (naming a folder in its bucket),
+replaces, moves, copies, shares and deletes the files of its bucket and makes and
+removes folders in it. Batch deletes, link revocation and tus uploads it does not
+have over REST: it uses the S3 API, or single requests.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ _SCOPED_ENDPOINTS = frozenset(
         "files.download",
         "files.metadata",
         "files.delete",
+        "files.upload",
+        "files.update",
+        "files.copy",
         "links.list_links",
+        "links.create_link",
         "folders.create_folder",
         "folders.delete_folder",
         "buckets.list_buckets",
@@ -45,8 +51,8 @@ def enforce_key_limits(caller: Caller) -> None:
         return
     if request.endpoint not in _SCOPED_ENDPOINTS:
         raise Forbidden(
-            f"This key is limited to bucket {bucket!r}; over REST it lists, reads and "
-            "deletes files there. Upload and change files over the S3 API."
+            f"This key is limited to bucket {bucket!r}: batch deletes, link revocation "
+            "and tus uploads are not open to it; use single requests or the S3 API"
         )
     args = request.view_args or {}
     if "file_id" in args:
@@ -70,6 +76,19 @@ def scoped_listing(folder: str | None) -> str | None:
     if not in_bucket(folder, bucket):
         raise FolderNotFound(folder)
     return folder
+
+
+def check_placement(folder: str | None, new_file: bool) -> None:
+    """A bucket-scoped key places files only in its bucket (None keeps a file's folder,
+    which is in the bucket; a new file would go to the root, which is not)."""
+    caller = current_caller()
+    bucket = caller.bucket if caller else None
+    if bucket is None:
+        return
+    if folder is None and new_file:
+        raise FolderNotFound("/")
+    if folder is not None and not in_bucket(folder, bucket):
+        raise FolderNotFound(folder)
 
 
 def _json_path() -> object:
