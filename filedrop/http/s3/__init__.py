@@ -6,6 +6,8 @@ quota and links as over REST). Every write goes through the same services as RES
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, g, request
 
 from ..context import assign_request_id
@@ -13,6 +15,7 @@ from . import auth
 from .errors import s3_error
 from .xml import error_response
 
+log = logging.getLogger("filedrop.s3")
 bp = Blueprint("s3", __name__, url_prefix="/s3")
 bp.before_request(auth.authenticate)
 
@@ -21,9 +24,7 @@ bp.before_request(auth.authenticate)
 def _s3_error(exc: Exception) -> Response:
     error = s3_error(exc)
     if error.s3_code == "InternalError":
-        import logging
-
-        logging.getLogger("filedrop.s3").exception("unhandled error in the S3 API")
+        log.exception("unhandled error in the S3 API")
     request_id = g.get("request_id") or assign_request_id()
     return error_response(error, request.path, request_id, request.method == "HEAD")
 

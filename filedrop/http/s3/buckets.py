@@ -23,13 +23,15 @@ from .common import (
     OBJECT_METHODS,
     REGION,
     buckets,
+    object_etag,
     owner,
     reach_bucket,
     refuse_methods,
     refuse_subresources,
 )
 from .errors import S3Error, s3_error
-from .objects import delete_key, object_etag
+from .multipart import list_uploads
+from .objects import delete_key
 from .xml import E, read_document, timestamp, xml_response
 
 Encoder = Callable[[str], str]
@@ -90,8 +92,6 @@ def bucket_operation(bucket: str) -> Response:
         refuse_subresources("versioning")
         return xml_response(E("VersioningConfiguration"))
     if "uploads" in request.args:
-        from .multipart import list_uploads
-
         return list_uploads(bucket)
     refuse_subresources(
         "list-type",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import request
 
 from ...buckets import BucketService
+from ...storage.metadata import FileRecord
 from ..context import current_owner, get_buckets
 from .auth import check_bucket_reach
 from .errors import S3Error
@@ -14,6 +17,7 @@ OBJECT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "POST")
 # Every route takes every method, so a wrong one gets S3's XML error, not the REST one.
 ALL_METHODS = [*OBJECT_METHODS, "PATCH", "TRACE", "CONNECT"]
 _SUBRESOURCES_IGNORED = frozenset({"encoding-type", "x-id"})
+EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 
 
 def owner() -> str:
@@ -43,3 +47,11 @@ def refuse_subresources(*supported: str) -> None:
             continue
         if name not in supported:
             raise S3Error("NotImplemented", f"The {name!r} sub-resource is not implemented")
+
+
+def object_etag(record: FileRecord | None) -> str:
+    """S3's ETag: the MD5 (or multipart form) kept with the file; for files stored
+    before it was kept, a stable stand-in from the SHA-256."""
+    if record is None:
+        return f'"{EMPTY_MD5}"'
+    return f'"{record.md5_etag or record.sha256[:32]}"'

@@ -12,9 +12,8 @@ from ...storage.metadata import MultipartRecord
 from ..context import get_settings
 from .auth import current_signing
 from .body import S3Body, declared_size
-from .common import owner, reach_bucket, refuse_subresources
+from .common import object_etag, owner, reach_bucket, refuse_subresources
 from .errors import S3Error
-from .objects import object_etag
 from .xml import E, read_document, timestamp, xml_response
 
 MAX_PARTS_LISTED = 1000

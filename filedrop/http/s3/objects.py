@@ -3,7 +3,6 @@ by sub-resource, the multipart upload operations)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import unquote
@@ -25,15 +24,16 @@ from .common import (
     ALL_METHODS,
     OBJECT_METHODS,
     buckets,
+    object_etag,
     owner,
     reach_bucket,
     refuse_methods,
     refuse_subresources,
 )
 from .errors import S3Error
+from .multipart import multipart_operation
 from .xml import E, http_date, timestamp, xml_response
 
-EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 _OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -45,21 +45,11 @@ _OVERRIDES = {
 _MULTIPART_ARGS = ("uploads", "uploadId", "partNumber")
 
 
-def object_etag(record: FileRecord | None) -> str:
-    """S3's ETag: the MD5 (or multipart form) kept with the file; for files stored
-    before it was kept, a stable stand-in from the SHA-256."""
-    if record is None:
-        return f'"{EMPTY_MD5}"'
-    return f'"{record.md5_etag or record.sha256[:32]}"'
-
-
 @bp.route("/<bucket>/<path:key>", methods=ALL_METHODS)
 def object_operation(bucket: str, key: str) -> Response:
     refuse_methods(*OBJECT_METHODS)
     check_bucket_reach(bucket)
     if any(name in request.args for name in _MULTIPART_ARGS) or request.method == "POST":
-        from .multipart import multipart_operation
-
         return multipart_operation(bucket, key)
     refuse_subresources(*_OVERRIDES)
     reach_bucket(bucket)
