@@ -2523,7 +2523,14 @@ _AUTH_DESCRIPTION = """
 their keys with the admin token (`FILEDROP_ADMIN_TOKEN`); a key is shown once
 and stored only as a hash. A user never sees another user's files: they answer
 404 like files that do not exist. An instance run with `FILEDROP_AUTH=disabled`
-serves one implicit user and needs no key on the file routes.
+serves one implicit user and needs no key on the file routes. A user may make
+more keys (`POST /me/keys`), each limited to one bucket (top-level folder) or
+read-only if asked; each also carries an S3 key pair for the S3 API.
+
+**S3 API.** The same files speak S3 at `/s3` (path-style `/s3/{bucket}/{key}`,
+AWS Signature Version 4, S3's XML): a bucket is a top-level folder, a key the
+path beneath it. It is S3's protocol, not described here; the README lists what
+it supports.
 
 **Limits.** Requests are rate limited per key (public routes per address);
 over the limit answers `429` with `Retry-After`. Uploads and replaces that
