@@ -377,3 +377,38 @@ def test_bad_requests_get_s3_xml_errors_never_a_500(
     assert response.content_type == "application/xml", response.data
     if expected is not None:
         assert _code(response) == expected
+
+
+def test_fsck_leaves_a_live_multipart_upload_alone_and_finds_s3_writes_clean(
+    backend: Backend,
+) -> None:
+    app = create_app(backend.settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    anyone = Credentials("ANYKEY", "any secret")
+    _send(client, anyone, "PUT", "/s3/fsck-bucket")
+    started = _send(client, anyone, "POST", "/s3/fsck-bucket/big?uploads")
+    upload_id = started.data.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode()
+    parts = [b"a" * (5 * 1024**2), b"tail"]
+    etags = []
+    for number, content in enumerate(parts, start=1):
+        path = f"/s3/fsck-bucket/big?partNumber={number}&uploadId={upload_id}"
+        etags.append(_send(client, anyone, "PUT", path, content).headers["ETag"])
+    runner = app.test_cli_runner()
+    repaired = json.loads(runner.invoke(args=["fsck", "--repair", "--grace", "0"]).output)
+    assert repaired["stale_uploads"] == []
+    document = (
+        "<CompleteMultipartUpload>"
+        + "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"
+            for n, e in enumerate(etags, start=1)
+        )
+        + "</CompleteMultipartUpload>"
+    )
+    done = _send(
+        client, anyone, "POST", f"/s3/fsck-bucket/big?uploadId={upload_id}", document.encode()
+    )
+    assert done.status_code == 200, done.data
+    assert client.get("/s3/fsck-bucket/big").data == b"".join(parts)
+    _send(client, anyone, "PUT", "/s3/fsck-bucket/small", b"small")
+    report = runner.invoke(args=["fsck", "--grace", "0"])
+    assert report.exit_code == 0, report.output
