@@ -347,3 +347,42 @@ def test_quota_is_s3s_403_with_a_quota_code(live: LiveS3) -> None:
         client.put_object(Bucket="tiny", Key="k", Body=b"x" * 11)
     assert code(exc) == "QuotaExceeded" and status(exc) == 403
     assert client.list_objects_v2(Bucket="tiny").get("Contents", []) == []
+
+
+def test_streaming_bodies_over_real_sockets(live: LiveS3, user: User, s3: Any) -> None:
+    """aws-chunked bodies as the SDKs send them (signed chunks; a CRC32 trailer) through
+    the real server, and a tampered chunk that stores nothing."""
+    import requests
+    from botocore.credentials import Credentials
+
+    from tests.sigv4_helpers import signed_chunks, signed_headers, trailer_body
+
+    s3.create_bucket(Bucket="stream")
+    keys = Credentials(user.access_key_id, user.secret_access_key)
+    chunks = [b"x" * 65536, b"y" * 65536, b"z" * 100]
+    url = f"{live.endpoint}/stream/signed"
+    headers, body = signed_chunks(keys, url, chunks)
+    assert requests.put(url, headers=headers, data=body, timeout=30).status_code == 200
+    assert s3.get_object(Bucket="stream", Key="signed")["Body"].read() == b"".join(chunks)
+    url = f"{live.endpoint}/stream/tampered"
+    headers, body = signed_chunks(keys, url, chunks, tamper=2)
+    response = requests.put(url, headers=headers, data=body, timeout=30)
+    assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
+    content = b"trailing" * 20000
+    url = f"{live.endpoint}/stream/trailer"
+    headers = signed_headers(
+        keys,
+        "PUT",
+        url,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(content)),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+        },
+        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    )
+    response = requests.put(url, headers=headers, data=trailer_body(content), timeout=30)
+    assert response.status_code == 200, response.text
+    assert s3.get_object(Bucket="stream", Key="trailer")["Body"].read() == content
+    listed = s3.list_objects_v2(Bucket="stream")["Contents"]
+    assert [o["Key"] for o in listed] == ["signed", "trailer"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import io
 import json
 import zlib
 from datetime import timedelta
@@ -16,11 +14,8 @@ from typing import Any
 import boto3
 import crc32c
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -28,21 +23,11 @@ from filedrop import create_app
 from filedrop.http.s3 import auth as s3_auth
 from filedrop.storage.metadata import utcnow
 from tests.conftest import EMBEDDED, Backend
+from tests.sigv4_helpers import signed_chunks, signed_headers, trailer_body
 
 ADMIN = "admin-token-for-s3-signature-tests"
 HOST = "http://localhost"
 pytestmark = pytest.mark.parametrize("backend", [EMBEDDED], indirect=True)
-
-
-class _Signer(S3SigV4Auth):
-    """botocore's S3 signer, with the x-amz-content-sha256 mode chosen by the test."""
-
-    def __init__(self, credentials: Credentials, payload: str | None) -> None:
-        super().__init__(credentials, "s3", "us-east-1")
-        self._payload = payload
-
-    def payload(self, request: Any) -> str:
-        return self._payload or str(super().payload(request))
 
 
 @pytest.fixture
@@ -63,16 +48,15 @@ def keys(client: FlaskClient) -> Credentials:
 
 
 def _signed_headers(
-    credentials: Credentials,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    payload: str | None = None,
+    credentials: Credentials, method: str, path: str, *args: Any, **kwargs: Any
 ) -> dict[str, str]:
-    request = AWSRequest(method=method, url=HOST + path, data=body, headers=headers or {})
-    _Signer(credentials, payload).add_auth(request)
-    return dict(request.headers.items())
+    return signed_headers(credentials, method, HOST + path, *args, **kwargs)
+
+
+def _signed_chunks(
+    keys: Credentials, path: str, *args: Any, **kwargs: Any
+) -> tuple[dict[str, str], bytes]:
+    return signed_chunks(keys, HOST + path, *args, **kwargs)
 
 
 def _send(
@@ -175,49 +159,6 @@ def test_presigned_get_and_put_work_until_they_expire(
 # -- streaming payloads -----------------------------------------------------------------
 
 
-def _chunk_signature(keys: Credentials, amz_date: str, previous: str, data: bytes) -> str:
-    scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
-    text = "\n".join(
-        [
-            "AWS4-HMAC-SHA256-PAYLOAD",
-            amz_date,
-            scope,
-            previous,
-            hashlib.sha256(b"").hexdigest(),
-            hashlib.sha256(data).hexdigest(),
-        ]
-    )
-    key = ("AWS4" + keys.secret_key).encode()
-    for part in (amz_date[:8], "us-east-1", "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-
-
-def _signed_chunks(
-    keys: Credentials, path: str, chunks: list[bytes], tamper: int | None = None
-) -> tuple[dict[str, str], bytes]:
-    size = sum(map(len, chunks))
-    headers = _signed_headers(
-        keys,
-        "PUT",
-        path,
-        headers={
-            "Content-Encoding": "aws-chunked",
-            "x-amz-decoded-content-length": str(size),
-        },
-        payload="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-    )
-    amz_date = headers["X-Amz-Date"]
-    previous = headers["Authorization"].rsplit("Signature=", 1)[1]
-    body = b""
-    for index, chunk in enumerate([*chunks, b""]):
-        signature = _chunk_signature(keys, amz_date, previous, chunk)
-        previous = signature
-        sent = chunk.upper() if index == tamper else chunk
-        body += f"{len(chunk):x};chunk-signature={signature}\r\n".encode() + sent + b"\r\n"
-    return headers, body
-
-
 def test_signed_chunks_are_checked_as_they_stream(client: FlaskClient, keys: Credentials) -> None:
     chunks = [b"a" * 65536, b"b" * 65536, b"tail"]
     headers, body = _signed_chunks(keys, "/s3/bkt/streamed", chunks)
@@ -242,13 +183,6 @@ def test_a_cut_or_malformed_chunked_body_stores_nothing(
     assert _stored(client, keys, "cut").status_code == 404
 
 
-def _trailer_body(content: bytes, checksum: Any = Crc32Checksum, name: str = "crc32") -> bytes:
-    wrapper = AwsChunkedWrapper(
-        io.BytesIO(content), checksum_cls=checksum, checksum_name=f"x-amz-checksum-{name}"
-    )
-    return bytes(wrapper.read())
-
-
 def _trailer_put(
     client: FlaskClient, keys: Credentials, key: str, content: bytes, body: bytes, name: str
 ) -> Any:
@@ -268,13 +202,13 @@ def _trailer_put(
 
 def test_unsigned_payload_with_a_checksum_trailer(client: FlaskClient, keys: Credentials) -> None:
     content = b"trailing checksum " * 5000
-    response = _trailer_put(client, keys, "t", content, _trailer_body(content), "crc32")
+    response = _trailer_put(client, keys, "t", content, trailer_body(content), "crc32")
     assert response.status_code == 200, response.data
     expected = base64.b64encode(zlib.crc32(content).to_bytes(4, "big")).decode()
     assert response.headers["x-amz-checksum-crc32"] == expected
     assert _stored(client, keys, "t").data == content
     # The same trailer for other bytes: nothing stored.
-    bad = _trailer_body(b"other bytes").replace(b"other bytes", b"OTHER BYTES")
+    bad = trailer_body(b"other bytes").replace(b"other bytes", b"OTHER BYTES")
     response = _trailer_put(client, keys, "bad", b"other bytes", bad, "crc32")
     assert response.status_code == 400 and _code(response) == "BadDigest"
     assert _stored(client, keys, "bad").status_code == 404
