@@ -2377,7 +2377,7 @@ def _auth_paths() -> Obj:
             "delete": {
                 **admin,
                 "operationId": "deleteUser",
-                "summary": "Delete a user: their key stops working, then their files go",
+                "summary": "Delete a user: their keys stop working, then their files go",
                 "responses": {
                     "200": _json_response("Deleted.", _schema("UserDeleted")),
                     **admin_errors(no_such_user),
@@ -2389,7 +2389,7 @@ def _auth_paths() -> Obj:
             "post": {
                 **admin,
                 "operationId": "rotateUserKey",
-                "summary": "Issue a new key for a user; the old one stops working",
+                "summary": "Reset a user's keys: all stop working; one new key replaces them",
                 "responses": {
                     "201": _with_header(
                         _json_response("The new key, shown once.", _schema("NewKey")),

@@ -86,3 +86,18 @@ def trailer_body(content: bytes, checksum: Any = Crc32Checksum, name: str = "crc
         io.BytesIO(content), checksum_cls=checksum, checksum_name=f"x-amz-checksum-{name}"
     )
     return bytes(wrapper.read())
+
+
+def trailer_headers(keys: Credentials, url: str, size: int, name: str = "crc32") -> dict[str, str]:
+    """A PUT of ``size`` bytes as STREAMING-UNSIGNED-PAYLOAD-TRAILER with a checksum trailer."""
+    return signed_headers(
+        keys,
+        "PUT",
+        url,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(size),
+            "x-amz-trailer": f"x-amz-checksum-{name}",
+        },
+        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    )

@@ -355,7 +355,7 @@ def test_streaming_bodies_over_real_sockets(live: LiveS3, user: User, s3: Any) -
     import requests
     from botocore.credentials import Credentials
 
-    from tests.sigv4_helpers import signed_chunks, signed_headers, trailer_body
+    from tests.sigv4_helpers import signed_chunks, trailer_body, trailer_headers
 
     s3.create_bucket(Bucket="stream")
     keys = Credentials(user.access_key_id, user.secret_access_key)
@@ -370,17 +370,7 @@ def test_streaming_bodies_over_real_sockets(live: LiveS3, user: User, s3: Any) -
     assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
     content = b"trailing" * 20000
     url = f"{live.endpoint}/stream/trailer"
-    headers = signed_headers(
-        keys,
-        "PUT",
-        url,
-        headers={
-            "Content-Encoding": "aws-chunked",
-            "x-amz-decoded-content-length": str(len(content)),
-            "x-amz-trailer": "x-amz-checksum-crc32",
-        },
-        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-    )
+    headers = trailer_headers(keys, url, len(content))
     response = requests.put(url, headers=headers, data=trailer_body(content), timeout=30)
     assert response.status_code == 200, response.text
     assert s3.get_object(Bucket="stream", Key="trailer")["Body"].read() == content

@@ -23,7 +23,7 @@ from filedrop import create_app
 from filedrop.http.s3 import auth as s3_auth
 from filedrop.storage.metadata import utcnow
 from tests.conftest import EMBEDDED, Backend
-from tests.sigv4_helpers import signed_chunks, signed_headers, trailer_body
+from tests.sigv4_helpers import signed_chunks, signed_headers, trailer_body, trailer_headers
 
 ADMIN = "admin-token-for-s3-signature-tests"
 HOST = "http://localhost"
@@ -186,17 +186,7 @@ def test_a_cut_or_malformed_chunked_body_stores_nothing(
 def _trailer_put(
     client: FlaskClient, keys: Credentials, key: str, content: bytes, body: bytes, name: str
 ) -> Any:
-    headers = _signed_headers(
-        keys,
-        "PUT",
-        f"/s3/bkt/{key}",
-        headers={
-            "Content-Encoding": "aws-chunked",
-            "x-amz-decoded-content-length": str(len(content)),
-            "x-amz-trailer": f"x-amz-checksum-{name}",
-        },
-        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-    )
+    headers = trailer_headers(keys, f"{HOST}/s3/bkt/{key}", len(content), name)
     return client.put(f"/s3/bkt/{key}", headers=headers, data=body)
 
 
