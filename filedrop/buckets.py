@@ -187,7 +187,7 @@ class BucketService:
         if not self.folders.exists(owner, folder):
             raise FolderNotFound(folder)
         live = self.meta.list(owner, 1, None, None, folder=folder, recursive=True, live_at=utcnow())
-        if live:
+        # Empty folders beneath list as "folder/" objects: they count, as S3's markers do.
+        if live or self.meta.folders_beneath(owner, folder, utcnow()):
             raise FolderNotEmpty(f"Bucket {name} is not empty")
-        # Empty folders beneath (S3 "folder/" placeholders) go with it, as S3 would.
-        self.meta.delete_folders(owner, folder, recursive=True)
+        self.meta.delete_folders(owner, folder, recursive=False)

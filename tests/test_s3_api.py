@@ -65,6 +65,11 @@ def test_buckets_are_top_level_folders(live: LiveS3, user: User, s3: Any) -> Non
     with pytest.raises(ClientError) as exc:
         s3.head_bucket(Bucket="nope")
     assert status(exc) == 404
+    s3.put_object(Bucket="docs", Key="empty/", Body=b"")
+    with pytest.raises(ClientError) as exc:
+        s3.delete_bucket(Bucket="docs")
+    assert code(exc) == "BucketNotEmpty"
+    s3.delete_object(Bucket="docs", Key="empty/")
     s3.delete_bucket(Bucket="docs")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["photos"]
 

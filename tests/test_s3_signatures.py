@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import zlib
 from datetime import timedelta
@@ -336,3 +337,20 @@ def test_fsck_leaves_a_live_multipart_upload_alone_and_finds_s3_writes_clean(
     _send(client, anyone, "PUT", "/s3/fsck-bucket/small", b"small")
     report = runner.invoke(args=["fsck", "--grace", "0"])
     assert report.exit_code == 0, report.output
+
+
+def test_an_object_over_the_size_limit_is_entity_too_large(backend: Backend) -> None:
+    settings = backend.settings.with_overrides(max_file_size=10)
+    app = create_app(settings, blobs=backend.blobs, meta=backend.meta)
+    client = app.test_client()
+    assert client.put("/s3/limits").status_code == 200
+    declared = client.put("/s3/limits/k", data=b"x" * 11)
+    assert declared.status_code == 400 and _code(declared) == "EntityTooLarge"
+    streamed = client.put(
+        "/s3/limits/k",
+        input_stream=io.BytesIO(b"x" * 12),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as servers say of chunked bodies
+    )
+    assert streamed.status_code == 400 and _code(streamed) == "EntityTooLarge"
+    assert client.get("/s3/limits/k").status_code == 404
