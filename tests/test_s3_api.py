@@ -254,12 +254,13 @@ def test_multipart_upload_makes_one_file_with_the_multipart_etag(
     s3.create_bucket(Bucket="big")
     content = bytes(range(256)) * (12 * MiB // 256) + b"tail"
     config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
-    s3.upload_fileobj(io.BytesIO(content), "big", "dir/blob.bin", Config=config)
+    extra = {"ContentType": "video/mp4; codecs=avc1"}
+    s3.upload_fileobj(io.BytesIO(content), "big", "dir/blob.bin", Config=config, ExtraArgs=extra)
     parts = [content[i : i + 5 * MiB] for i in range(0, len(content), 5 * MiB)]
     md5s = b"".join(hashlib.md5(p).digest() for p in parts)
     head = s3.head_object(Bucket="big", Key="dir/blob.bin")
     assert head["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
-    assert head["ContentLength"] == len(content)
+    assert head["ContentLength"] == len(content) and head["ContentType"] == "video/mp4"
     out = io.BytesIO()
     s3.download_fileobj("big", "dir/blob.bin", out)
     assert out.getvalue() == content

@@ -9,6 +9,7 @@ from ...buckets import ObjectPath
 from ...errors import InvalidRequest
 from ...multipart import MultipartService, Target
 from ...storage.metadata import MultipartRecord
+from ...validation import declared_media_type
 from ..context import get_settings
 from .auth import current_signing
 from .body import S3Body, declared_size
@@ -60,7 +61,7 @@ def _target(bucket: str, key: str) -> Target:
 
 
 def _create(target: Target) -> Response:
-    content_type = request.headers.get("Content-Type")
+    content_type = declared_media_type(request.headers.get("Content-Type"))
     upload = get_multipart().create(owner(), target, content_type)
     root = E(
         "InitiateMultipartUploadResult",
