@@ -38,6 +38,11 @@ def authenticate() -> None:
     presigned = "X-Amz-Credential" in request.args or "X-Amz-Signature" in request.args
     header = request.headers.get("Authorization")
     if settings.auth_enabled and not presigned and not header:
+        if "AWSAccessKeyId" in request.args:
+            raise S3Error(
+                "AccessDenied",
+                "Signature Version 2 is not supported: presign with Signature Version 4 (s3v4)",
+            )
         raise S3Error("AccessDenied", "Anonymous access is not allowed: sign the request")
     declared = request.headers.get("x-amz-content-sha256")
     # Keys off: an unsigned request (curl, a browser) is as good as any.
