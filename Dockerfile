@@ -9,4 +9,4 @@ COPY filedrop ./filedrop
 USER nobody
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
-CMD ["gunicorn", "app:app"]
+CMD ["gunicorn", "filedrop.wsgi:app"]

@@ -1,13 +1,9 @@
-"""WSGI entry point: ``gunicorn app:app``; ``python app.py`` for local use."""
+"""``python app.py`` serves FILE DROP for local use; ``gunicorn app:app`` works too
+(the application itself is :mod:`filedrop.wsgi`)."""
 
-from filedrop import create_app
-
-app = create_app()
+from filedrop.wsgi import app
 
 if __name__ == "__main__":
-    from filedrop.http.context import get_settings
-    from filedrop.http.server_errors import JsonErrorRequestHandler
+    from filedrop.devserver import serve
 
-    with app.app_context():
-        port = get_settings().port
-    app.run(host="127.0.0.1", port=port, threaded=True, request_handler=JsonErrorRequestHandler)
+    serve(app)

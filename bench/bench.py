@@ -2,7 +2,7 @@
 """FILE DROP benchmark: throughput, small-request latency, listing and worker memory.
 
 Every figure is printed next to the same operation done with boto3 directly
-against the same S3 in the same run, as a ratio (issue 6). The benchmark is a
+against the same S3 in the same run, as a ratio. The benchmark is a
 script, not a test: it asserts nothing and starts nothing unless asked.
 
 Against a running deployment::
@@ -65,6 +65,7 @@ WARM_UP_SIZE = 24 * MiB  # several S3 parts: the multipart path is warm too
 TUS_VERSION = "1.0.0"
 TUS_OFFSET_STREAM = "application/offset+octet-stream"
 _TUS = {"Tus-Resumable": TUS_VERSION}
+SECTIONS = ["big", "s3api", "small", "redirect", "replicas", "list"]
 
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": MB, "gb": 1000**3}
 _UNITS |= {"k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
@@ -442,10 +443,20 @@ class FileDrop:
         return record
 
     def download(self, file_id: str, sink: Callable[[memoryview], object] | None = None) -> bytes:
-        status, data = self.request("GET", f"/files/{file_id}", sink=sink)
+        # ?redirect=0: through the app even where DOWNLOAD_REDIRECT sends GETs to S3.
+        status, data = self.request("GET", f"/files/{file_id}?redirect=0", sink=sink)
         if status != 200:
             raise RuntimeError(f"download failed: {status} {data[:300]!r}")
         return data
+
+    def storage_url(self, file_id: str) -> str | None:
+        """Where ``GET /files/{id}`` redirects to; None if the app streams it (redirects off)."""
+        status, headers, data = self.exchange("GET", f"/files/{file_id}", sink=lambda _: None)
+        if status == 200:
+            return None
+        if status != 307:
+            raise RuntimeError(f"download failed: {status} {data[:300]!r}")
+        return str(headers["Location"])
 
     def delete(self, file_id: str) -> None:
         status, text = self.request("DELETE", f"/files/{file_id}")
@@ -717,6 +728,153 @@ def bench_s3api(args: argparse.Namespace, s3: Any, pids: list[int], res: Results
     )
 
 
+def fetch(url: str, sink: Callable[[memoryview], object]) -> None:
+    """GET a (presigned) URL on a fresh connection, the body streamed to ``sink``."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=TIMEOUT_S)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}")
+        response = conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"storage answered {response.status}: {response.read(300)!r}")
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while n := response.readinto(buffer):
+            sink(view[:n])
+    finally:
+        conn.close()
+
+
+def bench_redirect(
+    args: argparse.Namespace, fd: FileDrop, s3: Any, pids: list[int], res: Results
+) -> None:
+    """A download through ``DOWNLOAD_REDIRECT=presigned``: ``GET /files/{id}`` answers 307
+    and the bytes come from S3; against boto3's get_object of the same bytes."""
+    size = args.redirect_size
+    label = f"{size / MiB:.0f} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
+    print(f"\nredirected download: {label}, {args.big_repeat} round(s), median reported")
+    content = Content(size, seed=31)
+    file_id = fd.upload_stream(content, multipart=False)["file_id"]
+    if fd.storage_url(file_id) is None:
+        res.add(metric=f"download {label} via 307", note="skipped: DOWNLOAD_REDIRECT is off")
+        fd.delete(file_id)
+        return
+    key = f"bench/redirect-{uuid.uuid4().hex}"
+    s3.upload_fileobj(Content(size, seed=31), args.bucket, key, Config=TransferConfig())
+    ours: list[float] = []
+    theirs: list[float] = []
+    watches: list[RssWatch] = []
+    for round_no in range(args.big_repeat):
+        for side in ("boto3", "filedrop") if round_no % 2 == 0 else ("filedrop", "boto3"):
+            sha = hashlib.sha256()
+            began = time.perf_counter()
+            if side == "boto3":
+                for chunk in s3.get_object(Bucket=args.bucket, Key=key)["Body"].iter_chunks(CHUNK):
+                    sha.update(chunk)
+                theirs.append(size / MB / (time.perf_counter() - began))
+            else:
+                with RssWatch(pids) as watch:
+                    fetch(fd.storage_url(file_id) or "", sha.update)
+                    ours.append(size / MB / (time.perf_counter() - began))
+                watches.append(watch)
+            if sha.hexdigest() != content.sha256:
+                raise RuntimeError(f"{side} returned other bytes than were stored")
+    mine, direct = statistics.median(ours), statistics.median(theirs)
+    res.add(
+        metric=f"download {label} via 307 to S3 (MB/s)",
+        filedrop=round(mine, 1),
+        boto3=round(direct, 1),
+        ratio=mine / direct,
+        note="GET /files/{id}, then the presigned URL in 1 MiB reads; boto3: get_object",
+    )
+    res.add(
+        metric="worker peak RSS growth, download via 307 (MiB)",
+        filedrop=round(max(w.growth for w in watches) / MiB, 1) if pids else "n/a",
+        note=f"largest of {len(watches)}" if pids else "pass --worker-pid",
+    )
+    fd.delete(file_id)
+    s3.delete_object(Bucket=args.bucket, Key=key)
+
+
+def other_instance(
+    args: argparse.Namespace,
+    res: Results,
+    given: str | None,
+    start: Callable[[], str],
+    metric: str,
+) -> str | None:
+    """Another FILE DROP for a section: the URL given, else one started here (with
+    --start-servers); else None, and the section's row says it was skipped."""
+    url = given or (start() if args.start_servers else None)
+    if url is None:
+        res.add(metric=metric, note="skipped: needs --start-servers or a URL option")
+    return url
+
+
+def bench_replicas(
+    args: argparse.Namespace, fd: FileDrop, s3: Any, started: Started, res: Results
+) -> None:
+    """Small files at ``--replica-clients`` clients: on one instance, then spread over two
+    (separate gunicorn masters on the same MongoDB and S3), next to boto3."""
+    clients = args.replica_clients
+    label = f"{args.small_size / 1024:g} KiB"
+    url = other_instance(
+        args,
+        res,
+        args.replica_url,
+        lambda: start_replica(args, started),
+        f"{label}, {clients} clients, 2 instances",
+    )
+    if url is None:
+        return
+    print(f"\ntwo instances: {args.url} and {url}, {clients} clients, {label} files")
+    both = [fd, FileDrop(url, args.api_key)]
+    payload = os.urandom(args.small_size)
+    prefix = f"bench/replicas-{uuid.uuid4().hex[:8]}"
+    ids: list[str] = []
+    keys: list[str] = []
+    lock = threading.Lock()
+
+    def put(instances: list[FileDrop]) -> Callable[[int], None]:
+        def op(i: int) -> None:
+            file_id = instances[i % len(instances)].upload(f"replica-{i}.bin", payload)
+            with lock:
+                ids.append(file_id)
+
+        return op
+
+    def get(instances: list[FileDrop]) -> Callable[[int], None]:
+        def op(i: int) -> None:
+            if len(instances[i % len(instances)].download(random.choice(ids))) != len(payload):
+                raise RuntimeError("short download")
+
+        return op
+
+    def s3_put(i: int) -> None:
+        key = f"{prefix}/{uuid.uuid4().hex}"
+        s3.put_object(Bucket=args.bucket, Key=key, Body=payload)
+        with lock:
+            keys.append(key)
+
+    def s3_get(i: int) -> None:
+        s3.get_object(Bucket=args.bucket, Key=random.choice(keys))["Body"].read()
+
+    instances = {1: "1 instance", 2: "2 instances"}
+    for name, ours, theirs in (("upload", put, s3_put), ("download", get, s3_get)):
+        one = run_load(ours(both[:1]), clients, args.small_ops, args.small_seconds)
+        two = run_load(ours(both), clients, args.small_ops, args.small_seconds)
+        direct = run_load(theirs, clients, args.small_ops, args.small_seconds)
+        for count, result in ((1, one), (2, two)):
+            res.add(
+                metric=f"{label} {name}, {clients} clients, {instances[count]} (req/s)",
+                filedrop=round(result["rps"], 1),
+                boto3=round(direct["rps"], 1),
+                ratio=result["rps"] / direct["rps"],
+                note=f"p50/p99 {result['p50_ms']:.1f}/{result['p99_ms']:.1f} ms"
+                + (f"; {two['rps'] / one['rps']:.2f}x one instance" if count == 2 else ""),
+            )
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -931,12 +1089,14 @@ def bench_listing_embedded(args: argparse.Namespace, started: Started, res: Resu
     Started here with --start-servers, else the instance at --list-embedded-url; no boto3 side.
     """
     count, limit = args.list_files, args.list_limit
-    url = args.list_embedded_url or (start_embedded(args, started) if args.start_servers else None)
+    url = other_instance(
+        args,
+        res,
+        args.list_embedded_url,
+        lambda: start_embedded(args, started),
+        f"list {count} files, limit={limit}, embedded SQLite",
+    )
     if url is None:
-        res.add(
-            metric=f"list {count} files, limit={limit}, embedded SQLite",
-            note="skipped: needs --start-servers or --list-embedded-url",
-        )
         return
     print(f"\nlisting, embedded mode at {url}: {count} files, pages of {limit}")
     fd = FileDrop(url, None)
@@ -966,9 +1126,11 @@ class Started:
     log_path: Path | None = None
     embedded: subprocess.Popen[bytes] | None = None  # --list-embedded's gunicorn
     embedded_dir: Path | None = None  # its DATA_DIR, removed at the end
+    app_env: dict[str, str] = field(default_factory=dict)  # the first gunicorn's environment
+    replica: subprocess.Popen[bytes] | None = None  # a second instance on the same servers
 
     def close(self) -> None:
-        for process in (self.embedded, self.gunicorn):
+        for process in (self.replica, self.embedded, self.gunicorn):
             if process is not None:
                 stop_group(process)
         if self.embedded_dir is not None:
@@ -1036,7 +1198,10 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
         FILEDROP_SECRET_KEY=secrets.token_urlsafe(32),
         RATE_LIMIT_REQUESTS=str(10**9),
     )
+    # GET /files/{id} answers 307 to S3 (the redirect section); the others send ?redirect=0.
+    env.update(DOWNLOAD_REDIRECT="presigned")
     env.update(app_env(args))
+    started.app_env = env
     started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
     started.gunicorn = launch_gunicorn(args, port, env, started.log_path)
     args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
@@ -1065,6 +1230,21 @@ def start_embedded(args: argparse.Namespace, started: Started) -> str:
     log_path = run_dir / "gunicorn-embedded.log"
     started.embedded = launch_gunicorn(args, port, env, log_path)
     wait_ready(url, started.embedded, args.workers, log_path)
+    return url
+
+
+def start_replica(args: argparse.Namespace, started: Started) -> str:
+    """A second gunicorn master like the first (same settings, servers and flags) on
+    another port: its URL."""
+    from tests import servers
+
+    if started.log_path is None:
+        raise RuntimeError("start the other servers first")
+    port = servers.free_ports(1)[0]
+    url = f"http://127.0.0.1:{port}"
+    log_path = started.log_path.parent / "gunicorn-replica.log"
+    started.replica = launch_gunicorn(args, port, started.app_env, log_path)
+    wait_ready(url, started.replica, args.workers, log_path)
     return url
 
 
@@ -1174,7 +1354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gunicorn-arg", action="append", default=[], metavar="ARG", help="extra gunicorn arg"
     )
     what = p.add_argument_group("what to measure")
-    what.add_argument("--only", choices=["big", "small", "list", "s3api"], action="append")
+    what.add_argument("--only", choices=SECTIONS, action="append")
     what.add_argument("--big-size", type=parse_size, default=parse_size("1GiB"))
     what.add_argument("--big-repeat", type=int, default=1, help="rounds; the median is shown")
     what.add_argument(
@@ -1189,6 +1369,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=parse_size("1GiB"),
         help="s3api: one upload_fileobj of this size through FILE DROP's /s3 and straight\n"
         "to the backend",
+    )
+    what.add_argument(
+        "--redirect-size",
+        type=parse_size,
+        default=parse_size("1GiB"),
+        help="file size of the download through DOWNLOAD_REDIRECT=presigned",
     )
     what.add_argument("--small-size", type=parse_size, default=parse_size("4KiB"))
     what.add_argument("--clients", type=int_list, default=[1, 8, 16])
@@ -1209,6 +1395,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a running embedded-mode FILE DROP, keys off (implies --list-embedded;\n"
         "not with --start-servers)",
     )
+    what.add_argument("--replica-clients", type=int, default=16, help="clients, two instances")
+    what.add_argument(
+        "--replica-url",
+        metavar="URL",
+        help="a second running instance on the same servers, same key (not with\n"
+        "--start-servers, which starts one)",
+    )
     what.add_argument("--keep-files", action="store_true", help="do not delete what was made")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
@@ -1216,6 +1409,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("give --s3-endpoint, --s3-key and --s3-secret, or --start-servers")
     if args.tus_chunk < 1:
         p.error("--tus-chunk must be at least 1 byte")
+    if args.replica_url and args.start_servers:
+        p.error("--replica-url is for runs without --start-servers")
     if args.list_embedded_url and args.start_servers:
         p.error("--list-embedded-url is for runs without --start-servers")
     args.list_embedded = args.list_embedded or bool(args.list_embedded_url)
@@ -1254,7 +1449,7 @@ def main(argv: list[str] | None = None) -> int:
             args.keep_files = True  # the servers and their data go away at the end anyway
         fd = FileDrop(args.url, args.api_key)
         s3 = s3_client(args, pool=max([*args.clients, 10]) + 2)
-        only = set(args.only or ["big", "small", "list", "s3api"])
+        only = set(args.only or SECTIONS)
         print(f"FILE DROP {args.url}, S3 {args.s3_endpoint} bucket {args.bucket}")
         print(f"watching worker pids: {args.worker_pid or 'none'}")
         print(f"load average before: {os.getloadavg()}")
@@ -1265,6 +1460,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_s3api(args, s3, args.worker_pid, res)
         if "small" in only:
             bench_small(args, fd, s3, stack_meter(args, started), res)
+        if "redirect" in only:
+            bench_redirect(args, fd, s3, args.worker_pid, res)
+        if "replicas" in only:
+            bench_replicas(args, fd, s3, started, res)
         if "list" in only:
             bench_listing(args, fd, s3, res)
             if args.list_embedded:

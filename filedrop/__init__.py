@@ -1,6 +1,8 @@
 """FILE DROP: a file service on S3-compatible storage and MongoDB.
 
-:func:`create_app` is the application factory; ``app.py`` calls it for gunicorn.
+:func:`create_app` is the application factory; :mod:`filedrop.wsgi` calls it for
+gunicorn. Importing the package loads no Flask (the factory imports it), so
+gunicorn's master can check the settings with :mod:`filedrop.config` alone.
 """
 
 from __future__ import annotations
@@ -8,41 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import cast
-
-from flask import Flask, Response
+from typing import TYPE_CHECKING, cast
 
 from .config import Settings
-from .errors import FileDropError, ServerMisconfigured, register_error_handlers
-from .keys import SecretBox, data_dir_secret
-from .service import FileService
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, MetadataStore
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("filedrop")
 
 __version__ = "0.1.0"
-
-
-class FileDropFlask(Flask):
-    """Flask, with OPTIONS answered from the route that matched.
-
-    Werkzeug's automatic OPTIONS lists the methods of every rule the path
-    matches, so ``/files/upload`` would also advertise ``/files/<file_id>``'s.
-    """
-
-    def make_default_options_response(self) -> Response:
-        from flask import request
-
-        matched = request.url_rule
-        methods = {"OPTIONS"}
-        if matched is not None:
-            for rule in self.url_map.iter_rules():
-                if rule.rule == matched.rule:  # one pattern may have a rule per method
-                    methods |= rule.methods or set()
-        response = Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
-        del response.headers["Content-Type"]  # no body, so no (default text/html) type
-        return response
 
 
 def create_app(
@@ -55,21 +34,38 @@ def create_app(
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
     from .buckets import BucketService
+    from .errors import register_error_handlers
+    from .flaskapp import FileDropFlask
     from .folders import FolderService
-    from .http import access_log, admin, auth, buckets, docs, files, folders, health, links, s3, tus
+    from .http import (
+        access_log,
+        admin,
+        auth,
+        buckets,
+        docs,
+        files,
+        folders,
+        health,
+        links,
+        s3,
+        tus,
+        web,
+    )
     from .http import metrics as metrics_http
-    from .keys import KeyService
+    from .keys import KeyService, secret_box
     from .links import LinkService
     from .metrics import Metrics, Timed
     from .multipart import MAX_S3_API_PART, MultipartService
     from .ratelimit import RateLimiter
+    from .service import FileService
     from .uploads import UploadService
     from .users import UserService
 
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     app = FileDropFlask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxy_hops:
+        _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
@@ -80,7 +76,7 @@ def create_app(
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
     users = UserService(
-        meta, service, KeyService(meta, _secret_box(settings)), settings.default_quota_bytes
+        meta, service, KeyService(meta, secret_box(settings)), settings.default_quota_bytes
     )
     app.extensions["filedrop.uploads"] = UploadService(
         service,
@@ -115,6 +111,7 @@ def create_app(
         admin.me_bp,
         buckets.bp,
         docs.bp,
+        web.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(s3.bp)
@@ -134,18 +131,14 @@ def create_app(
     return app
 
 
-def _secret_box(settings: Settings) -> SecretBox:
-    """The server key that seals S3 secrets: FILEDROP_SECRET_KEY, else (embedded mode)
-    one kept in DATA_DIR, read when first needed."""
-    if settings.secret_key:
-        return SecretBox(lambda: settings.secret_key)
-    if settings.backend == "embedded":
-        return SecretBox(lambda: data_dir_secret(settings.data_dir))
-    return SecretBox(_no_secret_key)
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies: the client's address (per-address rate limits,
+    logs) and scheme (share-link URLs) come from their X-Forwarded-For/-Proto.
+    Never without a proxy that sets them: a client could claim any address."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
 
-
-def _no_secret_key() -> str:
-    raise ServerMisconfigured("FILEDROP_SECRET_KEY is not set: S3 keys cannot be made or checked")
+    # As Flask documents it; setattr because mypy forbids assigning to a method.
+    setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops))  # noqa: B010
 
 
 def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
@@ -153,6 +146,8 @@ def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
 
     ``local_blobs`` (embedded mode) gets its directory created too.
     """
+    from .errors import FileDropError
+
     if local_blobs is not None:
         try:
             local_blobs.ensure_bucket()
@@ -166,6 +161,8 @@ def _prepare(meta: MetadataStore, local_blobs: BlobStore | None) -> None:
 
 def _best_effort(what: str, action: Callable[[], None]) -> None:
     """Startup work that can wait for the database: log, don't crash the worker."""
+    from .errors import FileDropError
+
     try:
         action()
     except FileDropError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from .config import Settings
+from .config import Settings, SettingsError
 from .storage.blobs import BlobStore
 from .storage.local import LocalBlobStore
 from .storage.metadata import CatalogStore, MetadataStore
@@ -28,6 +28,13 @@ DATABASE_FILE = "filedrop.sqlite3"
 def make_blob_store(settings: Settings) -> BlobStore:
     if settings.backend == "embedded":
         return LocalBlobStore(Path(settings.data_dir) / BLOB_DIR, chunk_size=settings.chunk_size)
+    try:
+        return _connect_s3(settings)
+    except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+        raise SettingsError(f"setting S3_ENDPOINT_URL: {exc} (use http(s)://HOST:PORT)") from None
+
+
+def _connect_s3(settings: Settings) -> S3BlobStore:
     return S3BlobStore.connect(
         settings.s3_endpoint_url,
         settings.s3_access_key_id,
@@ -36,6 +43,7 @@ def make_blob_store(settings: Settings) -> BlobStore:
         settings.s3_bucket,
         timeout_s=settings.s3_timeout_s,
         max_pool=settings.s3_max_pool,
+        public_endpoint_url=settings.s3_public_endpoint_url,
         part_size=settings.s3_part_size,
         concurrency=settings.s3_upload_concurrency,
         chunk_size=settings.chunk_size,
@@ -51,17 +59,39 @@ def make_metadata_store(settings: Settings, app: Flask | None = None) -> Catalog
         "socketTimeoutMS": max(settings.mongo_timeout_ms * 5, 15000),
         "tz_aware": True,
     }
-    client: Any
+    from pymongo.errors import ConfigurationError, InvalidName
+
+    try:
+        client = _mongo_client(settings.mongo_uri, app, kwargs)
+    except (ConfigurationError, ValueError) as exc:  # InvalidURI is a ConfigurationError
+        raise SettingsError(f"setting MONGO_URI: {exc}") from None
+    try:
+        return MongoMetadataStore(client[settings.mongo_db])
+    except InvalidName as exc:
+        raise SettingsError(f"setting MONGO_DB: {exc}") from None
+
+
+def _mongo_client(uri: str, app: Flask | None, kwargs: dict[str, Any]) -> Any:
     if app is not None:
         # Flask-PyMongo connects lazily, so forking gunicorn workers is safe.
         from flask_pymongo import PyMongo
 
-        client = PyMongo(app, settings.mongo_uri, **kwargs).cx
-    else:
-        from pymongo import MongoClient
+        client = PyMongo(app, uri, **kwargs).cx
+        # It also swaps in its BSON JSON provider (", " separators, its own rules): the
+        # API's responses keep one format in every mode.
+        app.json = app.json_provider_class(app)
+        return client
+    from pymongo import MongoClient
 
-        client = MongoClient(settings.mongo_uri, connect=False, **kwargs)
-    return MongoMetadataStore(client[settings.mongo_db])
+    return MongoClient(uri, connect=False, **kwargs)
+
+
+def bucket_report(settings: Settings, created: bool) -> str:
+    """What ``create-bucket`` did, in one line: embedded mode has a directory, not a bucket."""
+    if settings.backend == "embedded":
+        state = "created" if created else "ready"
+        return f"embedded mode has no bucket: data directory {settings.data_dir} {state}"
+    return f"bucket {settings.s3_bucket}: {'created' if created else 'already exists'}"
 
 
 def describe(store: BlobStore | MetadataStore) -> str:

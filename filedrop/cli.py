@@ -1,15 +1,23 @@
-"""Operations as Flask CLI commands: ``flask --app app create-bucket|fsck``."""
+"""Operations as Flask CLI commands: ``flask --app app create-bucket|fsck``.
+
+A command that fails on FILE DROP's own error (MongoDB or S3 unreachable, say)
+prints one line, ``CODE: message``, and exits with status 1.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import timedelta
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .backends import bucket_report, describe
 from .config import parse_size
+from .errors import FileDropError
 from .expiry import purge
 from .fsck import fsck
 from .links import LinkService
@@ -32,8 +40,7 @@ def create_bucket_command() -> None:
     service = _service()
     created = service.blobs.ensure_bucket()
     service.meta.ensure_indexes()
-    settings = current_app.extensions["filedrop.settings"]
-    click.echo(f"bucket {settings.s3_bucket}: {'created' if created else 'already exists'}")
+    click.echo(bucket_report(current_app.extensions["filedrop.settings"], created))
 
 
 @click.command("fsck")
@@ -45,6 +52,9 @@ def fsck_command(repair: bool, grace: int | None) -> None:
     service = _service()
     settings = current_app.extensions["filedrop.settings"]
     grace_s = settings.orphan_grace_s if grace is None else grace
+    # Which store it checks, so a wrong DATA_DIR or .env shows before "clean" does.
+    where = f"metadata in {describe(service.meta)}, blobs in {describe(service.blobs)}"
+    click.echo(f"fsck: {where}", err=True)  # stdout stays the JSON report
     report = fsck(service.blobs, service.meta, repair=repair, grace_s=grace_s)
     click.echo(json.dumps(report.as_dict(), indent=2))
     if not report.clean and not repair:
@@ -106,6 +116,22 @@ def purge_command(dry_run: bool, unaccessed_days: int | None) -> None:
     click.echo(json.dumps(body, indent=2))
 
 
+def _one_line_errors(command: click.Command) -> click.Command:
+    """``CODE: message`` and status 1 for a FileDropError, not a chained traceback."""
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except FileDropError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+    command.callback = run
+    return command
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_bucket_command,
@@ -114,4 +140,4 @@ def init_app(app: Flask) -> None:
         purge_uploads_command,
         purge_command,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(_one_line_errors(command))

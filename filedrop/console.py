@@ -1,9 +1,10 @@
-"""The ``filedrop`` command (``pip install -e .``): the Flask CLI of this app plus ``serve``.
+"""The ``filedrop`` command (``pip install -e .``; or ``python -m filedrop``): the Flask
+CLI of this app plus ``serve``, from any directory.
 
-    filedrop serve [--port 8000] [--workers 2]   # gunicorn with gunicorn.conf.py defaults
+    filedrop serve [--port 8000] [--workers 2]   # gunicorn with filedrop/gunicorn_conf.py
     filedrop create-bucket | create-user NAME | fsck [--repair] | ...
 
-It is the same as ``flask --app app <command>``.
+It is the same as ``flask --app app <command>`` in the checkout.
 """
 
 from __future__ import annotations
@@ -11,20 +12,25 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import create_app
+
+def _load_app() -> Flask:
+    from .wsgi import app
+
+    return app
 
 
 @click.command("serve")
-@click.option("--host", default=None, help="Interface to bind (default: gunicorn.conf.py's).")
+@click.option("--host", default=None, help="Interface to bind (default: HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes.")
 def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API with gunicorn, configured from the environment and .env."""
     from gunicorn.app.wsgiapp import WSGIApplication
 
-    argv = ["filedrop", "app:app"]
+    argv = ["filedrop", "-c", "python:filedrop.gunicorn_conf", "filedrop.wsgi:app"]
     if host or port:
         argv += ["--bind", f"{host or '127.0.0.1'}:{port or 8000}"]
     if workers:
@@ -33,7 +39,7 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="filedrop serve").run()
 
 
-cli = FlaskGroup(create_app=create_app, add_default_commands=True)
+cli = FlaskGroup(create_app=_load_app, add_default_commands=True)
 cli.add_command(serve_command)
 
 

@@ -1,4 +1,4 @@
-"""Domain errors and the one place that turns any failure into SPEC §2 JSON.
+"""Domain errors and the one place that turns any failure into the API's JSON error.
 
 Lower layers raise the exceptions defined here and never build responses;
 :func:`register_error_handlers` maps each to its status and code.
@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("filedrop.errors")
 
 
 class FileDropError(Exception):
-    """Base of every error the API reports. ``status`` and ``code`` per SPEC §2."""
+    """Base of every error the API reports. ``status`` and ``code`` are part of the API contract."""
 
     status = 500
     code = "INTERNAL_ERROR"
@@ -179,12 +179,6 @@ class StorageUnavailable(FileDropError):
     status, code, retry_after = 503, "STORAGE_UNAVAILABLE", 5
 
 
-class ServerMisconfigured(FileDropError):
-    """A setting the request needs is missing (the log says which)."""
-
-    status, code = 500, "SERVER_MISCONFIGURED"
-
-
 class DatabaseUnavailable(FileDropError):
     status, code, retry_after = 503, "DATABASE_UNAVAILABLE", 5
 
@@ -218,12 +212,12 @@ def http_error_code(status: int) -> str:
 
 
 def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
-    """SPEC §2's error document."""
+    """The API's error document."""
     return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
 def error_response(status: int, code: str, message: str, **headers: Any) -> Response:
-    """The SPEC §2 JSON body, with the request id that the access log also shows."""
+    """The JSON error body, with the request id that the access log also shows."""
     response = jsonify(error_body(code, message, g.get("request_id")))
     response.status_code = status
     for name, value in headers.items():
@@ -249,11 +243,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        response = error_response(status, http_error_code(status), exc.description or exc.name)
-        if status == 405 and exc.response is None:
-            allowed = getattr(exc, "valid_methods", None)
-            if allowed:
-                response.headers["Allow"] = ", ".join(allowed)
+        message = exc.description or exc.name
+        allowed = sorted(getattr(exc, "valid_methods", None) or ()) if status == 405 else None
+        if allowed:
+            usable = ", ".join(m for m in allowed if m not in ("HEAD", "OPTIONS")) or "OPTIONS"
+            message = f"{request.method} is not allowed on {request.path}: use {usable}"
+        response = error_response(status, http_error_code(status), message)
+        if allowed and exc.response is None:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.errorhandler(Exception)

@@ -1,4 +1,4 @@
-"""Expiring files (issue 5): when a file or link stops existing, and the purge that reclaims them.
+"""Expiring files: when a file or link stops existing, and the purge that reclaims them.
 
 An expired file is gone for every endpoint at once: reads check ``expires_at``
 against the clock, so nothing waits for the purge. ``flask --app app purge``

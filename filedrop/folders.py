@@ -1,4 +1,4 @@
-"""Folders (issue 5): paths as metadata, direct subfolders, empty folders, deletion.
+"""Folders: paths as metadata, direct subfolders, empty folders, deletion.
 
 A folder is a path like ``/projects/q3``; ``/`` is the root, where every file
 lives unless told otherwise. A file's folder is metadata only, like its name:
@@ -12,13 +12,12 @@ folder removes its records and, with ``recursive``, every file beneath it.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import FolderNotEmpty, FolderNotFound, InvalidFolder, InvalidRequest
 from .storage.metadata import utcnow
-from .validation import MAX_NAME_LENGTH
+from .validation import MAX_NAME_LENGTH, unsafe_characters
 
 if TYPE_CHECKING:
     from .service import FileService
@@ -32,7 +31,7 @@ def validate_folder(path: object) -> str:
     """Return ``path`` if it is a valid folder path, else raise InvalidFolder.
 
     ``/`` or ``/seg/seg…``: any Unicode segments, none empty, ``.`` or ``..``,
-    no control characters, at most 1024 characters in all.
+    no control or bidirectional control characters, at most 1024 characters in all.
     """
     if not isinstance(path, str) or not path:
         raise InvalidFolder("folder must be a path such as /projects/q3 (or / for the root)")
@@ -40,8 +39,9 @@ def validate_folder(path: object) -> str:
         raise InvalidFolder(f"folder is longer than {MAX_FOLDER_LENGTH} characters")
     if not path.startswith("/"):
         raise InvalidFolder("folder must start with '/'")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029" for ch in path):
-        raise InvalidFolder("folder must not contain control characters")
+    unsafe = unsafe_characters(path)
+    if unsafe:
+        raise InvalidFolder(f"folder must not contain {unsafe}")
     if path == ROOT:
         return path
     for segment in path[1:].split("/"):

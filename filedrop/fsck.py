@@ -1,4 +1,4 @@
-"""Find (and optionally repair) what a crash can leave behind (SPEC §3).
+"""Find (and optionally repair) what a crash can leave behind.
 
 - orphan blobs: objects no record points to (an upload whose metadata write
   failed, a replaced or deleted file whose old blob could not be removed);

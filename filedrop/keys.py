@@ -22,7 +22,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .errors import Forbidden, InvalidRequest, KeyNotFound, Unauthorized
+from .config import Settings
+from .errors import FileDropError, Forbidden, InvalidRequest, KeyNotFound, Unauthorized
 from .storage.metadata import CatalogStore, KeyRecord, UserRecord, utcnow
 
 KEY_PREFIX = "fd_"
@@ -85,6 +86,21 @@ class SecretBox:
             return self._box().decrypt(sealed.encode("ascii")).decode()
         except InvalidToken:
             return None
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The server key that seals S3 secrets: FILEDROP_SECRET_KEY, else (embedded mode)
+    one kept in DATA_DIR, read when first needed."""
+    if settings.secret_key:
+        return SecretBox(lambda: settings.secret_key)
+    if settings.backend == "embedded":
+        return SecretBox(lambda: data_dir_secret(settings.data_dir))
+    return SecretBox(_no_secret_key)
+
+
+def _no_secret_key() -> str:
+    # Startup refuses this configuration; an app built from Settings directly gets here.
+    raise FileDropError("FILEDROP_SECRET_KEY is not set: S3 keys cannot be made or checked")
 
 
 def data_dir_secret(data_dir: str) -> str:

@@ -1,4 +1,4 @@
-"""Share links (SPEC §5, issue 5): public URLs that download one file without a key.
+"""Share links: public URLs that download one file without a key.
 
 A link's token is 256 random bits, shown once; only its SHA-256 is stored,
 as with API keys. The link is bound to the content the file had when it was
@@ -32,7 +32,7 @@ from .errors import (
     LinkPasswordRequired,
 )
 from .expiry import parse_expiry
-from .service import Download, FileService
+from .service import Download, FileService, HeadersFor, url_lifetime
 from .storage.metadata import FileRecord, LinkRecord, utcnow
 
 TOKEN_BYTES = 32
@@ -224,11 +224,30 @@ class LinkService:
         self.files.record_download(download.record)
         return download
 
+    def download_url(
+        self, link: LinkRecord, record: FileRecord, expires_s: int, headers: HeadersFor
+    ) -> str | None:
+        """A short-lived storage URL of the linked content, the download claimed and
+        counted first (or LinkGone); None when the blob store can't make one.
+
+        The URL is signed before the claim, so a store that can't sign never uses up
+        a one-time link. It works for ``expires_s`` at most, and never past the
+        link's or the file's expiry: one short window for a one-time link.
+        """
+        lifetime = url_lifetime(expires_s, link.expires_at, record.expires_at)
+        url = self.files.presign(record, lifetime, headers)
+        if url is None:
+            return None
+        if not self.meta.claim_download(link, utcnow()):
+            raise LinkGone(_GONE_MESSAGES["used_up"])
+        self.files.record_download(record)
+        return url
+
     # -- housekeeping ----------------------------------------------------------------
 
     def purge(self, dry_run: bool) -> builtins.list[str]:
         """Drop the records of links that ended; they answer 404 from then on, as
-        SPEC §5 allows. Returns their link ids."""
+        the contract allows. Returns their link ids."""
         now = utcnow()
         dropped: builtins.list[str] = []
         after = ""

@@ -15,7 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .errors import FileDropError, FileTooLarge, InvalidRequest, StorageUnavailable
+from .errors import (
+    FileDropError,
+    FileTooLarge,
+    InvalidRequest,
+    StorageUnavailable,
+    UploadNotFound,
+)
 from .ids import new_blob_key, new_file_id
 from .service import FileService
 from .storage.blobs import BlobNotFound
@@ -29,15 +35,16 @@ MAX_PART_NUMBER = 10000
 MAX_S3_API_PART = 64 * 1024**2
 
 
-class NoSuchUpload(FileDropError):
-    status, code = 404, "UPLOAD_NOT_FOUND"
+class NoSuchUpload(UploadNotFound):
+    """An S3 API multipart upload that does not exist (or no longer)."""
+
+    def __init__(self, message: str) -> None:
+        FileDropError.__init__(self, message)
 
 
-class InvalidPart(FileDropError):
+class InvalidPart(InvalidRequest):
     """A completion names a part that was not uploaded, or in the wrong order, or a
     part (not the last) under 5 MiB."""
-
-    status, code = 400, "INVALID_PART"
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)

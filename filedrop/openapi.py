@@ -9,7 +9,7 @@ package. ``tests/test_openapi.py`` checks that the served routes and the
 document's paths are the same set, that the document is valid OpenAPI 3.1,
 and that real responses match the schemas.
 
-The users, keys and admin endpoints of SPEC §4 are described apart, in
+The users, keys and admin endpoints are described apart, in
 :func:`_auth_paths`, and join the document only with ``include_auth=True``:
 that also requires a bearer key on every file operation and adds the 401,
 403, 429 and 507 answers that come with users, rate limits and quotas.
@@ -24,6 +24,7 @@ from . import __version__
 from .errors import _HTTP_CODES, FileDropError
 from .expiry import MAX_EXPIRES_IN
 from .folders import MAX_FOLDER_LENGTH
+from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .service import ON_CONFLICT
 from .validation import MAX_NAME_LENGTH
@@ -33,7 +34,7 @@ JSON = "application/json"
 
 Obj = dict[str, Any]
 
-# The SPEC §4 paths; docs.py includes them as soon as the app serves any of them.
+# The users, keys and admin paths; docs.py includes them as soon as the app serves any of them.
 AUTH_PATHS = frozenset(
     {
         "/admin/users",
@@ -47,9 +48,6 @@ AUTH_PATHS = frozenset(
     }
 )
 
-# gunicorn's limit_request_line (set in gunicorn.conf.py) and limit_request_field_size.
-MAX_REQUEST_LINE = 8190
-
 _ERROR_DOCS: dict[str, tuple[str, str]] = {
     # code: (when it is answered, an example message)
     "INVALID_REQUEST": (
@@ -61,8 +59,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The form has no 'file' part",
     ),
     "INVALID_FILE_NAME": (
-        f"A file name that is empty, longer than {MAX_NAME_LENGTH} characters, "
-        "or contains `/` or control characters.",
+        f"A file name that is empty, `.` or `..`, longer than {MAX_NAME_LENGTH} characters, "
+        "or contains `/`, control or bidirectional control characters.",
         "file_name must not contain '/'",
     ),
     "CHECKSUM_MISMATCH": (
@@ -100,8 +98,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "The range is outside the file's 48213 bytes",
     ),
     "INVALID_FOLDER": (
-        "A folder that does not start with `/`, has empty, `.` or `..` segments or control "
-        "characters, or is longer than 1024 characters.",
+        "A folder that does not start with `/`, has empty, `.` or `..` segments, control or "
+        "bidirectional control characters, or is longer than 1024 characters.",
         "folder must not have '.' or '..' segments",
     ),
     "FOLDER_NOT_FOUND": ("No such folder for this user.", "No folder /projects/q3"),
@@ -154,7 +152,8 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "Upload fX-sF7TeLf_lpnX497YsfQ expired at 2026-11-26T21:03:28.946Z",
     ),
     "UNSUPPORTED_MEDIA_TYPE": (
-        "A PATCH (or creation body) that is not `application/offset+octet-stream`.",
+        "A tus PATCH (or creation body) that is not `application/offset+octet-stream`, "
+        "or an upload sent as `application/x-www-form-urlencoded` (form fields, never content).",
         "PATCH bodies must be application/offset+octet-stream",
     ),
     "UPLOAD_LOCKED": (
@@ -167,12 +166,16 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
     ),
     "URI_TOO_LONG": (
         "A request line (method, path and query) over the HTTP server's limit: "
-        f"{MAX_REQUEST_LINE} bytes under gunicorn.",
+        f"{REQUEST_LINE_MAX} bytes.",
         "URI Too Long: Request Line is too large (12681 > 8190)",
     ),
     "HEADERS_TOO_LARGE": (
-        f"A header over {MAX_REQUEST_LINE} bytes, or more than 100 headers.",
+        f"A header over {HEADER_FIELD_MAX} bytes, or more than {HEADER_COUNT_MAX} headers.",
         "Request Header Fields Too Large: Error parsing headers: 'limit request headers fields'",
+    ),
+    "LENGTH_REQUIRED": (
+        "A body the server can only take with a `Content-Length`, sent without one.",
+        "Length Required",
     ),
     "EXPECTATION_FAILED": (
         "An `Expect` header other than `100-continue`.",
@@ -222,7 +225,7 @@ def error_codes() -> list[str]:
 
 
 def build_spec(include_auth: bool = False) -> Obj:
-    """The OpenAPI 3.1 document; ``include_auth`` adds SPEC §4 (users, keys, admin)."""
+    """The OpenAPI 3.1 document; ``include_auth`` adds users, keys and admin."""
     paths: Obj = {
         **_health_paths(),
         **_docs_paths(),
@@ -240,15 +243,16 @@ def build_spec(include_auth: bool = False) -> Obj:
             "description": _DESCRIPTION + _SHARING_DESCRIPTION,
         },
         "tags": [
-            {"name": "files", "description": "Files: content and metadata (SPEC §1)."},
+            {"name": "files", "description": "Files: content and metadata."},
             {
                 "name": "uploads",
                 "description": "Resumable uploads over tus 1.0.0 that become files.",
             },
-            {"name": "folders", "description": "Folders: empty ones and deletion (issue 5)."},
-            {"name": "links", "description": "Share links: public downloads (SPEC §5)."},
-            {"name": "health", "description": "Liveness and readiness probes (SPEC §6)."},
+            {"name": "folders", "description": "Folders: empty ones and deletion."},
+            {"name": "links", "description": "Share links: public downloads."},
+            {"name": "health", "description": "Liveness and readiness probes."},
             {"name": "docs", "description": "This document and its interactive viewer."},
+            {"name": "web", "description": "The web app for browsers (not an API)."},
         ],
         "paths": paths,
         "components": components,
@@ -272,30 +276,47 @@ def to_openapi_path(flask_rule: str) -> str:
     return "".join(out)
 
 
-_DESCRIPTION = """\
-FILE DROP stores files: the bytes in S3-compatible object storage, the
-metadata in MongoDB.
+_DESCRIPTION = f"""\
+FILE DROP stores files: the bytes in S3-compatible object storage and the
+metadata in MongoDB or, in embedded mode (no `MONGO_URI`), in local files and
+SQLite. The API is the same in both modes.
 
 **Errors.** Every error is JSON with the right status:
-`{"error": {"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}`.
+`{{"error": {{"code": "FILE_NOT_FOUND", "message": "…", "request_id": "…"}}}}`.
 The codes are listed in the `ErrorCode` schema. A method a path does not serve
 gets `405 METHOD_NOT_ALLOWED` with an `Allow` header; an unknown path gets
 `404 NOT_FOUND`. Any operation may answer `500 INTERNAL_ERROR` on a bug.
 The HTTP server refuses, in the same JSON, what it cannot read: a request line
-(path and query) over 8190 bytes with `414 URI_TOO_LONG`, a header over 8190
-bytes or more than 100 headers with `431 HEADERS_TOO_LARGE`, and a line that is
-not HTTP/1.x with `400 INVALID_REQUEST`.
+(path and query) over {REQUEST_LINE_MAX} bytes with `414 URI_TOO_LONG`, a header over
+{HEADER_FIELD_MAX} bytes or more than {HEADER_COUNT_MAX} headers with `431 HEADERS_TOO_LARGE`,
+and a line that is not HTTP/1.x with `400 INVALID_REQUEST`.
+
+**Consistency.** Each version of a file's content is a new object and the
+metadata switches to it in one atomic update: a download gets the old content
+or the new, never a mix. A failed upload leaves no file behind (`503`);
+concurrent replaces each end in success or `412`, and the file holds exactly
+one of the contents sent. `file_size` and `sha256` always describe the stored
+bytes.
 
 **Request ids.** Every response carries `X-Request-Id`, the one the access log
-shows. A client may send its own (`[A-Za-z0-9._:-]{1,128}`) and it is echoed.
+shows. A client may send its own (`[A-Za-z0-9._:-]{{1,128}}`) and it is echoed.
 
 **ETags.** A file's ETag is its SHA-256 in quotes. `If-None-Match` on a
 download answers `304`; `If-Match` on `PUT`/`DELETE` answers `412` on a
 mismatch and changes nothing.
 
+**Request bodies.** What a body is follows its `Content-Type`, alike on upload
+and replace: `multipart/form-data` is a form (fields, the file in part `file`);
+`application/x-www-form-urlencoded` is form fields only and never content (an
+upload refuses it with `415`); `application/json` is instructions on `PUT` and
+a JSON file on upload; any other type, or none, is the raw content. tus takes
+only `application/offset+octet-stream`.
+
 **Ranges.** `Range: bytes=a-b`, `a-` and `-n` answer `206` with
-`Content-Range`; an unsatisfiable range answers `416`; a multi-range request
-is served whole, as `200`.
+`Content-Range` (RFC 9110): a last byte past the end, or a suffix `-n` longer
+than the file, stops at the end; a first byte at or past the end, or `-0`, is
+unsatisfiable: `416` with `Content-Range: bytes */<size>`. A multi-range
+request, another unit or an unparsable header is served whole, as `200`.
 """
 
 
@@ -379,6 +400,11 @@ _TIMESTAMP: Obj = {
 }
 _SHA256: Obj = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ETAG: Obj = {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}
+# A character a file name or folder segment may hold (filedrop.validation has the rule).
+_NAME_CHAR = (
+    "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029"
+    "\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C]"
+)
 _BINARY: Obj = {
     "type": "string",
     "format": "binary",
@@ -449,7 +475,10 @@ _PARAMETERS: dict[str, Obj] = {
         "in": "header",
         "description": (
             "One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n` (last n bytes). "
-            "Several ranges, or an unparsable header, get the whole file."
+            "`b` past the end, or `n` larger than the file, stops at the end; `a` at or "
+            "past the end, or `bytes=-0`, is `416`. Several ranges, another unit or an "
+            "unparsable header (`b` < `a` too) get the whole file, as does `bytes=-n` "
+            "on an empty file."
         ),
         "schema": {"type": "string", "examples": ["bytes=0-1023"]},
     },
@@ -534,6 +563,15 @@ _PARAMETERS: dict[str, Obj] = {
         "description": "Only files whose `file_name` starts with this.",
         "schema": {"type": "string"},
     },
+    "Redirect": {
+        "name": "redirect",
+        "in": "query",
+        "description": (
+            "With `DOWNLOAD_REDIRECT=presigned`, `0` streams the content through the "
+            "app instead of answering 307. Ignored otherwise."
+        ),
+        "schema": {"enum": ["0", "1"], "default": "1"},
+    },
     "Disposition": {
         "name": "disposition",
         "in": "query",
@@ -549,7 +587,7 @@ _PARAMETERS: dict[str, Obj] = {
 def _components() -> Obj:
     file_metadata: Obj = {
         "type": "object",
-        "description": "A file's metadata (SPEC §1). Fields may be added; none changes meaning.",
+        "description": "A file's metadata. Fields may be added; none changes meaning.",
         "required": [
             "file_id",
             "file_name",
@@ -603,10 +641,12 @@ def _components() -> Obj:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_NAME_LENGTH,
-            "pattern": "^[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+$",
+            "pattern": f"^(?!\\.\\.?$){_NAME_CHAR}+$",
             "description": (
-                "Any Unicode, no `/`, no NUL or control characters. Metadata only: "
-                "never a path or an object key."
+                "Any Unicode but `.` and `..`; no `/`, no NUL or control characters, no "
+                "bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, "
+                "U+061C: they make a name display as another, `invoice\\u202efdp.exe` as "
+                "`invoiceexe.pdf`). Metadata only: never a path or an object key."
             ),
             "examples": ["report.pdf"],
         },
@@ -674,6 +714,16 @@ def _components() -> Obj:
                 **_PLACEMENT_PROPERTIES,
             },
         },
+        "RenameForm": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "description": (
+                "Rename, move or set the expiry, as form fields. Never content: a field "
+                "`file` or any unknown field is `400`."
+            ),
+            "properties": {"file_name": _schema("FileName"), **_PLACEMENT_PROPERTIES},
+        },
         "RenameRequest": {
             "type": "object",
             "minProperties": 1,
@@ -695,7 +745,7 @@ def _components() -> Obj:
         },
         "Error": {
             "type": "object",
-            "description": "Every error response (SPEC §2).",
+            "description": "Every error response.",
             "required": ["error"],
             "properties": {
                 "error": {
@@ -793,6 +843,43 @@ def _health_paths() -> Obj:
 
 def _docs_paths() -> Obj:
     return {
+        "/": {
+            "get": {
+                "tags": ["web"],
+                "operationId": "home",
+                "summary": "The web app for a browser; for other clients, where the docs are",
+                "description": (
+                    "A browser (its `Accept` prefers `text/html`) gets the web app's page, "
+                    "served with a strict `Content-Security-Policy`. Any other client gets "
+                    "JSON naming this document and the interactive docs."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The page, or JSON pointing at the docs.",
+                        "headers": _headers("Content-Security-Policy"),
+                        "content": {
+                            "text/html": {"schema": {"type": "string"}},
+                            JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name", "version", "docs", "openapi"],
+                                    "properties": {
+                                        "name": {"const": "FILE DROP"},
+                                        "version": {"type": "string"},
+                                        "docs": {"type": "string", "examples": ["/docs"]},
+                                        "openapi": {
+                                            "type": "string",
+                                            "examples": ["/openapi.json"],
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "500": _INTERNAL,
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "tags": ["docs"],
@@ -822,6 +909,32 @@ def _docs_paths() -> Obj:
     }
 
 
+def _redirect_to_storage() -> Obj:
+    """A download's 307 (a fresh object: link downloads add a header to theirs)."""
+    return {
+        "description": (
+            "Only with `DOWNLOAD_REDIRECT=presigned` (S3 storage): every check a download "
+            "makes passed and the download was counted (a one-time link is used up); "
+            "`Location` is a presigned storage URL that serves the content for "
+            "`DOWNLOAD_REDIRECT_EXPIRY_S` seconds (60 by default, never past the file's "
+            "or link's expiry), with the same `Content-Type`, `Content-Disposition` and "
+            "`Cache-Control` as a streamed download. Send `Range` and conditional "
+            "headers there. No body. `?redirect=0` streams instead."
+        ),
+        "headers": {
+            "Location": {
+                "description": "The presigned storage URL (absolute; it is the credential).",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^https?://"},
+            },
+            "Cache-Control": {
+                "description": "The URL is short-lived: never cached.",
+                "schema": {"const": "no-store"},
+            },
+        },
+    }
+
+
 def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> Obj:
     """GET and HEAD of a file answer alike; HEAD never has a body."""
     common = (
@@ -844,7 +957,9 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
     if head:
         for response in (not_found, unsatisfiable):
             del response["content"]
+    redirect: Obj = {} if head else {"307": _redirect_to_storage()}
     return {
+        **redirect,
         "200": {
             "description": (
                 "The whole file, streamed, with `Content-Type` set to its `file_type`."
@@ -872,6 +987,7 @@ def _download_responses(head: bool, not_found_code: str = "FILE_NOT_FOUND") -> O
 def _file_paths() -> Obj:
     download_params = [
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),
@@ -894,9 +1010,13 @@ def _file_paths() -> Obj:
                     "Send `multipart/form-data` with a part `file` (and optionally "
                     "`file_name`), or the raw content as the body with the name in "
                     "`X-File-Name` or `?file_name=`. Any `Content-Type` other than "
-                    "`multipart/form-data` is a raw body: the type is stored as "
-                    "`file_type`, or detected when it is absent or "
-                    "`application/octet-stream`. Folder, `on_conflict` and expiry: form "
+                    "`multipart/form-data` and `application/x-www-form-urlencoded` is a "
+                    "raw body (`application/json` too: a JSON file): the type is stored "
+                    "as `file_type`, or detected when it is absent or "
+                    "`application/octet-stream`. A urlencoded body holds form fields, "
+                    "never content: `415` (curl's `--data-binary` sends that type unless "
+                    "told otherwise: add `-H 'Content-Type: application/octet-stream'`). "
+                    "Folder, `on_conflict` and expiry: form "
                     "fields or query parameters. A form with several `file` parts stores "
                     "each: `201` with all of them, or `207` with a result per part when "
                     "any failed (a part that cannot be read to its end stops the batch)."
@@ -942,6 +1062,7 @@ def _file_paths() -> Obj:
                     ),
                     "409": _error(409, "FILE_EXISTS"),
                     "413": _error(413, "FILE_TOO_LARGE"),
+                    "415": _error(415, "UNSUPPORTED_MEDIA_TYPE"),
                     "503": _unavailable(*_BOTH_BACKENDS),
                     "500": _INTERNAL,
                 },
@@ -969,7 +1090,11 @@ def _file_paths() -> Obj:
                 "summary": "Replace a file's content, rename, move it or set its expiry",
                 "description": (
                     "New content: `multipart/form-data` with a part `file`, or a raw "
-                    'body. Rename: a `file_name` form field, JSON `{"file_name": …}`, '
+                    "body of any other type but `application/json` and "
+                    "`application/x-www-form-urlencoded`: those two are instructions only "
+                    "and never change the content. Rename: a `file_name` form field "
+                    "(multipart, or urlencoded as `curl -d file_name=…` sends), "
+                    'JSON `{"file_name": …}`, '
                     "or with an empty body `X-File-Name` / `?file_name=`. Both at once: "
                     "a form with `file` and `file_name`, or a raw body with "
                     "`X-File-Name`. The content is swapped atomically: readers see the "
@@ -996,6 +1121,7 @@ def _file_paths() -> Obj:
                             "encoding": {"file": {"contentType": "*/*"}},
                         },
                         JSON: {"schema": _schema("RenameRequest")},
+                        "application/x-www-form-urlencoded": {"schema": _schema("RenameForm")},
                         "application/octet-stream": raw_body,
                         "*/*": raw_body,
                     },
@@ -1413,11 +1539,11 @@ def _json_response_with(description: str, schema: Obj, headers: Obj) -> Obj:
     return {"description": description, "headers": headers, "content": {JSON: {"schema": schema}}}
 
 
-# == Issue 5: folders, copy, batches, expiring files, share links =================
+# == Folders, copy, batches, expiring files, share links =================
 # Joined to the document by build_spec; tests/test_openapi.py checks routes and
 # responses against it like every other part.
 
-_FOLDER_SEGMENT = "[^/\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]+"
+_FOLDER_SEGMENT = f"(?!\\.\\.?(/|$)){_NAME_CHAR}+"
 _NULLABLE_TIMESTAMP: Obj = {**_TIMESTAMP, "type": ["string", "null"]}
 _EXPIRES_IN: Obj = {
     "type": "integer",
@@ -1511,6 +1637,12 @@ _SHARING_PARAMETERS: dict[str, Obj] = {
         "description": "The folder.",
         "schema": _QUERY_FOLDER,
     },
+    "NewFolderQuery": {
+        "name": "path",
+        "in": "query",
+        "description": 'The folder to create, instead of a JSON body `{"path": …}`.',
+        "schema": _QUERY_FOLDER,
+    },
     "RecursiveDelete": {
         "name": "recursive",
         "in": "query",
@@ -1598,7 +1730,8 @@ def _sharing_schemas() -> Obj:
             "pattern": f"^/({_FOLDER_SEGMENT}(/{_FOLDER_SEGMENT})*)?$",
             "description": (
                 "`/` (the root) or `/segment/…`: any Unicode segments, none empty, `.` or "
-                "`..`; no control characters. Metadata only, like a file name."
+                "`..`; no control or bidirectional control characters. Metadata only, like a "
+                "file name."
             ),
             "examples": ["/projects/q3"],
         },
@@ -1786,7 +1919,7 @@ def _sharing_schemas() -> Obj:
 def _shared_download_responses(head: bool) -> Obj:
     """As a file's download, but a link's errors: unknown (404), ended (410), password."""
     responses = _download_responses(head, not_found_code="LINK_NOT_FOUND")
-    for status in ("200", "206", "304"):
+    for status in ("200", "206", "304", *(() if head else ("307",))):
         responses[status]["headers"]["Referrer-Policy"] = _ref("headers", "Referrer-Policy")
     password = _error(403, "LINK_PASSWORD_REQUIRED")
     gone = _error(410, "LINK_GONE")
@@ -1808,6 +1941,7 @@ def _sharing_paths() -> Obj:
         _param("LinkPassword"),
         _param("X-Link-Password"),
         _param("Disposition"),
+        _param("Redirect"),
         _param("Range"),
         _param("If-Range"),
         _param("If-None-Match"),
@@ -1891,11 +2025,13 @@ def _sharing_paths() -> Obj:
                 "summary": "Create a folder (it exists even while empty)",
                 "description": (
                     "Folders holding files exist without this; a created folder stays "
-                    "until deleted. Its parents need no creating."
+                    "until deleted. Its parents need no creating. Name it in the query "
+                    '(`?path=/projects/q3`, as for DELETE) or in a JSON body `{"path": …}`, '
+                    "not both."
                 ),
-                "parameters": [_param("X-Request-Id")],
+                "parameters": [_param("NewFolderQuery"), _param("X-Request-Id")],
                 "requestBody": {
-                    "required": True,
+                    "required": False,
                     "content": {JSON: {"schema": _schema("NewFolderRequest")}},
                 },
                 "responses": {
@@ -2008,10 +2144,39 @@ def _sharing_paths() -> Obj:
                     "that sends content counts as one download; with `max_downloads` the "
                     "count is claimed before the first byte, atomically (of two concurrent "
                     "downloads of a one-time link exactly one gets the file). HEAD and 304 "
-                    "count nothing."
+                    "count nothing.\n\nA browser navigating to the link (`Accept` prefers "
+                    "`text/html`, `Sec-Fetch-Dest: document` if sent) gets an HTML page "
+                    "instead: the file's name and size (once no password is missing) and a "
+                    "Download button that posts to this URL. The page counts no download."
                 ),
                 "parameters": shared_download_params,
                 "responses": _shared_download_responses(head=False),
+            },
+            "post": {
+                "tags": ["links"],
+                "operationId": "downloadSharedFileByForm",
+                "summary": "Download through a share link from an HTML form (no key)",
+                "description": (
+                    "As `GET`, with the password in a form body (never in a URL): what "
+                    "the link's page posts. A browser's form gets the page back, with the "
+                    "reason, when the password is wrong or the link has ended."
+                ),
+                "parameters": [_param("X-Link-Password"), _param("X-Request-Id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"password": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_shared_download_responses(head=False),
+                    "400": _error(400, "INVALID_REQUEST"),
+                },
             },
             "head": {
                 "tags": ["links"],
@@ -2048,12 +2213,12 @@ list of ids.
 """
 
 
-# == SPEC §4: users, keys, admin, rate limits, quotas ===============================
+# == Users, keys, admin, rate limits, quotas ===============================
 # Switched on by build_spec(include_auth=True); docs.py does that as soon as the app
 # serves any of AUTH_PATHS. tests/test_openapi.py checks that these and the routes
 # agree, and that the responses match.
 
-_PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+_PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/openapi.json", "/docs")
 _SHARE_PATHS = ("/d/{token}",)
 _CACHE_CONTROL_NO_STORE: Obj = {
     "description": "Keys are never cached.",
@@ -2487,12 +2652,12 @@ def _add_server_limits(spec: Obj) -> None:
 
 
 def _add_auth(spec: Obj) -> None:
-    """SPEC §4: keys required, users and admin described, rate limits and quotas."""
+    """With keys on: keys required, users and admin described, rate limits and quotas."""
     spec["security"] = [{"bearerAuth": []}]
     spec["info"]["description"] += _AUTH_DESCRIPTION
     spec["tags"] += [
-        {"name": "users", "description": "The calling user (SPEC §4)."},
-        {"name": "admin", "description": "Users and keys, with the admin token (SPEC §4)."},
+        {"name": "users", "description": "The calling user."},
+        {"name": "admin", "description": "Users and keys, with the admin token."},
     ]
     spec["components"]["schemas"].update(_auth_schemas())
     for path, item in spec["paths"].items():

@@ -1,5 +1,5 @@
 """Fixed-window rate limits, counted in the shared database so every worker and
-instance sees the same numbers (SPEC §4).
+instance sees the same numbers.
 
 A process does not write the shared counter once per request: it counts a small
 block of requests at once (a lease) and lets that many through before it counts

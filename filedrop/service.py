@@ -1,10 +1,10 @@
-"""The rules of SPEC §3 in one place: how files are created, replaced, read and deleted.
+"""The consistency rules in one place: how files are created, replaced, read and deleted.
 
 Write orders: upload = blob, then metadata (blob removed if metadata fails);
 replace = new blob, then one atomic metadata swap, then the old blob;
 delete = metadata, then blob. Blob keys are never reused, so a reader sees the
 old content or the new, never a mix. A copy is a new file: quota reserved,
-then a server-side copy to a fresh key, then metadata (issue 5).
+then a server-side copy to a fresh key, then metadata.
 
 Where a file lives (folder), how a name clash is settled and when a file
 expires are :class:`Placement`; an expired file is not found, whatever asks.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,7 +50,7 @@ _RENAME_TRIES = 100
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a file goes and how long it stays, for an upload, move or copy (issue 5).
+    """Where a file goes and how long it stays, for an upload, move or copy.
 
     ``folder`` None keeps the file's folder (the root for a new file).
     ``on_conflict`` settles a live file of the same name in the target folder:
@@ -170,6 +170,10 @@ class Measured:
     size: int
     head: bytes
     md5_etag: str | None = None
+
+
+# The response headers a direct download from storage carries, from the record it serves.
+HeadersFor = Callable[[FileRecord], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -561,6 +565,21 @@ class FileService:
         self.record_download(opened.record)
         return opened
 
+    def download_url(
+        self, owner: str, file_id: str, expires_s: int, headers: HeadersFor
+    ) -> str | None:
+        """A short-lived URL that downloads the current content straight from storage,
+        counted as a download; None when the blob store can't make one (serve it then)."""
+        record = self._get(owner, file_id)
+        url = self.presign(record, url_lifetime(expires_s, record.expires_at), headers)
+        if url is not None:
+            self.record_download(record)
+        return url
+
+    def presign(self, record: FileRecord, expires_s: int, headers: HeadersFor) -> str | None:
+        """The storage URL of ``record``'s content, without counting anything."""
+        return self.blobs.presigned_get_url(record.blob_key, expires_s, headers(record))
+
     def record_download(self, record: FileRecord) -> None:
         """One write per download, best effort: a download never fails for its bookkeeping."""
         try:
@@ -677,6 +696,13 @@ class FileService:
             self.blobs.delete(key)
         except (StorageUnavailable, BlobNotFound) as exc:
             log.warning("could not delete blob %s (fsck will find it): %s", key, exc)
+
+
+def url_lifetime(expires_s: int, *ends: datetime | None) -> int:
+    """``expires_s``, cut short so a URL never outlives what it gives access to."""
+    now = utcnow()
+    left = [int((end - now).total_seconds()) for end in ends if end is not None]
+    return max(1, min([expires_s, *left]))
 
 
 def _quota_error(quota: int) -> QuotaExceeded:

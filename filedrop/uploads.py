@@ -26,7 +26,7 @@ process keeps the running hash of the uploads it serves (a few hundred bytes
 each, LRU-bounded), tagged with the offset it covers. When an upload's next
 PATCH lands on the same process (a single-PATCH upload, or a client talking to
 one worker) the hash simply continues; otherwise the assembled object is read
-back once at completion, streaming, to hash it. Either way SPEC §3 holds: the
+back once at completion, streaming, to hash it. Either way the consistency rules hold: the
 sha256 stored is that of the bytes stored.
 
 Quota: ``Upload-Length`` bytes are reserved when the upload is created, before

@@ -12,17 +12,42 @@ MAX_NAME_LENGTH = 255
 _MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
+# Bidirectional embeddings, overrides and isolates, and the invisible direction marks:
+# with them "invoice\u202efdp.exe" displays as "invoiceexe.pdf".
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+
+
 def validate_file_name(name: str | None) -> str:
-    """Return ``name`` if it is a valid file name (SPEC §1), else raise."""
+    """Return ``name`` if it is a valid file name, else raise."""
     if name is None or name == "":
         raise InvalidFileName("file_name is required and must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidFileName(f"file_name is longer than {MAX_NAME_LENGTH} characters")
     if "/" in name:
         raise InvalidFileName("file_name must not contain '/'")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029" for ch in name):
-        raise InvalidFileName("file_name must not contain control characters")
+    if name in (".", ".."):
+        raise InvalidFileName("file_name must not be '.' or '..'")
+    unsafe = unsafe_characters(name)
+    if unsafe:
+        raise InvalidFileName(f"file_name must not contain {unsafe}")
     return name
+
+
+def unsafe_characters(text: str) -> str | None:
+    """What no file or folder name may hold, described, or None: control characters
+    (line and paragraph separators too) and bidirectional controls, which make a
+    name display as another one."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
+            return "control characters"
+        if ch in BIDI_CONTROLS:
+            return (
+                f"bidirectional control characters (U+{ord(ch):04X}): they make a name"
+                " display as another one"
+            )
+    return None
 
 
 def header_file_name(raw: str) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Docker image installs requirements.txt alone and runs `gunicorn app:app`;
+# The Docker image installs requirements.txt alone and runs `gunicorn filedrop.wsgi:app`;
 # the test suite runs with the dev requirements on top, which can hide a missing
 # runtime dependency. So do what the image does, in a throwaway venv: install
 # requirements.txt only, start gunicorn as gunicorn.conf.py configures it
@@ -19,7 +19,7 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q -r requirements.txt
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" DATA_DIR="$work/data" PORT="$port" \
-  "$work/venv/bin/gunicorn" app:app --no-control-socket >"$work/gunicorn.log" 2>&1 &
+  "$work/venv/bin/gunicorn" filedrop.wsgi:app --no-control-socket >"$work/gunicorn.log" 2>&1 &
 pid=$!
 url="http://127.0.0.1:$port"
 for _ in $(seq 150); do

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -59,6 +60,34 @@ def real_server_settings(s3: servers.S3Server, db: servers.FerretDB, prefix: str
         "S3_BUCKET": bucket,
         "FILEDROP_SECRET_KEY": "live-test-server-key-" + suffix * 3,
     }
+
+
+def keyed_settings(
+    s3: servers.S3Server, db: servers.FerretDB, prefix: str, **extra: str
+) -> tuple[dict[str, str], str]:
+    """:func:`real_server_settings` with API keys on, as deployed, and ``extra``; and
+    the admin token those settings accept."""
+    admin = secrets.token_urlsafe(24)
+    settings = {
+        **real_server_settings(s3, db, prefix),
+        "FILEDROP_AUTH": "enabled",
+        "FILEDROP_ADMIN_TOKEN": admin,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    return settings, admin
+
+
+def create_user(url: str, admin: str, name: str) -> tuple[str, str]:
+    """A user made through the admin API at ``url``: its id and API key."""
+    made = requests.post(
+        f"{url}/admin/users",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["user"]["user_id"], made.json()["api_key"]
 
 
 def start_gunicorn(settings: dict[str, str], log_path: Path, args: list[str]) -> Gunicorn:

@@ -92,7 +92,7 @@ MongoDB API through pymongo against FerretDB v1.24.2 (sqlite handler):
   - Transactions: start_transaction -> OperationFailure code 9
     'insert: unknown field "startTransaction"'.
   - ATOMICITY: writes to one document are NOT atomic across connections
-    (FerretDB issue #3040: the sqlite handler reads, then writes, outside one
+    (a known FerretDB defect: the sqlite handler reads, then writes, outside one
     transaction). 40 threads x update_one({"_id": x}, {"$inc": {"v": 1}})
     over a 50-connection pool ended at v=3-4; 8 MongoClients (1 connection
     each) x 10 $inc ended at 10, not 80; a {"$lte": 90} quota guard let

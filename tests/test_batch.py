@@ -1,4 +1,4 @@
-"""Issue 5: batch uploads (several `file` parts: 201 or 207) and batch deletes, per user."""
+"""Batch uploads (several `file` parts: 201 or 207) and batch deletes, per user."""
 
 from __future__ import annotations
 

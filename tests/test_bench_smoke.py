@@ -25,6 +25,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             "--start-servers",
             "--big-size=6MiB",
             "--s3api-size=12MiB",
+            "--redirect-size=6MiB",
+            "--replica-clients=2",
             "--tus-chunk=2MiB",
             "--small-ops=20",
             "--clients=1,2",
@@ -51,9 +53,13 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
         "4 KiB upload, 2 clients (req/s)",
         "4 KiB download, 2 clients (req/s)",
         "4 KiB metadata, 2 clients (req/s)",
+        "download 6 MiB via 307 to S3 (MB/s)",
+        "4 KiB upload, 2 clients, 1 instance (req/s)",
+        "4 KiB upload, 2 clients, 2 instances (req/s)",
+        "4 KiB download, 2 clients, 2 instances (req/s)",
     ):
         assert rows[metric]["ratio"] > 0, metric
-    for kind in ("upload raw", "upload multipart", "upload tus", "download"):
+    for kind in ("upload raw", "upload multipart", "upload tus", "download", "download via 307"):
         assert f"worker peak RSS growth, {kind} (MiB)" in rows
     assert any(m.startswith("list ") and "embedded SQLite: p50" in m for m in rows)
     assert rows["S3 API upload 12 MiB (MB/s)"]["ratio"] > 0

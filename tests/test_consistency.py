@@ -1,4 +1,4 @@
-"""SPEC §3: nothing lost, nothing torn — under concurrency and with servers killed mid-request."""
+"""Nothing lost, nothing torn — under concurrency and with servers killed mid-request."""
 
 from __future__ import annotations
 

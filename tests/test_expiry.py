@@ -1,4 +1,4 @@
-"""Issue 5: expiring files, download bookkeeping, and `flask purge` — on every backend."""
+"""Expiring files, download bookkeeping, and `flask purge` — on every backend."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_purge_deletes_expired_files_their_blobs_and_quota(backend: Backend) -> 
     assert len(list(backend.blobs.iter_blobs("blobs/"))) == 2
     assert client.get("/me", headers=alice).get_json()["usage"]["bytes_used"] == 10
     assert client.get("/me", headers=bob).get_json()["usage"]["file_count"] == 1
-    # After purge an ended link is forgotten: 404 rather than 410, as SPEC §5 allows.
+    # After purge an ended link is forgotten: 404 rather than 410, as the contract allows.
     assert client.get(f"/d/{token}").status_code == 404
     assert client.get(f"/d/{kept_link['token']}").status_code == 200
     assert json.loads(runner.invoke(args=["purge"]).output)["expired_files"] == []

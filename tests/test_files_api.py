@@ -1,4 +1,4 @@
-"""SPEC §1 and §2 through the HTTP API, on every backend pair."""
+"""Files and errors through the HTTP API, on every backend pair."""
 
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ def test_unicode_names_round_trip_and_never_break_headers(client: FlaskClient) -
     meta = client.post("/files/upload", data=b"x", headers={"X-File-Name": encoded}).get_json()
     assert meta["file_name"] == name
     disposition = client.get(f"/files/{meta['file_id']}").headers["Content-Disposition"]
-    assert disposition.startswith('attachment; filename="naive _quoted_ ;_ 100_.txt"')
+    assert disposition.startswith('attachment; filename="naive _quoted_;_ 100_.txt"')
     assert f"filename*=UTF-8''{encoded}" in disposition
     assert "\r" not in disposition and "\n" not in disposition
 
@@ -339,7 +339,7 @@ def test_type_detection_from_content_when_undeclared(client: FlaskClient) -> Non
         "/files/upload",
         data=b"\x89PNG\r\n\x1a\nrest",
         headers={"X-File-Name": "img"},
-        content_type="application/x-www-form-urlencoded",  # curl --data-binary's default
+        content_type="application/octet-stream",
     ).get_json()
     assert raw["file_type"] == "image/png"
 
@@ -410,7 +410,18 @@ def test_errors_are_json_for_unknown_routes_and_methods(client: FlaskClient) -> 
     assert missing.status_code == 404 and error_code(missing) == "NOT_FOUND"
     wrong = client.patch("/files/abc")
     assert wrong.status_code == 405 and error_code(wrong) == "METHOD_NOT_ALLOWED"
-    assert client.get("/files/upload").status_code in (404, 405)
+    for method, path in [
+        ("GET", "/files/upload"),
+        ("PUT", "/files/upload"),
+        ("GET", "/files/delete"),
+    ]:
+        action = client.open(path, method=method)
+        assert action.status_code == 405, (method, path, action.get_json())
+        assert error_code(action) == "METHOD_NOT_ALLOWED"
+        assert action.headers["Allow"] == "OPTIONS, POST"
+        assert (
+            f"{method} is not allowed on {path}: use POST" == action.get_json()["error"]["message"]
+        )
     body = missing.get_json()
     assert body["error"]["request_id"] == missing.headers["X-Request-Id"]
 

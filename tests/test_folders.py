@@ -1,4 +1,4 @@
-"""Issue 5: folders, move and rename, copy, name clashes — on every backend, and per user."""
+"""Folders, move and rename, copy, name clashes — on every backend, and per user."""
 
 from __future__ import annotations
 
@@ -284,7 +284,7 @@ def test_folders_copies_and_moves_never_cross_users(backend: Backend) -> None:
 
 @pytest.mark.parametrize("backend", [FAST, "seaweedfs+ferretdb"], indirect=True)
 def test_records_from_before_folders_are_in_the_root(backend: Backend) -> None:
-    """Documents written before issue 5 have no folder or expiry fields."""
+    """Documents written before folders existed have no folder or expiry fields."""
     from filedrop import create_app
     from tests.helpers import upload_ok
 
@@ -324,3 +324,20 @@ def test_an_sqlite_database_from_before_folders_gains_the_new_columns(
         ]
     finally:
         store.close()
+
+
+def test_create_folder_from_the_query_like_delete(client: FlaskClient) -> None:
+    made = client.post("/folders?path=/from/query")
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["folder"] == {"name": "query", "path": "/from/query"}
+    assert client.post("/folders?path=/from/query").get_json()["created"] is False
+    both = client.post("/folders?path=/a", json={"path": "/b"})
+    assert both.status_code == 400 and "not both" in both.get_json()["error"]["message"]
+    bad = client.post("/folders?path=/a/../b")
+    assert bad.status_code == 400 and error_code(bad) == "INVALID_FOLDER"
+    for body in (b"", b"path=/x", b"[]"):  # no body, a form, a JSON array
+        wrong = client.post("/folders", data=body)
+        assert wrong.status_code == 400 and error_code(wrong) == "INVALID_REQUEST"
+        assert '{"path": "/projects/q3"}' in wrong.get_json()["error"]["message"]
+        assert "?path=" in wrong.get_json()["error"]["message"]
+    assert [f["path"] for f in listing(client, "folder=/from")["folders"]] == ["/from/query"]

@@ -1,4 +1,4 @@
-"""SPEC §3 on the production server: gunicorn as ``gunicorn.conf.py`` configures it
+"""Nothing lost or torn on the production server: gunicorn as ``gunicorn.conf.py`` configures it
 (gevent workers), API keys on, SeaweedFS + FerretDB. Kill the database or the
 object store under it: every request gets a JSON 503 in bounded time, nothing is
 half made, and the same workers serve again once the server is back. Kill the
@@ -15,7 +15,6 @@ pools in a long-lived worker process.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from tests import servers
 from tests.helpers import Generated
-from tests.live import CuttingProxy, Gunicorn, real_server_settings, start_gunicorn
+from tests.live import CuttingProxy, Gunicorn, create_user, keyed_settings, start_gunicorn
 
 ANSWER_WITHIN_S = 20.0  # a dead server must cost a timeout, never a hang
 BROKEN_WITHIN_S = 4.0  # under gunicorn.conf.py's keepalive of 5 s
@@ -70,27 +69,15 @@ def live(
     ferretdb: servers.FerretDB,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Live]:
-    admin = secrets.token_urlsafe(24)
-    settings = {
-        **real_server_settings(seaweedfs, ferretdb, "fd-live"),
-        "MONGO_TIMEOUT_MS": "2000",
-        "S3_TIMEOUT_S": "2",
-        "FILEDROP_AUTH": "enabled",
-        "FILEDROP_ADMIN_TOKEN": admin,
-        "LOG_LEVEL": "WARNING",
-    }
+    settings, admin = keyed_settings(
+        seaweedfs, ferretdb, "fd-live", MONGO_TIMEOUT_MS="2000", S3_TIMEOUT_S="2"
+    )
     work = tmp_path_factory.mktemp("live-faults")
     app = start_gunicorn(settings, work / "gunicorn.log", [])
     try:
-        made = requests.post(
-            f"{app.url}/admin/users",
-            json={"name": "faults"},
-            headers={"Authorization": f"Bearer {admin}"},
-            timeout=10,
-        )
-        assert made.status_code == 201, made.text
+        _, key = create_user(app.url, admin, "faults")
         assert "Using worker: gevent" in app.log_path.read_text()
-        yield Live(app, made.json()["api_key"])
+        yield Live(app, key)
     finally:
         app.stop()
 

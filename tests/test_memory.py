@@ -1,6 +1,6 @@
 """A 1 GiB file moves through a real gunicorn worker in bounded memory, with no temp file.
 
-SPEC §1 and issue 6: "a 1 GiB upload or download must not grow a worker by
+The promise: "a 1 GiB upload or download must not grow a worker by
 more than ~64 MB, and must not first be written whole to a local temp file".
 The test client would hide both (it runs in-process and buffers), so this
 module starts the real thing: SeaweedFS + FerretDB (the session fixtures),

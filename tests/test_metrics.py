@@ -55,3 +55,14 @@ def test_metrics_access(backend: Backend) -> None:
     assert guarded.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
     assert _app(backend, metrics="public").test_client().get("/metrics").status_code == 200
     assert _app(backend, metrics="off").test_client().get("/metrics").status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["local+sqlite"], indirect=True)
+def test_refused_metrics_say_how_to_open_them(backend: Backend) -> None:
+    """The quick start's local instance has no admin token: its 403 names the way out."""
+    no_token = _app(backend, admin_token="").test_client().get("/metrics")
+    assert no_token.status_code == 403
+    assert "METRICS=public" in no_token.get_json()["error"]["message"]
+    no_key = _app(backend).test_client().get("/metrics")
+    assert no_key.status_code == 401
+    assert "METRICS=public" in no_key.get_json()["error"]["message"]

@@ -25,7 +25,7 @@ from tests.conftest import FAST, Backend
 # The routes are the same on every backend: the fast one is enough.
 fast_backend = pytest.mark.parametrize("backend", [FAST], indirect=True)
 
-SPEC_ERROR_CODES = {
+CONTRACT_ERROR_CODES = {
     "NO_FILE",
     "INVALID_FILE_NAME",
     "INVALID_REQUEST",
@@ -205,7 +205,7 @@ def test_document_with_auth_is_valid_openapi_3_1() -> None:
 @fast_backend
 def test_error_schema_lists_every_spec_code(spec: dict[str, Any]) -> None:
     codes = set(spec["components"]["schemas"]["ErrorCode"]["enum"])
-    assert codes >= SPEC_ERROR_CODES
+    assert codes >= CONTRACT_ERROR_CODES
 
 
 # -- (c) real responses match --------------------------------------------------------
@@ -320,7 +320,7 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
 def keyed_client(backend: Backend, **overrides: Any) -> FlaskClient:
-    """An app that requires keys (SPEC §4), with an admin token."""
+    """An app that requires keys, with an admin token."""
     settings = backend.settings.with_overrides(auth="enabled", admin_token=ADMIN_TOKEN, **overrides)
     app = create_app(settings, blobs=backend.blobs, meta=backend.meta)
     if "docs" not in app.blueprints:

@@ -319,7 +319,8 @@ def test_fsck_leaves_a_live_multipart_upload_alone_and_finds_s3_writes_clean(
         path = f"/s3/fsck-bucket/big?partNumber={number}&uploadId={upload_id}"
         etags.append(_send(client, anyone, "PUT", path, content).headers["ETag"])
     runner = app.test_cli_runner()
-    repaired = json.loads(runner.invoke(args=["fsck", "--repair", "--grace", "0"]).output)
+    output = runner.invoke(args=["fsck", "--repair", "--grace", "0"]).output
+    repaired = json.loads(output[output.index("{") :])  # after the line naming the stores
     assert repaired["stale_uploads"] == []
     document = (
         "<CompleteMultipartUpload>"

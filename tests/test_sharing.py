@@ -1,4 +1,4 @@
-"""SPEC §5 and issue 5: share links — every state, passwords, the one-time race, isolation."""
+"""Share links — every state, passwords, the one-time race, isolation."""
 
 from __future__ import annotations
 

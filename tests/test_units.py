@@ -7,7 +7,7 @@ import pytest
 from filedrop.checksums import ExpectedDigests, Hasher
 from filedrop.config import Settings, parse_size
 from filedrop.errors import ChecksumMismatch, InvalidFileName, InvalidRequest
-from filedrop.http.downloads import content_disposition
+from filedrop.http.downloads import ascii_fallback, content_disposition
 from filedrop.mediatypes import detect, inline_safe
 from filedrop.validation import declared_media_type, header_file_name, validate_file_name
 
@@ -72,12 +72,21 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: pytest.TempPathFactory) -
     assert settings.s3_bucket == "from-dotenv" and settings.mongo_db == "from-env"
 
 
-@pytest.mark.parametrize("name", ["a", "report.pdf", "報告.txt", "x" * 255, ".", "..", "a b"])
+@pytest.mark.parametrize(
+    "name", ["a", "report.pdf", "報告.txt", "x" * 255, "...", ".env", "a b", "تقرير.pdf"]
+)
 def test_valid_names(name: str) -> None:
     assert validate_file_name(name) == name
 
 
-@pytest.mark.parametrize("name", [None, "", "a/b", "x" * 256, "a\x00", "a\u2028b", "\x1b[31m"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *[None, "", "a/b", "x" * 256, "a\x00", "a\u2028b", "\x1b[31m", ".", ".."],
+        *[f"invoice{ch}fdp.exe" for ch in "\u202a\u202b\u202c\u202d\u202e"],
+        *[f"invoice{ch}fdp.exe" for ch in "\u2066\u2067\u2068\u2069\u200e\u200f\u061c"],
+    ],
+)
 def test_invalid_names(name: str | None) -> None:
     with pytest.raises(InvalidFileName):
         validate_file_name(name)
@@ -132,8 +141,27 @@ def test_inline_policy() -> None:
 def test_content_disposition_is_header_safe() -> None:
     value = content_disposition('evil"\r\nSet-Cookie: x=1.txt', inline=False)
     assert "\r" not in value and "\n" not in value
-    assert value.startswith('attachment; filename="evil___Set-Cookie: x=1.txt"')
+    assert value.startswith('attachment; filename="evil_Set-Cookie: x=1.txt"')
     assert content_disposition("日本", inline=True).startswith('inline; filename="download"')
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("a__b .env", "a__b .env"),
+        ("café ☕ 日本語.txt", "cafe _.txt"),
+        ("Ångström résumé.PDF", "Angstrom resume.PDF"),
+        ("ﬁle.txt", "file.txt"),
+        ("日本語.txt", "download.txt"),
+        ("☕", "download"),
+        ("   ", "download"),
+        ('50% "off".txt', "50_off_.txt"),
+    ],
+)
+def test_ascii_fallback_is_readable_and_never_empty(name: str, fallback: str) -> None:
+    assert ascii_fallback(name) == fallback
+    assert content_disposition(name, inline=False).startswith(f'attachment; filename="{fallback}";')
 
 
 def test_digests_verify_and_refuse() -> None:

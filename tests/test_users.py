@@ -1,4 +1,4 @@
-"""SPEC §4: keys, isolation, quotas, rate limits and the admin API, on every backend."""
+"""Keys, isolation, quotas, rate limits and the admin API, on every backend."""
 
 from __future__ import annotations
 

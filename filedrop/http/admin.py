@@ -1,4 +1,4 @@
-"""User management for the admin token (SPEC §4) and the caller's own account."""
+"""User management for the admin token and the caller's own account."""
 
 from __future__ import annotations
 

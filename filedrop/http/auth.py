@@ -14,8 +14,9 @@ from ..users import IMPLICIT_USER, is_admin_token
 from .context import get_settings, get_users
 from .scope import enforce_key_limits
 
-# Probes and docs must answer even when the database (which counts requests) is down.
-_UNMETERED_BLUEPRINTS = {"health", "docs"}
+# Probes, docs and the web app's page answer even when the database (which counts
+# requests) is down.
+_UNMETERED_BLUEPRINTS = {"health", "docs", "web"}
 _PUBLIC_BLUEPRINTS = {"links_public"}
 
 
@@ -44,7 +45,14 @@ def _authenticate() -> None:
         return
     token = bearer_token()
     if request.blueprint in ("admin", "metrics"):
-        _require_admin(token, settings.admin_token, settings.auth_enabled)
+        # /metrics can also be opened to all: say so where it is refused.
+        hint = " (or set METRICS=public to serve /metrics without it)"
+        _require_admin(
+            token,
+            settings.admin_token,
+            settings.auth_enabled,
+            hint if request.blueprint == "metrics" else "",
+        )
         g.owner = "admin"
         limiter.check("admin")
         return
@@ -60,15 +68,15 @@ def _authenticate() -> None:
     enforce_key_limits(caller)
 
 
-def _require_admin(token: str | None, admin_token: str, auth_enabled: bool) -> None:
+def _require_admin(token: str | None, admin_token: str, auth_enabled: bool, hint: str) -> None:
     if not admin_token:
-        raise Forbidden("The admin API is off: set FILEDROP_ADMIN_TOKEN to use it")
+        raise Forbidden(f"The admin API is off: set FILEDROP_ADMIN_TOKEN to use it{hint}")
     if is_admin_token(token, admin_token):
         return
     if token and auth_enabled:
         get_users().authenticate(token)  # 401 for a bad key, and for a user's key:
         raise Forbidden("Only the admin token may manage users")
-    raise Unauthorized("Send Authorization: Bearer <admin token>")
+    raise Unauthorized(f"Send Authorization: Bearer <admin token>{hint}")
 
 
 def init_app(app: Flask) -> None:

@@ -1,15 +1,34 @@
 """Request bodies as streams: raw uploads and multipart forms, never read whole.
 
-Both classes implement :class:`filedrop.service.Incoming`. The multipart reader
-uses Werkzeug's sans-IO decoder so the file part flows to storage chunk by
-chunk while small fields (``file_name``) are collected on the way, before or
-after the file.
+:func:`body_kind` is the one rule for what a body *is*, for every endpoint that
+can take file content:
+
+===================================== ======================= ==========================
+Content-Type                          ``POST /files/upload``  ``PUT /files/{id}``
+===================================== ======================= ==========================
+``multipart/form-data``               fields + ``file`` parts fields + optional ``file``
+``application/x-www-form-urlencoded`` refused (415)           fields only, never content
+``application/json``                  content (a JSON file)   fields only (rename, move)
+anything else, or none                content                 content
+no body at all                        refused (no file)       query/header name only
+===================================== ======================= ==========================
+
+A urlencoded form is never content: ``curl -d 'file_name=x'`` must rename, not
+overwrite a file with the text ``file_name=x``. tus (``/uploads/``) takes
+content only as :data:`OFFSET_STREAM`.
+
+:class:`RawBody` and :class:`MultipartBody` implement
+:class:`filedrop.service.Incoming`. The multipart reader uses Werkzeug's
+sans-IO decoder so the file part flows to storage chunk by chunk while small
+fields (``file_name``) are collected on the way, before or after the file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import Enum
 from typing import IO
+from urllib.parse import parse_qsl
 
 from flask import Request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -23,13 +42,90 @@ from werkzeug.sansio.multipart import (
     NeedData,
 )
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, UnsupportedMediaType
 from ..validation import declared_media_type
+
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
+JSON = "application/json"
+OFFSET_STREAM = "application/offset+octet-stream"
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 1000
 # What the decoder may hold besides one chunk: a part's headers, the preamble, the epilogue.
 MAX_FORM_OVERHEAD = 64 * 1024
+
+
+class BodyKind(Enum):
+    """What a request body carries (see the table above)."""
+
+    EMPTY = "empty"  # no body: only the query string and headers speak
+    MULTIPART = "multipart"  # form fields, and the file in its `file` parts
+    FIELDS = "fields"  # urlencoded form fields: instructions, never content
+    JSON = "json"  # a JSON object of instructions
+    CONTENT = "content"  # the whole body is the file
+
+
+def body_kind(req: Request, *, instructions: bool) -> BodyKind:
+    """How an endpoint that takes file content reads ``req``'s body.
+
+    ``instructions``: the endpoint also takes a body of instructions only (PUT
+    renames and moves); then JSON is instructions. Where it does not (an upload),
+    a JSON body is a JSON file like any other, and a urlencoded one is refused
+    with a hint, since curl sends that type by default with ``--data-binary``.
+    """
+    if req.mimetype == MULTIPART:
+        return BodyKind.MULTIPART
+    if req.mimetype == URLENCODED:
+        if not instructions:
+            raise UnsupportedMediaType(
+                f"An {URLENCODED} body holds form fields, never file content: send the file"
+                f" as a {MULTIPART} part 'file', or as the raw body with its own Content-Type"
+                " (curl: -H 'Content-Type: application/octet-stream')"
+            )
+        return BodyKind.FIELDS
+    if req.mimetype == JSON and instructions:
+        return BodyKind.JSON
+    return BodyKind.CONTENT if has_body(req) else BodyKind.EMPTY
+
+
+def has_body(req: Request) -> bool:
+    """Whether the request carries a body (a declared length above 0, or chunks)."""
+    if req.content_length is not None:
+        return req.content_length > 0
+    return "chunked" in req.headers.get("Transfer-Encoding", "").lower()
+
+
+def read_form_fields(req: Request, allowed: set[str]) -> dict[str, str]:
+    """A small ``application/x-www-form-urlencoded`` body: UTF-8 fields, each once,
+    only ``allowed`` ones. Bounded like every form field; never stored as content."""
+    content_hint = (
+        f"an {URLENCODED} body holds fields ({', '.join(sorted(allowed))}), never file content;"
+        f" to send content use Content-Type application/octet-stream or {MULTIPART}"
+    )
+    too_large = InvalidRequest(f"The form is over {MAX_FIELD_BYTES} bytes: {content_hint}")
+    if (req.content_length or 0) > MAX_FIELD_BYTES:
+        raise too_large
+    raw = RequestBody.of(req).read(MAX_FIELD_BYTES + 1) if has_body(req) else b""
+    if len(raw) > MAX_FIELD_BYTES:
+        raise too_large
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_PARTS
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest(f"The form is not UTF-8 fields: {content_hint}") from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key == "file":
+            raise InvalidRequest(f"A form field 'file' is not content: {content_hint}")
+        if key not in allowed:
+            shown = key if len(key) <= 40 else key[:40] + "…"
+            raise InvalidRequest(f"Unknown form field {shown!r}: {content_hint}")
+        if key in fields:
+            raise InvalidRequest(f"Form field {key!r} is sent twice")
+        fields[key] = value
+    return fields
 
 
 class RequestBody:

@@ -2,7 +2,7 @@
 
 Swagger UI's files come from the ``flask-swagger-ui`` package and are served
 by this app under ``/docs/assets/``, so the docs work offline and no other
-origin runs code on ours. The document includes the SPEC §4 endpoints as soon
+origin runs code on ours. The document includes the users, keys and admin endpoints as soon
 as the app serves any of them (see :data:`filedrop.openapi.AUTH_PATHS`).
 """
 
@@ -77,7 +77,7 @@ _PAGE = """<!DOCTYPE html>
 
 
 def serves_auth_routes(app: Flask) -> bool:
-    """True once any SPEC §4 route is registered: then the document describes them all."""
+    """True once any users/keys/admin route is registered: then the document describes them all."""
     return any(to_openapi_path(rule.rule) in AUTH_PATHS for rule in app.url_map.iter_rules())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
@@ -17,19 +18,38 @@ from ..storage.blobs import BlobReader
 from ..storage.metadata import FileRecord
 
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char, besides letters and digits
+_REPLACED = "\x00"  # marks a character the fallback cannot hold (never in a name)
+_REPLACED_RUN = re.compile(r"\x00(?:\s*\x00)*")  # "☕ 日本語": one "_" is enough
 
 
 def content_disposition(file_name: str, inline: bool) -> str:
     """RFC 6266: an ASCII fallback plus the exact UTF-8 name; nothing raw reaches the header."""
-    ascii_name = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
-    ascii_name = (
-        "".join("_" if ch in '"\\%' or not ch.isprintable() else ch for ch in ascii_name).strip()
-        or "download"
-    )
     kind = "inline" if inline else "attachment"
     return (
-        f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe=_ATTR_CHARS)}"
+        f'{kind}; filename="{ascii_fallback(file_name)}"; '
+        f"filename*=UTF-8''{quote(file_name, safe=_ATTR_CHARS)}"
     )
+
+
+def ascii_fallback(file_name: str) -> str:
+    """A readable ASCII stand-in for clients that ignore ``filename*``: accents
+    dropped (``café`` → ``cafe``), each run of anything else one ``_``, the
+    extension kept; ``download`` when no letter or digit is left of the stem."""
+    kept = []
+    for ch in unicodedata.normalize("NFKD", file_name):
+        if unicodedata.combining(ch):
+            continue
+        safe = ch.isascii() and ch.isprintable() and ch not in '"\\%'
+        kept.append(ch if safe else _REPLACED)
+    fallback = _REPLACED_RUN.sub("_", "".join(kept)).strip()
+    if fallback == file_name:
+        return fallback
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = fallback, ""
+    if not any(ch.isalnum() for ch in stem):
+        stem = "download"
+    return stem + dot + extension
 
 
 def header_etags(req: Request, name: str) -> ETags | None:
@@ -43,21 +63,57 @@ def header_etags(req: Request, name: str) -> ETags | None:
     return None if value is None else parse_etags(value.strip())
 
 
+_BYTE_RANGE = re.compile(r"(\d*)-(\d*)")
+
+
 def _requested_span(request: Request, record: FileRecord) -> tuple[int, int] | None:
-    """(start, end inclusive) of a single satisfiable range, None for the whole file."""
-    byte_range = request.range
-    if byte_range is None or byte_range.units != "bytes" or len(byte_range.ranges) != 1:
-        return None  # absent, unparsable or multi-range: RFC 9110 lets us send it all
+    """(start, end inclusive) of a single satisfiable range, None for the whole file.
+
+    RFC 9110: a last-byte-pos past the end, or a suffix longer than the file,
+    stops at the end; a first-byte-pos at or past the end, or the suffix ``-0``,
+    is unsatisfiable (416). Several ranges, another unit or a header that does
+    not parse are ignored: the whole file. So is a suffix range of an empty file,
+    the one range an empty file satisfies, as there is no byte to send.
+    """
+    spec = _single_byte_range(request.headers.get("Range"))
+    if spec is None:
+        return None
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range.strip() != record.etag:
         return None
-    span = byte_range.range_for_length(record.file_size)
-    if span is None:
-        raise RangeNotSatisfiable(
-            f"The range is outside the file's {record.file_size} bytes",
-            Content_Range=f"bytes */{record.file_size}",
-        )
-    return span[0], span[1] - 1
+    first, last = spec
+    size = record.file_size
+    if first is None:  # the last `last` bytes
+        if not last:
+            raise _unsatisfiable(size)
+        return None if size == 0 else (max(size - last, 0), size - 1)
+    if first >= size:
+        raise _unsatisfiable(size)
+    return first, size - 1 if last is None else min(last, size - 1)
+
+
+def _single_byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """``bytes=a-b`` as (a, b), ``a-`` as (a, None), ``-n`` as (None, n); else None."""
+    if header is None:
+        return None
+    unit, _, ranges = header.partition("=")
+    specs = [spec.strip() for spec in ranges.split(",") if spec.strip()]
+    if unit.strip().lower() != "bytes" or len(specs) != 1:
+        return None
+    match = _BYTE_RANGE.fullmatch(specs[0])
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is not None and last is not None and last < first:
+        return None  # invalid: RFC 9110 ignores the header
+    return first, last
+
+
+def _unsatisfiable(size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"The range is outside the file's {size} bytes", Content_Range=f"bytes */{size}"
+    )
 
 
 def _headers(record: FileRecord, inline_requested: bool) -> dict[str, str]:
@@ -85,7 +141,7 @@ SpanPicker = Callable[[FileRecord], tuple[int, int] | None]
 
 
 def send_file(service: FileService, owner: str, file_id: str, request: Request) -> Response:
-    """GET/HEAD of a file, as SPEC §1 describes."""
+    """GET/HEAD of a file: streamed, with ranges and conditional requests."""
     record = service.get(owner, file_id, counts=False)
     return serve(record, lambda pick: service.download(owner, file_id, pick, record), request)
 
@@ -125,3 +181,8 @@ def serve(
     response.headers["Content-Type"] = record.file_type
     response.headers["Content-Length"] = str(length)
     return response
+
+
+def content_headers(record: FileRecord, request: Request) -> dict[str, str]:
+    """The headers that go with ``record``'s content, streamed or from storage."""
+    return _headers(record, request.args.get("disposition") == "inline")

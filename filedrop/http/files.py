@@ -1,4 +1,4 @@
-"""The /files endpoints of SPEC §1, with issue 5's folders, expiry, copy and batches."""
+"""The /files endpoints, with folders, expiry, copy and batches."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Request, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
@@ -18,18 +20,42 @@ from ..folders import validate_folder
 from ..service import FileService, Placement
 from ..storage.metadata import FileRecord, ListCursor
 from ..validation import bool_param, header_file_name, int_param, validate_file_name
-from .bodies import MultipartBody, RawBody, RequestBody
+from .bodies import (
+    MULTIPART,
+    BodyKind,
+    MultipartBody,
+    RawBody,
+    RequestBody,
+    body_kind,
+    has_body,
+    read_form_fields,
+)
 from .context import current_owner, current_user, get_folders, get_service, get_settings
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
+from .redirects import redirect_to_storage
 from .scope import check_placement, scoped_listing
 
 bp = Blueprint("files", __name__)
 
+
+class FileIdConverter(BaseConverter):
+    """A file id in a path: any segment but the names of the collection's own actions,
+    so ``GET /files/upload`` is ``405`` with ``Allow: POST``, not a missing file."""
+
+    regex = r"(?!(?:upload|delete)$)[^/]+"
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    """Runs before the routes below are added: Flask replays a blueprint in order."""
+    state.app.url_map.converters["file_id"] = FileIdConverter
+
+
 # A multipart body carries a little more than the file: boundaries, headers, fields.
 _MULTIPART_OVERHEAD = 1024 * 1024
 MAX_BATCH_DELETE = 1000
-# Where a file goes (issue 5): form fields, query parameters or JSON keys alike.
+# Where a file goes: form fields, query parameters or JSON keys alike.
 _PLACEMENT_KEYS = ("folder", "on_conflict", "expires_in", "expires_at")
 
 
@@ -38,12 +64,13 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
     digests = _digests(request)
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=False)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if not form.find_file():
             raise NoFile("The form has no 'file' part")
         return _upload_form(service, form, digests)
-    if not _has_body(request):
+    if kind is BodyKind.EMPTY:
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
     where = _placement(request.args, new_file=True)  # refused before the body is read
@@ -122,13 +149,19 @@ def _placement(*sources: Mapping[str, Any], new_file: bool = False) -> Placement
 
 
 def _error_item(exc: FileDropError) -> dict[str, Any]:
-    """The SPEC §2 error object, for one entry of a batch result."""
+    """The JSON error object, for one entry of a batch result."""
     return {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")}
 
 
-@bp.route("/files/<file_id>", methods=["GET", "HEAD"])
+@bp.route("/files/<file_id:file_id>", methods=["GET", "HEAD"])
 def download(file_id: str) -> Response:
-    return send_file(get_service(), current_owner(), file_id, request)
+    service, owner = get_service(), current_owner()
+    redirected = redirect_to_storage(
+        request, lambda expires_s, headers: service.download_url(owner, file_id, expires_s, headers)
+    )
+    if redirected is not None:
+        return redirected
+    return send_file(service, owner, file_id, request)
 
 
 @bp.get("/files/<file_id>/metadata")
@@ -136,7 +169,7 @@ def metadata(file_id: str) -> Response:
     return jsonify(get_service().get(current_owner(), file_id).public())
 
 
-@bp.put("/files/<file_id>")
+@bp.put("/files/<file_id:file_id>")
 def update(file_id: str) -> Response:
     service = get_service()
     _refuse_oversized(request, service.max_file_size)
@@ -145,7 +178,8 @@ def update(file_id: str) -> Response:
     where = Placement()
     # A form's fields may follow its file: then they are read once the content is.
     form_placement: Callable[[], Placement] | None = None
-    if request.mimetype == "multipart/form-data":
+    kind = body_kind(request, instructions=True)
+    if kind is BodyKind.MULTIPART:
         form = _multipart(request)
         if form.find_file():
             incoming = form
@@ -153,9 +187,13 @@ def update(file_id: str) -> Response:
         else:
             new_name = form.fields.get("file_name")
             where = _placement(form.fields, request.args)
-    elif request.mimetype == "application/json":
+    elif kind is BodyKind.FIELDS:
+        fields = read_form_fields(request, allowed={"file_name", *_PLACEMENT_KEYS})
+        new_name = fields.get("file_name")
+        where = _placement(fields, request.args)
+    elif kind is BodyKind.JSON:
         new_name, where = _json_update(request)
-    elif _has_body(request):
+    elif kind is BodyKind.CONTENT:
         incoming = _raw(request, require_name=False)
         where = _placement(request.args)
     else:
@@ -212,7 +250,7 @@ def delete_many() -> tuple[Response, int]:
     return jsonify({"files": items}), status
 
 
-@bp.delete("/files/<file_id>")
+@bp.delete("/files/<file_id:file_id>")
 def delete(file_id: str) -> Response:
     if_match = header_etags(request, "If-Match")
     get_service().delete(current_owner(), file_id, if_match)
@@ -248,15 +286,9 @@ def _refuse_oversized(req: Request, limit: int) -> None:
     length = req.content_length
     if length is None:
         return
-    allowance = _MULTIPART_OVERHEAD if req.mimetype == "multipart/form-data" else 0
+    allowance = _MULTIPART_OVERHEAD if req.mimetype == MULTIPART else 0
     if length > limit + allowance:
         raise FileTooLarge(f"The file is larger than the limit of {limit} bytes")
-
-
-def _has_body(req: Request) -> bool:
-    if req.content_length is not None:
-        return req.content_length > 0
-    return "chunked" in req.headers.get("Transfer-Encoding", "").lower()
 
 
 def _multipart(req: Request) -> MultipartBody:
@@ -304,7 +336,7 @@ def _string_or_none(body: Mapping[str, Any], key: str) -> str | None:
 
 def _optional_json(allowed: set[str]) -> dict[str, Any]:
     """A JSON object body, or {} when there is no body at all."""
-    return read_json_object(allowed=allowed) if _has_body(request) else {}
+    return read_json_object(allowed=allowed) if has_body(request) else {}
 
 
 def _digests(req: Request) -> ExpectedDigests:

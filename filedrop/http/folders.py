@@ -1,4 +1,4 @@
-"""The /folders endpoints (issue 5): create an empty folder, delete one."""
+"""The /folders endpoints: create an empty folder, delete one."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidRequest
 from ..validation import bool_param
+from .bodies import has_body
 from .context import current_owner, get_folders
 from .jsonbody import read_json_object
 
@@ -14,8 +15,14 @@ bp = Blueprint("folders", __name__)
 
 @bp.post("/folders")
 def create_folder() -> tuple[Response, int]:
-    body = read_json_object(allowed={"path"})
-    folder, created = get_folders().create(current_owner(), body.get("path"))
+    """The path comes as ``?path=`` (like DELETE) or as JSON ``{"path": …}``."""
+    path = request.args.get("path")
+    if path is None:
+        example = '{"path": "/projects/q3"} (or no body and ?path=/projects/q3)'
+        path = read_json_object(allowed={"path"}, example=example).get("path")
+    elif has_body(request):
+        raise InvalidRequest("Name the folder once: ?path= or a JSON body, not both")
+    folder, created = get_folders().create(current_owner(), path)
     return jsonify({"folder": folder.public(), "created": created}), 201 if created else 200
 
 

@@ -13,8 +13,13 @@ from .bodies import RequestBody
 MAX_JSON_BYTES = 64 * 1024
 
 
-def read_json_object(allowed: set[str]) -> dict[str, Any]:
-    """The request's JSON object body, bounded in size, with only ``allowed`` keys."""
+def read_json_object(allowed: set[str], example: str | None = None) -> dict[str, Any]:
+    """The request's JSON object body, bounded in size, with only ``allowed`` keys.
+
+    ``example``, a body this endpoint takes, ends the message when the body is not
+    a JSON object, so a client learns what to send instead.
+    """
+    expected = f": send a JSON object such as {example}" if example else ""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise InvalidRequest("The JSON body is too large")
     raw = RequestBody.of(request).read(MAX_JSON_BYTES + 1)
@@ -24,9 +29,9 @@ def read_json_object(allowed: set[str]) -> dict[str, Any]:
         body = json.loads(raw)
     # RecursionError: "[[[[…" nested deeper than json can follow fits well within the limit.
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("The body is not valid JSON") from None
+        raise InvalidRequest(f"The body is not valid JSON{expected}") from None
     if not isinstance(body, dict):
-        raise InvalidRequest("The JSON body must be an object")
+        raise InvalidRequest(f"The JSON body must be an object{expected}")
     unknown = set(body) - allowed
     if unknown:
         raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}")

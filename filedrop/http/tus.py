@@ -4,7 +4,7 @@
 Extensions: creation, creation-with-upload, termination, expiration and
 checksum (sha1, md5, sha256, sha512). ``GET /uploads/{id}`` (not part of tus)
 shows the upload as JSON, with its ``file_id`` once complete. Authenticated and
-rate limited like every route; errors are SPEC §2 JSON (no body on HEAD).
+rate limited like every route; errors are the API's JSON (no body on HEAD).
 """
 
 from __future__ import annotations
@@ -37,12 +37,11 @@ from ..uploads import (
     public_status,
 )
 from ..validation import declared_media_type, validate_file_name
-from .bodies import RequestBody
+from .bodies import OFFSET_STREAM, RequestBody, has_body
 from .context import current_owner, get_settings, get_uploads
 
 bp = Blueprint("tus", __name__)
 
-OFFSET_STREAM = "application/offset+octet-stream"
 MAX_METADATA_CHARS = 8 * 1024
 _MAX_DIGITS = 19  # an int64, as S3 and our stores count bytes
 
@@ -93,7 +92,7 @@ def create() -> tuple[Response, int, dict[str, str]]:
     body: Body | None = None
     if request.mimetype == OFFSET_STREAM:
         body = _body()
-    elif _has_body():
+    elif has_body(request):
         raise UnsupportedMediaType(f"A creation body must be {OFFSET_STREAM}")
     record = get_uploads().create(current_owner(), new, body)
     headers = _progress_headers(record)
@@ -157,12 +156,6 @@ def _int_header(name: str) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > _MAX_DIGITS:
         raise InvalidRequest(f"{name} must be a non-negative integer")
     return int(value)
-
-
-def _has_body() -> bool:
-    if request.content_length is not None:
-        return request.content_length > 0
-    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 def _body() -> Body:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -83,6 +83,16 @@ class BlobStore(Protocol):
         """Keys of unfinished uploads started before ``older_than``; abort them unless dry.
 
         Uploads to a key in ``keep`` (resumable uploads still alive) are left alone.
+        """
+
+    def presigned_get_url(
+        self, key: str, expires_s: int, response_headers: Mapping[str, str]
+    ) -> str | None:
+        """A URL that GETs the object straight from storage for ``expires_s`` seconds,
+        answering with ``response_headers`` (Content-Type, Content-Disposition and
+        Cache-Control only). Range and conditional requests work against it.
+
+        None when this store cannot hand out such URLs: the caller serves the bytes.
         """
 
     def ensure_bucket(self) -> bool:

@@ -19,7 +19,7 @@ import re
 import secrets
 import shutil
 import stat as stat_mod
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -368,6 +368,11 @@ class LocalBlobStore:
         return stale
 
     # -- the container ----------------------------------------------------------
+
+    def presigned_get_url(
+        self, key: str, expires_s: int, response_headers: Mapping[str, str]
+    ) -> str | None:
+        return None  # files on this machine's disk have no address of their own
 
     def ensure_bucket(self) -> bool:
         with _os_errors("create the data directory"):

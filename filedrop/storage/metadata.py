@@ -16,7 +16,7 @@ def utcnow() -> datetime:
 
 
 def iso_ms(moment: datetime) -> str:
-    """ISO 8601 with milliseconds and ``Z`` (SPEC §1)."""
+    """ISO 8601 with milliseconds and ``Z``, as the API shows times."""
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )

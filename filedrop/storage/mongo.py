@@ -239,7 +239,7 @@ class MongoMetadataStore:
         self._parts: Collection[Any] = db["s3_parts"]
         self._limits: Collection[Any] = db["rate_limits"]
         self._uploads: Collection[Any] = db["uploads"]
-        # Issue 5. Download counts live apart from the file records (see record_access).
+        # Download counts live apart from the file records (see record_access).
         self._access: Collection[Any] = db["file_access"]
         self._folders: Collection[Any] = db["folders"]
         self._links: Collection[Any] = db["links"]
@@ -615,7 +615,7 @@ class MongoMetadataStore:
             for doc in self._uploads.find(query):
                 yield _upload_from_doc(doc)
 
-    # -- folders and share links (issue 5) ---------------------------------------
+    # -- folders and share links -----------------------------------------------
 
     def create_folder(self, owner: str, path: str, at: datetime) -> bool:
         doc = {"_id": f"{owner}:{path}", "owner": owner, "path": path, "created_at": at}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,6 +20,12 @@ from .blobs import BlobInfo, BlobNotFound
 log = logging.getLogger("filedrop.s3")
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
+# The response headers a presigned GET may set, and the query parameters that set them.
+_RESPONSE_HEADER_PARAMS = {
+    "content-type": "ResponseContentType",
+    "content-disposition": "ResponseContentDisposition",
+    "cache-control": "ResponseCacheControl",
+}
 
 
 @contextmanager
@@ -64,8 +70,11 @@ class S3BlobStore:
         part_size: int = 8 * 1024**2,
         concurrency: int = 4,
         chunk_size: int = 1024**2,
+        presign_client: Any = None,
     ) -> None:
         self._s3 = client
+        # Signs URLs for clients, with the address they reach storage at.
+        self._presign = presign_client or client
         self._bucket = bucket
         self._part_size = max(part_size, 5 * 1024**2)  # S3's minimum for all but the last part
         self._concurrency = max(1, concurrency)
@@ -81,8 +90,11 @@ class S3BlobStore:
         bucket: str,
         timeout_s: float = 5.0,
         max_pool: int = 32,
+        public_endpoint_url: str = "",
         **kwargs: Any,
     ) -> S3BlobStore:
+        """``public_endpoint_url``: where clients reach storage, for presigned URLs,
+        when it differs from ``endpoint_url`` (e.g. a container name inside compose)."""
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
@@ -94,14 +106,16 @@ class S3BlobStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url or None,
+        session = boto3.session.Session(
             aws_access_key_id=access_key or None,
             aws_secret_access_key=secret_key or None,
             region_name=region,
-            config=config,
         )
+        client = session.client("s3", endpoint_url=endpoint_url or None, config=config)
+        if public_endpoint_url and public_endpoint_url != endpoint_url:
+            kwargs["presign_client"] = session.client(
+                "s3", endpoint_url=public_endpoint_url, config=config
+            )
         # botocore sends "Expect: 100-continue" with every body. SeaweedFS and MinIO can
         # answer it in a way that leaves a stray response on the kept-alive connection;
         # the next call then hangs for the whole read timeout (boto3 #3757, botocore
@@ -256,6 +270,19 @@ class S3BlobStore:
                         if not dry_run:
                             self._abort(upload["Key"], upload["UploadId"])
         return stale
+
+    def presigned_get_url(
+        self, key: str, expires_s: int, response_headers: Mapping[str, str]
+    ) -> str:
+        params = {"Bucket": self._bucket, "Key": key}
+        for name, value in response_headers.items():
+            params[_RESPONSE_HEADER_PARAMS[name.lower()]] = value
+        # Signing is local: no request to storage, so nothing here can time out.
+        with _s3_errors("sign a download URL"):
+            url: str = self._presign.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires_s
+            )
+        return url
 
     def ensure_bucket(self) -> bool:
         with _s3_errors("create the bucket"):

@@ -203,7 +203,7 @@ def _stored(column: str, value: Any) -> Any:
     return value
 
 
-# Issue 5. Columns added to ``files`` after its first release: old database files
+# Columns added to ``files`` after its first release: old database files
 # and new ones get them the same way, at startup.
 _ADDED_FILE_COLUMNS = (
     ("folder", "TEXT NOT NULL DEFAULT '/'"),
@@ -318,7 +318,7 @@ _LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
 
 
 def _upgrade_schema(conn: sqlite3.Connection) -> None:
-    """Add issue 5's columns, indexes and tables (inside the schema transaction)."""
+    """Add the folder, expiry and link columns, indexes and tables (in the schema transaction)."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
     for column, declaration in _ADDED_FILE_COLUMNS:
         if column not in present:
@@ -872,7 +872,7 @@ class SqliteMetadataStore:
                 return
             last = rows[-1][0]
 
-    # -- FolderStore and LinkStore (issue 5) ------------------------------------------
+    # -- FolderStore and LinkStore --------------------------------------------------
 
     def create_folder(self, owner: str, path: str, at: datetime) -> bool:
         with self._write("create a folder") as conn:
