@@ -62,6 +62,8 @@ TIMEOUT_S = 600.0  # any single socket operation
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 WARM_UP_SIZE = 24 * MiB  # several S3 parts: the multipart path is warm too
+WARM_UP_OPS = 64  # small-file requests of each kind before the first measurement
+TARGET_OPS, TARGET_SECONDS = 20000, 10.0  # --targets: each measurement ends at 10 s
 TUS_VERSION = "1.0.0"
 TUS_OFFSET_STREAM = "application/offset+octet-stream"
 _TUS = {"Tus-Resumable": TUS_VERSION}
@@ -946,79 +948,158 @@ def delete_files(fd: FileDrop, file_ids: list[str]) -> None:
         print(f"  cleanup: {len(failed)} of {len(file_ids)} deletes failed, e.g. {failed[0][:200]}")
 
 
+SMALL_OPS = ("upload", "download", "metadata")
+
+
 def bench_small(
-    args: argparse.Namespace, fd: FileDrop, s3: Any, meter: CpuMeter, res: Results
+    args: argparse.Namespace,
+    instances: list[Instance],
+    s3: Any,
+    res: Results,
+    where: str = "",
 ) -> None:
+    """4 KiB uploads, downloads and metadata reads on each instance (this tree first,
+    then --baseline-ref's, if any), each beside boto3's put, get and head unless ``s3``
+    is None. ``where`` tells the rows of a second deployment apart (", embedded")."""
     size = args.small_size
     payload = os.urandom(size)
     label = f"{size / 1024:g} KiB"
-    print(f"\nsmall files: {label}, at most {args.small_ops} ops or {args.small_seconds:g} s each")
+    print(
+        f"\nsmall files{where}: {label}, at most {args.small_ops} ops or"
+        f" {args.small_seconds:g} s each, on {', '.join(i.label for i in instances)}"
+    )
     prefix = f"bench/small-{uuid.uuid4().hex[:8]}"
-    fd_ids: list[str] = []
     s3_keys: list[str] = []
-    fd_lock = threading.Lock()
+    made: dict[str, list[str]] = {instance.label: [] for instance in instances}
+    lock = threading.Lock()
 
-    def fd_put(i: int) -> None:
-        file_id = fd.upload(f"small-{i}.bin", payload)
-        with fd_lock:
-            fd_ids.append(file_id)
+    def fd_ops(instance: Instance) -> dict[str, Callable[[int], None]]:
+        fd, ids = instance.fd, made[instance.label]
+
+        def put(i: int) -> None:
+            file_id = fd.upload(f"small-{i}.bin", payload)
+            with lock:
+                ids.append(file_id)
+
+        def get(i: int) -> None:
+            if len(fd.download(random.choice(ids))) != size:
+                raise RuntimeError("short download")
+
+        def meta(i: int) -> None:
+            # "metadata" isolates the database: GET /files/{id}/metadata vs S3 HEAD Object.
+            fd.metadata(random.choice(ids))
+
+        return {"upload": put, "download": get, "metadata": meta}
 
     def s3_put(i: int) -> None:
         key = f"{prefix}/{uuid.uuid4().hex}"
         s3.put_object(Bucket=args.bucket, Key=key, Body=payload)
         s3_keys.append(key)
 
-    def fd_get(i: int) -> None:
-        if len(fd.download(random.choice(fd_ids))) != size:
-            raise RuntimeError("short download")
-
     def s3_get(i: int) -> None:
         key = random.choice(s3_keys)
         if len(s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()) != size:
             raise RuntimeError("short download")
 
-    def fd_meta(i: int) -> None:
-        status, text = fd.request("GET", f"/files/{random.choice(fd_ids)}/metadata")
-        if status != 200:
-            raise RuntimeError(f"metadata failed: {status} {text[:300]!r}")
-
     def s3_head(i: int) -> None:
         s3.head_object(Bucket=args.bucket, Key=random.choice(s3_keys))
 
-    # "metadata" isolates the database: GET /files/{id}/metadata vs S3 HEAD Object.
-    for name, fd_op, s3_op in (
-        ("upload", fd_put, s3_put),
-        ("download", fd_get, s3_get),
-        ("metadata", fd_meta, s3_head),
-    ):
+    ours = [fd_ops(instance) for instance in instances]
+    direct: dict[str, Callable[[int], None]] = {
+        "upload": s3_put,
+        "download": s3_get,
+        "metadata": s3_head,
+    }
+    # Warm-up, not measured: every worker makes its connections and loads what it loads
+    # lazily (botocore's models, its first SQLite connection) before the clock starts.
+    sides = [*ours, direct] if s3 is not None else ours
+    for ops in sides:
+        for name in SMALL_OPS:
+            run_load(ops[name], max(args.clients), WARM_UP_OPS, args.small_seconds)
+    turn = 0
+    for name in SMALL_OPS:
         for clients in args.clients:
-            mine = measured(meter, fd_op, clients, args.small_ops, args.small_seconds)
-            theirs = measured(meter, s3_op, clients, args.small_ops, args.small_seconds)
-            res.add(
-                metric=f"{label} {name}, {clients} clients (req/s)",
-                filedrop=round(mine["rps"], 1),
-                boto3=round(theirs["rps"], 1),
-                ratio=mine["rps"] / theirs["rps"],
-                note=f"{mine['ops']} vs {theirs['ops']} ops; FILE DROP holds {len(fd_ids)} files",
-            )
-            res.add(
-                metric=f"{label} {name}, {clients} clients p50/p99 (ms)",
-                filedrop=f"{mine['p50_ms']:.1f}/{mine['p99_ms']:.1f}",
-                boto3=f"{theirs['p50_ms']:.1f}/{theirs['p99_ms']:.1f}",
-            )
-            # boto3's side: only the S3 server and this process work for it.
-            direct = {k: v for k, v in theirs["cpu_ms"].items() if k in (args.s3_server, "client")}
-            res.add(
-                metric=f"{label} {name}, {clients} clients CPU/request (ms)",
-                filedrop=round(sum(mine["cpu_ms"].values()), 2),
-                boto3=round(sum(direct.values()), 2),
-                note=f"FILE DROP: {cpu_text(mine['cpu_ms'])}; boto3: {cpu_text(direct)}",
-            )
+            # Who goes first alternates, so a busy moment on the machine hits both trees.
+            order = list(range(len(instances)))[:: -1 if turn % 2 else 1]
+            turn += 1
+            results: dict[int, dict[str, Any]] = {}
+            for index in order:
+                op = ours[index][name]
+                meter = instances[index].meter
+                results[index] = measured(meter, op, clients, args.small_ops, args.small_seconds)
+            theirs = None
+            if s3 is not None:
+                meter = instances[0].meter
+                theirs = measured(meter, direct[name], clients, args.small_ops, args.small_seconds)
+            small_rows(args, res, f"{label} {name}, {clients} clients{where}", results, theirs)
+            if name == "upload":
+                held = ", ".join(f"{i.label} {len(made[i.label])}" for i in instances)
+                print(f"  files held: {held}", flush=True)
     if not args.keep_files:
-        delete_files(fd, fd_ids)
-        for start in range(0, len(s3_keys), 1000):
+        for instance in instances:
+            delete_files(instance.fd, made[instance.label])
+        for start in range(0, len(s3_keys) if s3 is not None else 0, 1000):
             objects = [{"Key": k} for k in s3_keys[start : start + 1000]]
             s3.delete_objects(Bucket=args.bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+def small_rows(
+    args: argparse.Namespace,
+    res: Results,
+    what: str,
+    results: dict[int, dict[str, Any]],
+    theirs: dict[str, Any] | None,
+) -> None:
+    """The rows of one small-file measurement: this tree (``results[0]``), boto3's figure
+    beside it when measured, and the baseline's (``results[1]``) with the ratio to it."""
+    mine, base = results[0], results.get(1)
+
+    def compared(value: float, base_value: float | None, unit: str) -> tuple[dict[str, Any], str]:
+        if base_value is None:
+            return {}, ""
+        ratio = value / base_value if base_value else float("nan")
+        fields = {"baseline": round(base_value, 2), "vs_baseline": round(ratio, 3)}
+        ref = args.baseline_ref
+        return fields, f"baseline {ref}: {base_value:.2f}{unit}, this tree {ratio:.2f}x"
+
+    fields, vs = compared(mine["rps"], base["rps"] if base else None, " req/s")
+    res.add(
+        metric=f"{what} (req/s)",
+        filedrop=round(mine["rps"], 1),
+        boto3=round(theirs["rps"], 1) if theirs else "",
+        ratio=mine["rps"] / theirs["rps"] if theirs else None,
+        note="; ".join(
+            x for x in (f"{mine['ops']} ops" + (f" vs {theirs['ops']}" if theirs else ""), vs) if x
+        ),
+        **fields,
+    )
+    res.add(
+        metric=f"{what} p50/p99 (ms)",
+        filedrop=f"{mine['p50_ms']:.1f}/{mine['p99_ms']:.1f}",
+        boto3=f"{theirs['p50_ms']:.1f}/{theirs['p99_ms']:.1f}" if theirs else "",
+        note=f"baseline {args.baseline_ref}: {base['p50_ms']:.1f}/{base['p99_ms']:.1f}"
+        if base
+        else "",
+    )
+    # boto3's side: only the S3 server and this process work for it.
+    direct = {
+        k: v for k, v in (theirs or {}).get("cpu_ms", {}).items() if k in (args.s3_server, "client")
+    }
+    total = sum(mine["cpu_ms"].values())
+    fields, vs = compared(total, sum(base["cpu_ms"].values()) if base else None, " ms")
+    note = f"FILE DROP: {cpu_text(mine['cpu_ms'])}"
+    note += f"; baseline: {cpu_text(base['cpu_ms'])}" if base else ""
+    note += f"; boto3: {cpu_text(direct)}" if theirs else ""
+    res.add(
+        metric=f"{what} CPU/request (ms)",
+        filedrop=round(total, 2),
+        boto3=round(sum(direct.values()), 2) if theirs else "",
+        note=note,
+        **fields,
+    )
+    worker = mine["cpu_ms"].get("worker", 0.0)
+    fields, vs = compared(worker, base["cpu_ms"].get("worker", 0.0) if base else None, " ms")
+    res.add(metric=f"{what} worker CPU/request (ms)", filedrop=round(worker, 2), note=vs, **fields)
 
 
 def fill_for_listing(fd: FileDrop, count: int, max_s: float) -> list[str]:
@@ -1093,7 +1174,7 @@ def bench_listing_embedded(args: argparse.Namespace, started: Started, res: Resu
         args,
         res,
         args.list_embedded_url,
-        lambda: start_embedded(args, started),
+        lambda: this_embedded(args, started)[0],
         f"list {count} files, limit={limit}, embedded SQLite",
     )
     if url is None:
@@ -1124,20 +1205,32 @@ class Started:
     db_server: Any = None
     gunicorn: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
-    embedded: subprocess.Popen[bytes] | None = None  # --list-embedded's gunicorn
-    embedded_dir: Path | None = None  # its DATA_DIR, removed at the end
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)  # more gunicorns
+    data_dirs: list[Path] = field(default_factory=list)  # embedded DATA_DIRs, removed at the end
+    worktree: Path | None = None  # --baseline-ref's checkout, removed at the end
+    embedded: tuple[str, list[int]] | None = None  # this tree in embedded mode: URL, pids
     app_env: dict[str, str] = field(default_factory=dict)  # the first gunicorn's environment
-    replica: subprocess.Popen[bytes] | None = None  # a second instance on the same servers
 
     def close(self) -> None:
-        for process in (self.replica, self.embedded, self.gunicorn):
+        for process in [*self.others, self.gunicorn]:
             if process is not None:
                 stop_group(process)
-        if self.embedded_dir is not None:
-            shutil.rmtree(self.embedded_dir, ignore_errors=True)
+        for data_dir in self.data_dirs:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        if self.worktree is not None:
+            remove_worktree(self.worktree)
         for server in (self.s3_server, self.db_server):
             if server is not None:
                 server.close()
+
+
+@dataclass
+class Instance:
+    """One running FILE DROP the small-file section measures, and the pids of its stack."""
+
+    label: str
+    fd: FileDrop
+    meter: CpuMeter
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -1178,10 +1271,25 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
 
     port = servers.free_ports(1)[0]
     args.url = f"http://127.0.0.1:{port}"
+    admin_token = secrets.token_urlsafe(24)
+    env = server_env(args, started, "filedrop_bench", admin_token)
+    started.app_env = env
+    started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
+    started.gunicorn = launch_gunicorn(args, args.app_dir, port, env, started.log_path)
+    args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
+    made = new_user(args.url, admin_token, name="bench")
+    args.api_key = made["api_key"]
+    args.fd_s3_key, args.fd_s3_secret = made["access_key_id"], made["secret_access_key"]
+
+
+def server_env(
+    args: argparse.Namespace, started: Started, database: str, admin_token: str
+) -> dict[str, str]:
+    """The environment of a server-mode gunicorn on the started S3 and FerretDB."""
     env = kept_env()
     env.update(
         MONGO_URI=started.db_server.uri,
-        MONGO_DB="filedrop_bench",
+        MONGO_DB=database,
         S3_ENDPOINT_URL=args.s3_endpoint,
         S3_ACCESS_KEY_ID=args.s3_key,
         S3_SECRET_ACCESS_KEY=args.s3_secret,
@@ -1191,7 +1299,6 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
     )
     # As deployed: API keys on, so every request is authenticated and counted against
     # the rate limit (a limit too high to refuse the bench, but still counted).
-    admin_token = secrets.token_urlsafe(24)
     env.update(
         FILEDROP_AUTH="enabled",
         FILEDROP_ADMIN_TOKEN=admin_token,
@@ -1201,36 +1308,83 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
     # GET /files/{id} answers 307 to S3 (the redirect section); the others send ?redirect=0.
     env.update(DOWNLOAD_REDIRECT="presigned")
     env.update(app_env(args))
-    started.app_env = env
-    started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
-    started.gunicorn = launch_gunicorn(args, port, env, started.log_path)
-    args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
-    made = new_user(args.url, admin_token, name="bench")
-    args.api_key = made["api_key"]
-    args.fd_s3_key, args.fd_s3_secret = made["access_key_id"], made["secret_access_key"]
+    return env
 
 
-def start_embedded(args: argparse.Namespace, started: Started) -> str:
-    """A second gunicorn like the first (app dir, flags, --app-env) in embedded mode:
-    SQLite and files under a DATA_DIR in the run's temp dir, no MongoDB, no S3. Its URL."""
+def start_baseline(args: argparse.Namespace, started: Started) -> tuple[str, str, list[int]]:
+    """--baseline-ref checked out (a git worktree in the run's temp dir) and served by a
+    gunicorn like this tree's, on the same S3 and FerretDB (its own database): its URL,
+    a user's key and the worker pids."""
+    from scripts.stack import create_user
+    from tests import servers
+
+    if started.log_path is None or started.db_server is None:
+        raise RuntimeError("start the other servers first")
+    run_dir = started.log_path.parent
+    started.worktree = add_worktree(args.baseline_ref, run_dir / "baseline")
+    admin_token = secrets.token_urlsafe(24)
+    env = server_env(args, started, "filedrop_bench_baseline", admin_token)
+    port = servers.free_ports(1)[0]
+    url = f"http://127.0.0.1:{port}"
+    log_path = run_dir / "gunicorn-baseline.log"
+    process = launch_gunicorn(args, str(started.worktree), port, env, log_path)
+    started.others.append(process)
+    pids = wait_ready(url, process, args.workers, log_path)
+    return url, create_user(url, admin_token, name="bench"), [process.pid, *pids]
+
+
+def add_worktree(ref: str, path: Path) -> Path:
+    """A detached checkout of ``ref`` at ``path`` (git worktree: no clone, no network)."""
+    print(f"checking out {ref} at {path} (baseline)", flush=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(path), ref],
+        check=True,
+    )
+    return path
+
+
+def remove_worktree(path: Path) -> None:
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_embedded(
+    args: argparse.Namespace, started: Started, app_dir: str, name: str = "embedded"
+) -> tuple[str, list[int]]:
+    """A gunicorn like the first (flags, --app-env) on ``app_dir`` in embedded mode:
+    SQLite and files under a DATA_DIR in the run's temp dir, no MongoDB, no S3. Its URL
+    and pids (master first)."""
     from tests import servers
 
     if started.log_path is None:
         raise RuntimeError("start the other servers first")
     run_dir = started.log_path.parent
-    started.embedded_dir = Path(tempfile.mkdtemp(prefix="embedded-data-", dir=run_dir))
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{name}-data-", dir=run_dir))
+    started.data_dirs.append(data_dir)
     env = kept_env()
     env.update(FILEDROP_AUTH="disabled", LOG_LEVEL="WARNING")
     env.update(app_env(args))
     env = {k: v for k, v in env.items() if not k.startswith(("MONGO_", "S3_", "AWS_"))}
     # Empty rather than absent: a .env in the app dir must not bring them back.
-    env.update(MONGO_URI="", S3_ENDPOINT_URL="", DATA_DIR=str(started.embedded_dir))
+    env.update(MONGO_URI="", S3_ENDPOINT_URL="", DATA_DIR=str(data_dir))
     port = servers.free_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
-    log_path = run_dir / "gunicorn-embedded.log"
-    started.embedded = launch_gunicorn(args, port, env, log_path)
-    wait_ready(url, started.embedded, args.workers, log_path)
-    return url
+    log_path = run_dir / f"gunicorn-{name}.log"
+    process = launch_gunicorn(args, app_dir, port, env, log_path)
+    started.others.append(process)
+    pids = wait_ready(url, process, args.workers, log_path)
+    return url, [process.pid, *pids]
+
+
+def this_embedded(args: argparse.Namespace, started: Started) -> tuple[str, list[int]]:
+    """This tree in embedded mode (URL, pids): started on first use, shared by sections."""
+    if started.embedded is None:
+        started.embedded = start_embedded(args, started, args.app_dir)
+    return started.embedded
 
 
 def start_replica(args: argparse.Namespace, started: Started) -> str:
@@ -1243,8 +1397,9 @@ def start_replica(args: argparse.Namespace, started: Started) -> str:
     port = servers.free_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
     log_path = started.log_path.parent / "gunicorn-replica.log"
-    started.replica = launch_gunicorn(args, port, started.app_env, log_path)
-    wait_ready(url, started.replica, args.workers, log_path)
+    process = launch_gunicorn(args, args.app_dir, port, started.app_env, log_path)
+    started.others.append(process)
+    wait_ready(url, process, args.workers, log_path)
     return url
 
 
@@ -1260,19 +1415,19 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def launch_gunicorn(
-    args: argparse.Namespace, port: int, env: dict[str, str], log_path: Path
+    args: argparse.Namespace, app_dir: str, port: int, env: dict[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
     """gunicorn on 127.0.0.1:``port`` in its own process group, output to ``log_path``."""
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
     command += ["-w", str(args.workers), "--threads", str(args.threads)]
     command += ["-k", args.worker_class, "--timeout", "600", "--no-control-socket"]
     command += [*args.gunicorn_arg, "app:app"]
-    print(f"starting {' '.join(command[1:])} in {args.app_dir}", flush=True)
+    print(f"starting {' '.join(command[1:])} in {app_dir}", flush=True)
     print(f"gunicorn log: {log_path} (kept)", flush=True)
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             command,
-            cwd=args.app_dir,
+            cwd=app_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -1402,9 +1557,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a second running instance on the same servers, same key (not with\n"
         "--start-servers, which starts one)",
     )
+    what.add_argument(
+        "--small-embedded",
+        action="store_true",
+        help="the small-file rows also on an embedded-mode FILE DROP (needs --start-servers)",
+    )
+    what.add_argument(
+        "--baseline-ref",
+        metavar="REV",
+        help="also measure the small files on a checkout of git revision REV, on the same\n"
+        "servers in the same run: both figures and their ratio (needs --start-servers)",
+    )
+    what.add_argument(
+        "--targets",
+        action="store_true",
+        help="just the rows of the per-request targets: --start-servers --only small\n"
+        f"--clients 16 --small-embedded --small-ops {TARGET_OPS} --small-seconds"
+        f" {TARGET_SECONDS:g}\n(add --baseline-ref REV to compare)",
+    )
     what.add_argument("--keep-files", action="store_true", help="do not delete what was made")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
+    if args.targets:
+        args.start_servers, args.only, args.clients = True, ["small"], [16]
+        args.small_embedded, args.small_ops, args.small_seconds = True, TARGET_OPS, TARGET_SECONDS
+    if (args.baseline_ref or args.small_embedded) and not args.start_servers:
+        p.error("--baseline-ref and --small-embedded need --start-servers")
     if not args.start_servers and not (args.s3_endpoint and args.s3_key and args.s3_secret):
         p.error("give --s3-endpoint, --s3-key and --s3-secret, or --start-servers")
     if args.tus_chunk < 1:
@@ -1417,18 +1595,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def stack_meter(args: argparse.Namespace, started: Started) -> CpuMeter:
+def stack_meter(
+    args: argparse.Namespace, started: Started, gunicorn: list[int] | None = None
+) -> CpuMeter:
     """The started servers' processes, or just the given workers (or none) without
-    --start-servers: parts of the stack this machine can't see are left out."""
+    --start-servers: parts of the stack this machine can't see are left out.
+    ``gunicorn``: another app's master and workers, on the same servers."""
     workers = list(args.worker_pid or [])
     if started.gunicorn is not None:
         workers.append(started.gunicorn.pid)  # the master, which also wakes up
+    if gunicorn is not None:
+        workers = gunicorn
     parts = {"worker": workers}
     if started.db_server is not None:
         parts["FerretDB"] = [started.db_server.pid]
     if started.s3_server is not None:
         parts[args.s3_server] = [started.s3_server.pid]
     return CpuMeter(parts)
+
+
+def bench_small_everywhere(
+    args: argparse.Namespace, started: Started, fd: FileDrop, s3: Any, res: Results
+) -> None:
+    """The small-file rows on this tree (and --baseline-ref's), then in embedded mode."""
+    instances = [Instance("this tree", fd, stack_meter(args, started))]
+    if args.baseline_ref:
+        url, key, pids = start_baseline(args, started)
+        instances.append(Instance("baseline", FileDrop(url, key), stack_meter(args, started, pids)))
+    bench_small(args, instances, s3, res)
+    if not args.small_embedded:
+        return
+    url, pids = this_embedded(args, started)
+    embedded = [Instance("this tree", FileDrop(url, None), CpuMeter({"worker": pids}))]
+    if args.baseline_ref and started.worktree is not None:
+        url, pids = start_embedded(args, started, str(started.worktree), "baseline-embedded")
+        embedded.append(Instance("baseline", FileDrop(url, None), CpuMeter({"worker": pids})))
+    bench_small(args, embedded, None, res, where=", embedded")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -1459,7 +1661,7 @@ def main(argv: list[str] | None = None) -> int:
         if "s3api" in only:
             bench_s3api(args, s3, args.worker_pid, res)
         if "small" in only:
-            bench_small(args, fd, s3, stack_meter(args, started), res)
+            bench_small_everywhere(args, started, fd, s3, res)
         if "redirect" in only:
             bench_redirect(args, fd, s3, args.worker_pid, res)
         if "replicas" in only:
@@ -1492,6 +1694,8 @@ def report(
             f"--threads {args.threads} -k {args.worker_class} {' '.join(args.gunicorn_arg)}"
             f"; app env {args.app_env or 'defaults'}"
             + ("; listing also on embedded mode" if args.list_embedded else "")
+            + ("; small files also on embedded mode" if args.small_embedded else "")
+            + (f"; baseline: {args.baseline_ref}" if args.baseline_ref else "")
         )
     print(f"\n{format_row({'metric': 'metric', 'filedrop': 'FILE DROP', 'boto3': 'boto3'})}")
     for row in res.rows:

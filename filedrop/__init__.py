@@ -69,14 +69,18 @@ def create_app(
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
     blobs = blobs or make_blob_store(settings)
-    meta = meta or make_metadata_store(settings, app)
+    meta = meta or make_metadata_store(settings)
     metrics = Metrics()
     app.extensions["filedrop.metrics"] = metrics
     # Everything above the stores sees them through a stopwatch (backend latency metrics).
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     service = FileService(blobs, meta, settings.max_file_size)
     users = UserService(
-        meta, service, KeyService(meta, secret_box(settings)), settings.default_quota_bytes
+        meta,
+        service,
+        KeyService(meta, secret_box(settings)),
+        settings.default_quota_bytes,
+        settings.auth_cache_s,
     )
     app.extensions["filedrop.uploads"] = UploadService(
         service,

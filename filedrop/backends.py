@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-
 from .config import Settings, SettingsError
 from .storage.blobs import BlobStore
 from .storage.local import LocalBlobStore
@@ -50,40 +48,28 @@ def _connect_s3(settings: Settings) -> S3BlobStore:
     )
 
 
-def make_metadata_store(settings: Settings, app: Flask | None = None) -> CatalogStore:
+def make_metadata_store(settings: Settings) -> CatalogStore:
     if settings.backend == "embedded":
         return SqliteMetadataStore(Path(settings.data_dir) / DATABASE_FILE)
-    kwargs: dict[str, Any] = {
-        "serverSelectionTimeoutMS": settings.mongo_timeout_ms,
-        "connectTimeoutMS": settings.mongo_timeout_ms,
-        "socketTimeoutMS": max(settings.mongo_timeout_ms * 5, 15000),
-        "tz_aware": True,
-    }
+    from pymongo import MongoClient
     from pymongo.errors import ConfigurationError, InvalidName
 
     try:
-        client = _mongo_client(settings.mongo_uri, app, kwargs)
+        # connect=False: the client connects on first use, so forking gunicorn workers is safe.
+        client: MongoClient[Any] = MongoClient(
+            settings.mongo_uri,
+            connect=False,
+            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+            connectTimeoutMS=settings.mongo_timeout_ms,
+            socketTimeoutMS=max(settings.mongo_timeout_ms * 5, 15000),
+            tz_aware=True,
+        )
     except (ConfigurationError, ValueError) as exc:  # InvalidURI is a ConfigurationError
         raise SettingsError(f"setting MONGO_URI: {exc}") from None
     try:
         return MongoMetadataStore(client[settings.mongo_db])
     except InvalidName as exc:
         raise SettingsError(f"setting MONGO_DB: {exc}") from None
-
-
-def _mongo_client(uri: str, app: Flask | None, kwargs: dict[str, Any]) -> Any:
-    if app is not None:
-        # Flask-PyMongo connects lazily, so forking gunicorn workers is safe.
-        from flask_pymongo import PyMongo
-
-        client = PyMongo(app, uri, **kwargs).cx
-        # It also swaps in its BSON JSON provider (", " separators, its own rules): the
-        # API's responses keep one format in every mode.
-        app.json = app.json_provider_class(app)
-        return client
-    from pymongo import MongoClient
-
-    return MongoClient(uri, connect=False, **kwargs)
 
 
 def bucket_report(settings: Settings, created: bool) -> str:

@@ -131,6 +131,8 @@ class Settings:
     # Encrypts the S3 secrets of API keys. Empty: embedded mode makes one in DATA_DIR;
     # with MongoDB and S3 and keys on, startup refuses.
     secret_key: str = field(default="", metadata={"env": "FILEDROP_SECRET_KEY"})
+    # Seconds a worker trusts an API key it has looked up (0: look up every request).
+    auth_cache_s: float = field(default=5.0, metadata={"env": "AUTH_CACHE_S"})
     # Always absolute once read (see default_data_dir and from_env).
     data_dir: str = field(
         default_factory=lambda: str(default_data_dir()), metadata={"env": "DATA_DIR"}
@@ -204,6 +206,8 @@ class Settings:
             raise SettingsError("setting LOG_FORMAT: use json or text")
         if self.metrics not in ("admin", "public", "off"):
             raise SettingsError("setting METRICS: use admin, public or off")
+        if self.auth_cache_s < 0:
+            raise SettingsError("setting AUTH_CACHE_S: use 0 (off) or a number of seconds")
         if self.purge_unaccessed_days < 0:
             raise SettingsError("setting PURGE_UNACCESSED_DAYS: use 0 (off) or a number of days")
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):

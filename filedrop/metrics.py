@@ -24,6 +24,8 @@ from prometheus_client import (
 
 from .errors import FileDropError
 
+_MAX_BOUND = 1000  # kinds of request whose labelled series are kept at hand
+_RequestChildren = tuple[Any, Any, Any, Any]
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -69,6 +71,7 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self._children: dict[tuple[str, str, int], _RequestChildren] = {}
 
     def exposition(self) -> bytes:
         """The text format, summed over gunicorn workers in multiprocess mode."""
@@ -81,12 +84,30 @@ class Metrics:
     def observe_request(
         self, method: str, route: str, status: int, bytes_in: int, bytes_out: int, seconds: float
     ) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._bind(method, route, status)
+        requests, latency, received, sent = children
+        requests.inc()
+        latency.observe(seconds)
         if bytes_in:
-            self.bytes_in.labels(route).inc(bytes_in)
+            received.inc(bytes_in)
         if bytes_out:
-            self.bytes_out.labels(route).inc(bytes_out)
+            sent.inc(bytes_out)
+
+    def _bind(self, method: str, route: str, status: int) -> _RequestChildren:
+        """The labelled series of one kind of request, looked up once: label lookups
+        (a lock and a dict per metric) cost as much as the observations themselves."""
+        children = (
+            self.requests.labels(method, route, str(status)),
+            self.latency.labels(method, route),
+            self.bytes_in.labels(route),
+            self.bytes_out.labels(route),
+        )
+        if len(self._children) >= _MAX_BOUND:  # methods are the client's to choose
+            self._children.clear()
+        self._children[(method, route, status)] = children
+        return children
 
 
 class Timed:
@@ -96,27 +117,26 @@ class Timed:
     def __init__(self, store: Any, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
+        self._backend = str(getattr(store, "name", "store"))
+        self._latency: dict[str, Any] = {}
 
     def __getattr__(self, attribute: str) -> Any:
+        # The store's attribute is looked up on every call, so a replaced method is seen.
         value = getattr(self._store, attribute)
         if attribute.startswith("_") or not callable(value):
             return value
-        return self._timed(attribute, value)
+        return functools.partial(self._call, attribute, value)
 
-    def _timed(self, operation: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        backend = str(getattr(self._store, "name", "store"))
-        latency = self._metrics.backend_latency.labels(backend, operation)
-        errors = self._metrics.backend_errors
-
-        @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            except FileDropError as exc:
-                errors.labels(backend, operation, exc.code).inc()
-                raise
-            finally:
-                latency.observe(time.perf_counter() - started)
-
-        return call
+    def _call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        latency = self._latency.get(operation)
+        if latency is None:
+            latency = self._metrics.backend_latency.labels(self._backend, operation)
+            self._latency[operation] = latency
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        except FileDropError as exc:
+            self._metrics.backend_errors.labels(self._backend, operation, exc.code).inc()
+            raise
+        finally:
+            latency.observe(time.perf_counter() - started)

@@ -2321,7 +2321,9 @@ def _auth_schemas() -> Obj:
         "NewKey": {
             "type": "object",
             "required": ["user_id", "key_id", "api_key", "access_key_id", "secret_access_key"],
-            "description": "The new key, shown once; every key the user had stops working.",
+            "description": "The new key, shown once. Every key the user had stops working at "
+            "once on the worker that reset them, and everywhere within AUTH_CACHE_S seconds "
+            "(default 5), as long as a worker may trust a key it has looked up.",
             "properties": {"user_id": {"type": "string"}, **key_secrets},
         },
         "ApiKey": {

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
+import time
 import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
@@ -17,6 +19,7 @@ log = logging.getLogger("filedrop.users")
 
 IMPLICIT_USER = "local"  # the one user of FILEDROP_AUTH=disabled
 FIRST_KEY_NAME = "default"
+_KEY_CACHE_MAX = 10_000  # cached keys per process; past it, the cache starts over
 
 
 def validate_user_name(name: object) -> str:
@@ -27,14 +30,64 @@ def validate_user_name(name: object) -> str:
     return name
 
 
+class KeyCache:
+    """Callers (user and key) by bearer-key hash, each kept for ``ttl_s`` seconds after
+    it was read.
+
+    A key revoked here (rotated, deleted, or its user deleted) is dropped at once; other
+    processes forget it within ``ttl_s``. A lookup that started before a revocation
+    is not cached, so a stale read racing the revocation can't bring the key back.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._callers: dict[str, tuple[Caller, float]] = {}
+        self._revocations = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Caller | None:
+        hit = self._callers.get(digest)
+        if hit is None or hit[1] <= time.monotonic():
+            return None
+        return hit[0]
+
+    def epoch(self) -> int:
+        """Pass to :meth:`put`: revocations since then keep its caller out."""
+        return self._revocations
+
+    def put(self, digest: str, caller: Caller, epoch: int) -> None:
+        with self._lock:
+            if epoch != self._revocations:
+                return
+            if len(self._callers) >= _KEY_CACHE_MAX:
+                self._callers.clear()
+            self._callers[digest] = (caller, time.monotonic() + self.ttl_s)
+
+    def revoke(self, user_id: str) -> None:
+        with self._lock:
+            self._revocations += 1
+            stale = [d for d, (c, _) in self._callers.items() if c.user.user_id == user_id]
+            for digest in stale:
+                del self._callers[digest]
+
+
 class UserService:
     def __init__(
-        self, store: CatalogStore, files: FileService, keys: KeyService, default_quota: int
+        self,
+        store: CatalogStore,
+        files: FileService,
+        keys: KeyService,
+        default_quota: int,
+        key_cache_s: float = 0.0,
     ) -> None:
+        """``key_cache_s``: how long a looked-up bearer key is trusted without asking the
+        store again (0: every request asks). The usage figures of a cached user may lag
+        by as much; quotas are enforced by the store's reservation, never by those figures."""
         self.store = store
         self.files = files
         self.keys = keys
         self.default_quota = default_quota
+        self._cache = KeyCache(key_cache_s) if key_cache_s > 0 else None
 
     def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, NewKey]:
         """A new user and their first key (full access, with an S3 pair). The key's
@@ -79,8 +132,11 @@ class UserService:
         full key (with an S3 pair) takes their place."""
         self.get(user_id)
         self.store.delete_keys(user_id)
+        self._revoke(user_id)
         key = self.keys.create(user_id, FIRST_KEY_NAME)
-        if not self.store.set_key_hash(user_id, key.record.key_hash):
+        updated = self.store.set_key_hash(user_id, key.record.key_hash)
+        self._revoke(user_id)
+        if not updated:
             self.keys.delete(user_id, key.record.key_id)
             raise UserNotFound(user_id)
         return key
@@ -92,12 +148,15 @@ class UserService:
         if hmac.compare_digest(removed.key_hash, user.key_hash):
             # The first key is also the user's own key (as before keys had records).
             self.store.set_key_hash(user_id, hash_key("retired:" + secrets.token_urlsafe(32)))
+        self._revoke(user_id)
         return removed
 
     def delete(self, user_id: str) -> int:
         """Remove the user (their keys die first), then all their files and blobs, then
         their folders. Their share links end with the files; purge drops their records."""
-        if self.store.delete_user(user_id) is None:
+        removed = self.store.delete_user(user_id)
+        self._revoke(user_id)
+        if removed is None:
             raise UserNotFound(user_id)
         self.store.delete_keys(user_id)
         deleted = self.files.delete_all(user_id)
@@ -108,6 +167,17 @@ class UserService:
         """The caller a bearer key stands for (401 unless it is a live key)."""
         if not key:
             raise Unauthorized("Send Authorization: Bearer <api key>")
+        digest = hash_key(key)
+        cached = self._cache.get(digest) if self._cache else None
+        if cached is not None:
+            return cached
+        epoch = self._cache.epoch() if self._cache else 0
+        caller = self._look_up(key, digest)
+        if self._cache:
+            self._cache.put(digest, caller, epoch)
+        return caller
+
+    def _look_up(self, key: str, digest: str) -> Caller:
         record = self.keys.by_bearer(key)
         if record is not None:
             user = self.store.get_user(record.owner)
@@ -115,7 +185,6 @@ class UserService:
                 raise Unauthorized("The API key is not valid")
             return Caller(user, record)
         # A user's own key from before keys had records of their own.
-        digest = hash_key(key)
         user = self.store.find_by_key_hash(digest)
         if user is None or not hmac.compare_digest(user.key_hash, digest):
             raise Unauthorized("The API key is not valid")
@@ -129,6 +198,10 @@ class UserService:
         if user is None:
             raise Unauthorized("The access key id is not valid")
         return Caller(user, record), secret
+
+    def _revoke(self, user_id: str) -> None:
+        if self._cache:
+            self._cache.revoke(user_id)
 
 
 def is_admin_token(key: str | None, admin_token: str) -> bool:

@@ -32,6 +32,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             "--clients=1,2",
             "--list-files=150",
             "--list-embedded",
+            "--small-embedded",
+            "--baseline-ref=HEAD",
             f"--json={out}",
         ],
         cwd=ROOT,
@@ -72,3 +74,13 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
     for part in ("worker", "FerretDB", "seaweedfs", "client"):
         assert f"{part} " in ours, cpu["note"]
     assert "worker" not in theirs and "FerretDB" not in theirs, cpu["note"]
+
+    # The same rows for a checkout of another revision, and in embedded mode, each with
+    # the ratio of this tree to the baseline: what the per-request targets are read from.
+    for where in ("", ", embedded"):
+        for name in ("upload", "download", "metadata"):
+            rate = rows[f"4 KiB {name}, 2 clients{where} (req/s)"]
+            assert rate["filedrop"] > 0 and rate["baseline"] > 0 and rate["vs_baseline"] > 0
+            # CPU time comes in clock ticks (10 ms): 20 requests may show none.
+            cpu = rows[f"4 KiB {name}, 2 clients{where} worker CPU/request (ms)"]
+            assert cpu["filedrop"] >= 0 and cpu["baseline"] >= 0 and "vs_baseline" in cpu

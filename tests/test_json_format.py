@@ -1,6 +1,6 @@
 """Responses are the same JSON text in every mode: compact separators, keys in the
-order the API defines them. Flask-PyMongo installs its own JSON provider on the
-app it is given, so the app is built here from settings alone, as ``app.py`` does."""
+order the API defines them. The app is built here from settings alone, as ``app.py``
+does, so each mode's stores are set up as they are deployed."""
 
 from __future__ import annotations
 

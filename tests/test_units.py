@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import pytest
 
 from filedrop.checksums import ExpectedDigests, Hasher
@@ -209,3 +212,33 @@ def test_s3_requests_carry_no_expect_100_continue() -> None:
     with pytest.raises(RuntimeError):
         store._s3.put_object(Bucket="bucket", Key="k", Body=b"abc")
     assert sent and "Expect" not in sent[0]
+
+
+def test_s3_timestamps_parse_fast_and_exactly() -> None:
+    """Response headers' HTTP dates take the standard library's parser (dateutil, which
+    botocore uses, costs 15 times as much per call); anything else, botocore's."""
+    from botocore.awsrequest import AWSResponse
+
+    from filedrop.storage.s3 import S3BlobStore, _timestamp
+
+    expected = datetime(2026, 12, 6, 19, 44, 21, tzinfo=UTC)
+    assert _timestamp("Sun, 06 Dec 2026 19:44:21 GMT") == expected
+    assert _timestamp("2026-12-06T19:44:21.000Z") == expected
+    assert _timestamp("1796586261") == expected
+
+    store = S3BlobStore.connect(
+        "http://127.0.0.1:9", "a", "b", "us-east-1", "bucket", timeout_s=0.2
+    )
+    headers = {"Last-Modified": "Sun, 06 Dec 2026 19:44:21 GMT", "Content-Length": "3"}
+
+    def answer(request: object, **_: object) -> AWSResponse:
+        return AWSResponse("http://127.0.0.1:9/bucket/k", 200, headers, _NoBody())
+
+    store._s3.meta.events.register("before-send.s3", answer)
+    modified = store._s3.head_object(Bucket="bucket", Key="k")["LastModified"]
+    assert modified == expected and modified.tzinfo is UTC  # not dateutil's tzutc()
+
+
+class _NoBody:
+    def stream(self, *_: object, **__: object) -> Iterator[bytes]:
+        yield b""

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from filedrop import create_app, ratelimit
-from filedrop.errors import RateLimited
+from filedrop import create_app, ratelimit, users
+from filedrop.errors import RateLimited, Unauthorized
 from filedrop.fsck import fsck
+from filedrop.keys import KeyService, SecretBox
 from filedrop.ratelimit import RateLimiter
-from filedrop.storage.metadata import UserRecord, utcnow
-from filedrop.users import hash_key
+from filedrop.service import FileService
+from filedrop.storage.metadata import CatalogStore, UserRecord, utcnow
+from filedrop.users import UserService, hash_key
 from tests.conftest import Backend
 from tests.helpers import error_code
 
@@ -254,18 +258,25 @@ class _CountedHits:
         return int(self.store.hit(bucket, window_start, window_s, n))
 
 
-def _frozen_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> list[float]:
+def _frozen_clock(
+    monkeypatch: pytest.MonkeyPatch, at: float, module: Any = ratelimit, clock: str = "time"
+) -> list[float]:
+    """``module``'s ``time.<clock>()`` reads ``now[0]``; move it by changing that."""
     now = [at]
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(module, "time", SimpleNamespace(**{clock: lambda: now[0]}))
     return now
 
 
-def _allowed(limiter: RateLimiter, bucket: str) -> bool:
+def _succeeds(call: Callable[[], object], refusal: type[Exception]) -> bool:
     try:
-        limiter.check(bucket)
-    except RateLimited:
+        call()
+    except refusal:
         return False
     return True
+
+
+def _allowed(limiter: RateLimiter, bucket: str) -> bool:
+    return _succeeds(lambda: limiter.check(bucket), RateLimited)
 
 
 def test_rate_limit_counts_requests_in_leases(
@@ -424,3 +435,120 @@ def test_reserve_follows_a_quota_changed_since_the_last_reservation(backend: Bac
     assert meta.reserve("quota-u", 400, 1)
     user = meta.get_user("quota-u")
     assert (user.bytes_used, user.file_count) == (400, 1)
+
+
+class _KeyStore:
+    """Users by key hash, counting lookups: the store side of key caching."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, UserRecord] = {}
+        self.lookups = 0
+
+    def add(self, user_id: str, key: str) -> None:
+        self.users[user_id] = UserRecord(user_id, user_id, hash_key(key), 100, 0, 0, utcnow())
+
+    def find_by_key_hash(self, digest: str) -> UserRecord | None:
+        self.lookups += 1
+        return next((u for u in self.users.values() if u.key_hash == digest), None)
+
+    def set_key_hash(self, user_id: str, digest: str) -> bool:
+        user = self.users.get(user_id)
+        if user is not None:
+            self.users[user_id] = dataclasses.replace(user, key_hash=digest)
+        return user is not None
+
+    def delete_user(self, user_id: str) -> UserRecord | None:
+        return self.users.pop(user_id, None)
+
+    def delete_folders(self, owner: str, path: str, recursive: bool) -> int:
+        return 0
+
+    # Keys with records of their own: none here, every key is a user's own.
+    def get_user(self, user_id: str) -> UserRecord | None:
+        return self.users.get(user_id)
+
+    def find_key_by_hash(self, digest: str) -> None:
+        return None
+
+    def insert_key(self, key: object) -> None:
+        pass
+
+    def delete_keys(self, owner: str) -> int:
+        return 0
+
+
+def _workers(store: _KeyStore, cache_s: float, n: int = 2) -> list[UserService]:
+    """``n`` processes' user services on one store."""
+    files = cast(FileService, SimpleNamespace(delete_all=lambda owner: 0))
+    catalog = cast(CatalogStore, store)
+    keys = KeyService(catalog, SecretBox(lambda: "users-tests-server-key-0123456789"))
+    return [UserService(catalog, files, keys, 100, key_cache_s=cache_s) for _ in range(n)]
+
+
+def _monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return _frozen_clock(monkeypatch, 1000.0, users, "monotonic")
+
+
+def _accepts(service: UserService, key: str) -> bool:
+    return _succeeds(lambda: service.authenticate(key), Unauthorized)
+
+
+def test_a_key_is_looked_up_once_per_auth_cache_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = _monotonic_clock(monkeypatch)
+    store = _KeyStore()
+    store.add("u1", "key-1")
+    (worker,) = _workers(store, cache_s=5, n=1)
+    assert all(worker.authenticate("key-1").user.user_id == "u1" for _ in range(10))
+    assert store.lookups == 1
+    now[0] += 5
+    assert worker.authenticate("key-1").user.user_id == "u1"
+    assert store.lookups == 2
+    # A wrong key is never remembered: each attempt asks the store.
+    assert not _accepts(worker, "key-x") and not _accepts(worker, "key-x")
+    assert store.lookups == 4
+    (uncached,) = _workers(store, cache_s=0, n=1)
+    for _ in range(3):
+        uncached.authenticate("key-1")
+    assert store.lookups == 7
+
+
+@pytest.mark.parametrize("revoke", ["rotate", "delete"])
+def test_a_revoked_key_stops_at_once_here_and_within_auth_cache_s_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, revoke: str
+) -> None:
+    now = _monotonic_clock(monkeypatch)
+    store = _KeyStore()
+    store.add("u1", "key-1")
+    store.add("u2", "key-2")
+    here, elsewhere = _workers(store, cache_s=5)
+    for worker in (here, elsewhere):
+        assert _accepts(worker, "key-1") and _accepts(worker, "key-2")
+    if revoke == "rotate":
+        here.rotate_key("u1")
+    else:
+        here.delete("u1")
+    assert not _accepts(here, "key-1")
+    assert _accepts(here, "key-2")  # other users' keys stay cached
+    assert _accepts(elsewhere, "key-1")  # another process: until its entry expires
+    now[0] += 5
+    assert not _accepts(elsewhere, "key-1")
+
+
+def test_a_lookup_racing_a_revocation_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key read from the store just before it was revoked must not be remembered
+    after the revocation dropped it."""
+    _monotonic_clock(monkeypatch)
+    store = _KeyStore()
+    store.add("u1", "key-1")
+    (worker,) = _workers(store, cache_s=5, n=1)
+    lookup = store.find_by_key_hash
+
+    def revoked_meanwhile(digest: str) -> UserRecord | None:
+        found = lookup(digest)  # the old key's user, read before the rotation lands
+        worker.rotate_key("u1")
+        return found
+
+    monkeypatch.setattr(store, "find_by_key_hash", revoked_meanwhile)
+    assert _accepts(worker, "key-1")  # the request already under way
+    monkeypatch.setattr(store, "find_by_key_hash", lookup)
+    assert not _accepts(worker, "key-1")

@@ -8,7 +8,9 @@ timed to its last byte. Headers (and so API keys) and bodies are never logged.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
 
 from flask import Flask, Response, g, request
@@ -20,6 +22,14 @@ log = logging.getLogger("filedrop.access")
 
 
 _UPLOAD_METHODS = ("POST", "PUT", "PATCH")
+_CONVERTER = re.compile(r"<[^<>:]+:([^<>]+)>")
+
+
+@functools.lru_cache(maxsize=256)
+def route_label(rule: str) -> str:
+    """A route as logs and metrics name it: ``/files/<file_id>``, without the URL
+    converter a rule may name (``<file_id:file_id>``), so labels stay as documented."""
+    return _CONVERTER.sub(r"<\1>", rule)
 
 
 def init_app(app: Flask, metrics: Metrics) -> None:
@@ -39,29 +49,38 @@ def init_app(app: Flask, metrics: Metrics) -> None:
         response.headers["X-Request-Id"] = request_id
         request_method, status = request.method, response.status_code
         bytes_in, bytes_out = request.content_length or 0, response.content_length or 0
-        line = {
-            "method": request_method,
-            # A share-link token in the path is a credential: log the route instead.
-            "path": request.url_rule.rule
-            if request.view_args and "token" in request.view_args and request.url_rule
-            else request.path,
-            "status": status,
-            "bytes_in": bytes_in,
-            "bytes_out": bytes_out,
-            "request_id": request_id,
-            "owner": g.get("owner"),
-        }
+        rule = request.url_rule
+        route = route_label(rule.rule) if rule is not None else "unmatched"
+        # The line is only built when something will read it (LOG_LEVEL INFO or lower).
+        line = _line(request_method, route, status, bytes_in, bytes_out, request_id)
         started = g.get("started", time.perf_counter())
         uploading = g.get("uploading", False)
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
 
         def _write() -> None:
             seconds = time.perf_counter() - started
-            line["duration_ms"] = round(seconds * 1000, 2)
-            log.info("%s %s %s", request_method, line["path"], status, extra={"fields": line})
+            if line is not None:
+                line["duration_ms"] = round(seconds * 1000, 2)
+                log.info("%s %s %s", request_method, line["path"], status, extra={"fields": line})
             metrics.observe_request(request_method, route, status, bytes_in, bytes_out, seconds)
             if uploading:
                 metrics.active_uploads.dec()
 
         response.call_on_close(_write)
         return response
+
+
+def _line(
+    method: str, route: str, status: int, bytes_in: int, bytes_out: int, request_id: str
+) -> dict[str, object] | None:
+    if not log.isEnabledFor(logging.INFO):
+        return None
+    return {
+        "method": method,
+        # A share-link token in the path is a credential: log the route instead.
+        "path": route if request.view_args and "token" in request.view_args else request.path,
+        "status": status,
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "request_id": request_id,
+        "owner": g.get("owner"),
+    }

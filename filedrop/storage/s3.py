@@ -7,12 +7,15 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
+from botocore.utils import parse_timestamp
 
 from ..errors import StorageUnavailable
 from .blobs import BlobInfo, BlobNotFound
@@ -42,6 +45,17 @@ def _s3_errors(action: str) -> Iterator[None]:
     except BotoCoreError as exc:
         log.warning("S3 %s failed: %s", action, exc)
         raise StorageUnavailable(f"Object storage is unreachable ({action})") from exc
+
+
+def _timestamp(text: str) -> datetime:
+    """botocore's timestamp parser, with a fast path for the HTTP dates of response
+    headers (Last-Modified on every GET and HEAD): botocore hands every timestamp to
+    dateutil, 165 us here against 11 us for the standard library's parser."""
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return parse_timestamp(text)  # ISO 8601 in XML bodies, epoch seconds
+    return parsed if parsed.tzinfo else parse_timestamp(text)
 
 
 class _S3Reader:
@@ -106,7 +120,12 @@ class S3BlobStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        core = botocore.session.get_session()
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_timestamp
+        )
         session = boto3.session.Session(
+            botocore_session=core,
             aws_access_key_id=access_key or None,
             aws_secret_access_key=secret_key or None,
             region_name=region,

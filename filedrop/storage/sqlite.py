@@ -473,17 +473,27 @@ class SqliteMetadataStore:
             raise
 
     @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding the database's write lock from its first statement."""
+    def _write(self, action: str, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its first statement.
+
+        ``synced=False`` for bookkeeping (download and request counts): its commit skips
+        the fsync, so a power cut (not a crash of the process) may lose the last few.
+        The next synced commit makes them durable too: the WAL is synced as a whole."""
         with _sqlite_errors(action), self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            if not synced:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may already have rolled back (disk full, I/O)
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back (disk full, I/O)
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if not synced:
+                    conn.execute("PRAGMA synchronous = FULL")
 
     def _read(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with _sqlite_errors(action), self._conn() as conn:
@@ -611,7 +621,7 @@ class SqliteMetadataStore:
 
     def record_access(self, file_id: str, at: datetime) -> None:
         # SQLite updates are atomic: the counters can live in the file's own row.
-        with self._write("count a download") as conn:
+        with self._write("count a download", synced=False) as conn:
             conn.execute(
                 "UPDATE files SET last_accessed_at = ?, download_count = download_count + 1"
                 " WHERE file_id = ?",
@@ -970,7 +980,7 @@ class SqliteMetadataStore:
     # -- RateLimitStore -----------------------------------------------------------
 
     def hit(self, bucket: str, window_start: int, window_s: int, n: int = 1) -> int:
-        with self._write("count a request") as conn:
+        with self._write("count a request", synced=False) as conn:
             conn.execute(
                 "INSERT INTO rate_limits (bucket, window_start, window_end, hits)"
                 " VALUES (?, ?, ?, ?)"
