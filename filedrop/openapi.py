@@ -43,6 +43,8 @@ AUTH_PATHS = frozenset(
         "/admin/users/{user_id}/keys",
         "/admin/status",
         "/me",
+        "/me/keys",
+        "/me/keys/{key_id}",
         "/metrics",
     }
 )
@@ -121,6 +123,7 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "This link needs a password: send it as ?password= or X-Link-Password",
     ),
     "USER_NOT_FOUND": ("No user with this id.", "No user with id u_Yq3n0Zb1mPx7TkQa"),
+    "KEY_NOT_FOUND": ("No key with this id among the caller's.", "No key with id k_3n0Zb1mPx7TkQa"),
     "RATE_LIMITED": (
         "Too many requests for this key; see `Retry-After`.",
         "More than 3000 requests in 60 s; slow down",
@@ -1810,6 +1813,27 @@ def _sharing_schemas() -> Obj:
             "additionalProperties": False,
             "properties": {"path": _schema("FolderPath")},
         },
+        "Bucket": {
+            "type": "object",
+            "required": ["name", "folder", "usage"],
+            "properties": {
+                "name": {"type": "string", "examples": ["photos"]},
+                "folder": {"type": "string", "examples": ["/photos"]},
+                "usage": {
+                    "type": "object",
+                    "required": ["file_count", "bytes_used"],
+                    "properties": {
+                        "file_count": {"type": "integer", "minimum": 0},
+                        "bytes_used": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+        "BucketList": {
+            "type": "object",
+            "required": ["buckets"],
+            "properties": {"buckets": {"type": "array", "items": _schema("Bucket")}},
+        },
         "FolderCreated": {
             "type": "object",
             "required": ["folder", "created"],
@@ -1959,6 +1983,24 @@ def _sharing_paths() -> Obj:
                         _schema("DeleteFilesResult"),
                     ),
                     "400": _error(400, "INVALID_REQUEST"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            }
+        },
+        "/buckets": {
+            "get": {
+                "tags": ["folders"],
+                "operationId": "listBuckets",
+                "summary": "The caller's buckets (S3's view of top-level folders) and usage",
+                "description": (
+                    "A bucket is a top-level folder whose name is a valid S3 bucket name; "
+                    "the S3 API at `/s3` serves it. Create or delete one with POST and "
+                    "DELETE `/folders` on `/NAME`. A bucket-scoped key sees only its own."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response("The buckets, by name.", _schema("BucketList")),
                     "503": _unavailable("DATABASE_UNAVAILABLE"),
                     "500": _INTERNAL,
                 },
@@ -2174,6 +2216,31 @@ _CACHE_CONTROL_NO_STORE: Obj = {
 
 def _auth_schemas() -> Obj:
     count: Obj = {"type": "integer", "minimum": 0}
+    key_fields: Obj = {
+        "key_id": {"type": "string", "examples": ["k_3n0Zb1mPx7TkQa"]},
+        "name": {"type": "string"},
+        "bucket": {"type": ["string", "null"]},
+        "read_only": {"type": "boolean"},
+        "access_key_id": {
+            "type": "string",
+            "description": "The S3 access key id (SigV4 credential).",
+            "examples": ["FDK3N0ZB1MPX7TKQA2WE"],
+        },
+        "created_at": _TIMESTAMP,
+    }
+    key_secrets: Obj = {
+        "key_id": key_fields["key_id"],
+        "api_key": {
+            "type": "string",
+            "description": "The bearer key for REST. Shown this once; only its hash is stored.",
+            "examples": ["fd_4n8x…"],
+        },
+        "access_key_id": key_fields["access_key_id"],
+        "secret_access_key": {
+            "type": "string",
+            "description": "The S3 secret access key. Shown this once; kept encrypted.",
+        },
+    }
     check: Obj = {
         "type": "object",
         "required": ["ok", "latency_ms"],
@@ -2216,15 +2283,8 @@ def _auth_schemas() -> Obj:
         },
         "NewUser": {
             "type": "object",
-            "required": ["user", "api_key"],
-            "properties": {
-                "user": _schema("User"),
-                "api_key": {
-                    "type": "string",
-                    "description": "Shown this once; only its hash is stored.",
-                    "examples": ["fd_4n8x…"],
-                },
-            },
+            "required": ["user", "key_id", "api_key", "access_key_id", "secret_access_key"],
+            "properties": {"user": _schema("User"), **key_secrets},
         },
         "UserEnvelope": {
             "type": "object",
@@ -2247,11 +2307,46 @@ def _auth_schemas() -> Obj:
         },
         "NewKey": {
             "type": "object",
-            "required": ["user_id", "api_key"],
-            "description": "The new key, shown once. The old key stops working at once on "
-            "the worker that rotated it, and everywhere within AUTH_CACHE_S seconds "
+            "required": ["user_id", "key_id", "api_key", "access_key_id", "secret_access_key"],
+            "description": "The new key, shown once. Every key the user had stops working at "
+            "once on the worker that reset them, and everywhere within AUTH_CACHE_S seconds "
             "(default 5), as long as a worker may trust a key it has looked up.",
-            "properties": {"user_id": {"type": "string"}, "api_key": {"type": "string"}},
+            "properties": {"user_id": {"type": "string"}, **key_secrets},
+        },
+        "ApiKey": {
+            "type": "object",
+            "required": ["key_id", "name", "bucket", "read_only", "access_key_id", "created_at"],
+            "properties": key_fields,
+        },
+        "ApiKeyList": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": _schema("ApiKey")}},
+        },
+        "NewApiKeyRequest": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "bucket": {
+                    "type": ["string", "null"],
+                    "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                    "description": "Limit the key to this bucket (top-level folder); "
+                    "null: all of the user's files.",
+                },
+                "read_only": {"type": "boolean", "default": False},
+            },
+        },
+        "NewApiKey": {
+            "type": "object",
+            "required": [*key_fields, "api_key", "secret_access_key"],
+            "properties": {**key_fields, **key_secrets},
+        },
+        "ApiKeyDeleted": {
+            "type": "object",
+            "required": ["message", "key_id"],
+            "properties": {"message": {"const": "Key deleted"}, "key_id": {"type": "string"}},
         },
         "AdminStatus": {
             "type": "object",
@@ -2355,6 +2450,17 @@ def _auth_paths() -> Obj:
         }
 
     no_such_user = ("404", _error(404, "USER_NOT_FOUND"))
+
+    def user_errors(*extra: tuple[str, Obj]) -> Obj:
+        return {
+            **dict(extra),
+            "401": _unauthorized(),
+            "403": _error(403, "FORBIDDEN", description="A limited key, or the admin token"),
+            "429": _error(429, "RATE_LIMITED"),
+            "503": _unavailable("DATABASE_UNAVAILABLE"),
+            "500": _INTERNAL,
+        }
+
     return {
         "/metrics": {
             "get": {
@@ -2425,7 +2531,7 @@ def _auth_paths() -> Obj:
             "delete": {
                 **admin,
                 "operationId": "deleteUser",
-                "summary": "Delete a user: their key stops working, then their files go",
+                "summary": "Delete a user: their keys stop working, then their files go",
                 "responses": {
                     "200": _json_response("Deleted.", _schema("UserDeleted")),
                     **admin_errors(no_such_user),
@@ -2437,7 +2543,7 @@ def _auth_paths() -> Obj:
             "post": {
                 **admin,
                 "operationId": "rotateUserKey",
-                "summary": "Issue a new key for a user; the old one stops working",
+                "summary": "Reset a user's keys: all stop working; one new key replaces them",
                 "responses": {
                     "201": _with_header(
                         _json_response("The new key, shown once.", _schema("NewKey")),
@@ -2474,6 +2580,51 @@ def _auth_paths() -> Obj:
                     "500": _INTERNAL,
                 },
             }
+        },
+        "/me/keys": {
+            "post": {
+                "tags": ["users"],
+                "operationId": "createKey",
+                "summary": "Make an API key: a bearer key and an S3 key pair, both shown once",
+                "description": "`bucket` limits the key to one bucket (a top-level folder) "
+                "over REST and S3: everything else is not found. `read_only` refuses every "
+                "write with 403. A limited key cannot make keys.",
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("NewApiKeyRequest")}},
+                },
+                "responses": {
+                    "201": _with_header(
+                        _json_response("The key, shown once.", _schema("NewApiKey")),
+                        "Cache-Control",
+                        _CACHE_CONTROL_NO_STORE,
+                    ),
+                    **user_errors(("400", _error(400, "INVALID_REQUEST"))),
+                },
+            },
+            "get": {
+                "tags": ["users"],
+                "operationId": "listKeys",
+                "summary": "The caller's keys, without their secrets",
+                "responses": {
+                    "200": _json_response("The keys.", _schema("ApiKeyList")),
+                    **user_errors(),
+                },
+            },
+        },
+        "/me/keys/{key_id}": {
+            "parameters": [
+                {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "delete": {
+                "tags": ["users"],
+                "operationId": "deleteKey",
+                "summary": "End a key: its bearer form and its S3 pair stop working at once",
+                "responses": {
+                    "200": _json_response("Deleted.", _schema("ApiKeyDeleted")),
+                    **user_errors(("404", _error(404, "KEY_NOT_FOUND", "USER_NOT_FOUND"))),
+                },
+            },
         },
     }
 
@@ -2526,7 +2677,14 @@ _AUTH_DESCRIPTION = """
 their keys with the admin token (`FILEDROP_ADMIN_TOKEN`); a key is shown once
 and stored only as a hash. A user never sees another user's files: they answer
 404 like files that do not exist. An instance run with `FILEDROP_AUTH=disabled`
-serves one implicit user and needs no key on the file routes.
+serves one implicit user and needs no key on the file routes. A user may make
+more keys (`POST /me/keys`), each limited to one bucket (top-level folder) or
+read-only if asked; each also carries an S3 key pair for the S3 API.
+
+**S3 API.** The same files speak S3 at `/s3` (path-style `/s3/{bucket}/{key}`,
+AWS Signature Version 4, S3's XML): a bucket is a top-level folder, a key the
+path beneath it. It is S3's protocol, not described here; the README lists what
+it supports.
 
 **Limits.** Requests are rate limited per key (public routes per address);
 over the limit answers `429` with `Retry-After`. Uploads and replaces that

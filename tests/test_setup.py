@@ -83,9 +83,16 @@ def test_a_bad_setting_is_one_line_from_every_entry_point(
     assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
 
 
+SERVER_KEY = "setup-tests-server-key-0123456789abcdef"  # keys on with MongoDB need one
+
+
 def test_a_cli_command_says_in_one_line_that_mongodb_is_down(tmp_path: Path) -> None:
     down = servers.free_ports(1)[0]
-    settings = {"MONGO_URI": f"mongodb://127.0.0.1:{down}", "MONGO_TIMEOUT_MS": "200"}
+    settings = {
+        "MONGO_URI": f"mongodb://127.0.0.1:{down}",
+        "MONGO_TIMEOUT_MS": "200",
+        "FILEDROP_SECRET_KEY": SERVER_KEY,
+    }
     for command in (["flask", "--app", "app", "fsck"], ["filedrop", "purge"]):
         result = run([sys.executable, "-m", *command], settings, REPO)
         assert_one_line(result, "DATABASE_UNAVAILABLE: ")
@@ -100,6 +107,7 @@ def test_a_cli_command_says_in_one_line_that_s3_is_down(tmp_path: Path) -> None:
         "S3_ACCESS_KEY_ID": "key",
         "S3_SECRET_ACCESS_KEY": "secret",
         "S3_TIMEOUT_S": "0.5",
+        "FILEDROP_SECRET_KEY": SERVER_KEY,
     }
     result = run([sys.executable, "-m", "filedrop", "create-bucket"], settings, tmp_path)
     assert_one_line(result, "STORAGE_UNAVAILABLE: ")

@@ -11,8 +11,9 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
 from ..config import parse_size
-from ..errors import FileDropError, InvalidRequest
-from .context import current_owner, get_service, get_users
+from ..errors import FileDropError, Forbidden, InvalidRequest
+from ..keys import NewKey
+from .context import current_caller, current_owner, get_service, get_users
 from .jsonbody import read_json_object
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -25,7 +26,7 @@ def create_user() -> tuple[Response, int, dict[str, str]]:
     quota = _quota(body.get("quota_bytes"))
     user, key = get_users().create(body.get("name"), quota)  # type: ignore[arg-type]
     headers = {"Location": f"/admin/users/{user.user_id}", "Cache-Control": "no-store"}
-    return jsonify({"user": user.public(), "api_key": key}), 201, headers
+    return jsonify({"user": user.public(), **_secrets(key)}), 201, headers
 
 
 @bp.get("/users")
@@ -47,7 +48,18 @@ def delete_user(user_id: str) -> Response:
 @bp.post("/users/<user_id>/keys")
 def rotate_key(user_id: str) -> tuple[Response, int, dict[str, str]]:
     key = get_users().rotate_key(user_id)
-    return jsonify({"user_id": user_id, "api_key": key}), 201, {"Cache-Control": "no-store"}
+    body = {"user_id": user_id, **_secrets(key)}
+    return jsonify(body), 201, {"Cache-Control": "no-store"}
+
+
+def _secrets(key: NewKey) -> dict[str, str]:
+    """A new key's secrets, as the response that shows them once carries them."""
+    return {
+        "key_id": key.record.key_id,
+        "api_key": key.api_key,
+        "access_key_id": key.record.access_key_id,
+        "secret_access_key": key.secret_access_key,
+    }
 
 
 @bp.get("/status")
@@ -83,6 +95,30 @@ def status() -> Response:
 @me_bp.get("/me")
 def me() -> Response:
     return jsonify(get_users().get(current_owner()).public())
+
+
+@me_bp.post("/me/keys")
+def create_key() -> tuple[Response, int, dict[str, str]]:
+    body = read_json_object(allowed={"name", "bucket", "read_only"})
+    caller = current_caller()
+    if caller is not None and caller.key is not None and (caller.bucket or caller.read_only):
+        raise Forbidden("A bucket-scoped or read-only key cannot make keys")
+    key = get_users().keys.create(
+        current_owner(), body.get("name"), body.get("bucket"), body.get("read_only", False)
+    )
+    headers = {"Location": f"/me/keys/{key.record.key_id}", "Cache-Control": "no-store"}
+    return jsonify(key.public()), 201, headers
+
+
+@me_bp.get("/me/keys")
+def list_keys() -> Response:
+    return jsonify({"keys": [key.public() for key in get_users().keys.list(current_owner())]})
+
+
+@me_bp.delete("/me/keys/<key_id>")
+def delete_key(key_id: str) -> Response:
+    removed = get_users().delete_key(current_owner(), key_id)
+    return jsonify({"message": "Key deleted", "key_id": removed.key_id})
 
 
 def _quota(raw: object) -> int | None:

@@ -34,6 +34,7 @@ from .context import current_owner, current_user, get_folders, get_service, get_
 from .downloads import header_etags, send_file
 from .jsonbody import read_json_object
 from .redirects import redirect_to_storage
+from .scope import check_placement, scoped_listing
 
 bp = Blueprint("files", __name__)
 
@@ -72,7 +73,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     if kind is BodyKind.EMPTY:
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
-    where = _placement(request.args)  # refused before the body is read
+    where = _placement(request.args, new_file=True)  # refused before the body is read
     if request.content_length:
         service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
@@ -133,15 +134,18 @@ def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
         raise InvalidRequest(
             "Digest, Repr-Digest and Content-MD5 describe one file, not a form with several"
         )
-    return _placement(form.fields, request.args)
+    return _placement(form.fields, request.args, new_file=True)
 
 
-def _placement(*sources: Mapping[str, Any]) -> Placement:
-    """Folder, on_conflict and expiry from the first source that has each."""
+def _placement(*sources: Mapping[str, Any], new_file: bool = False) -> Placement:
+    """Folder, on_conflict and expiry from the first source that has each; for a key
+    limited to a bucket, only a folder in it (``new_file``: a folder must be named)."""
     found: dict[str, Any] = {}
     for key in _PLACEMENT_KEYS:
         found[key] = next((source[key] for source in sources if key in source), None)
-    return Placement.parse(**found)
+    where = Placement.parse(**found)
+    check_placement(where.folder, new_file)
+    return where
 
 
 def _error_item(exc: FileDropError) -> dict[str, Any]:
@@ -259,8 +263,10 @@ def list_files() -> Response:
     after = _decode_cursor(request.args.get("cursor"))
     prefix = request.args.get("prefix") or None
     raw_folder = request.args.get("folder")
-    folder = None if raw_folder is None else validate_folder(raw_folder)
-    recursive = bool_param(request.args.get("recursive"), "recursive")
+    asked = None if raw_folder is None else validate_folder(raw_folder)
+    folder = scoped_listing(asked)
+    # A bucket-scoped key asking for no folder sees everything in its bucket.
+    recursive = bool_param(request.args.get("recursive"), "recursive") or folder != asked
     owner = current_owner()
     records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
     body: dict[str, Any] = {"files": [r.public() for r in records]}
@@ -317,6 +323,7 @@ def _json_update(req: Request) -> tuple[str | None, Placement]:
         body.get("expires_at"),
         clear_expiry=clear,
     )
+    check_placement(where.folder, new_file=False)
     return _string_or_none(body, "file_name"), where
 
 
