@@ -83,6 +83,21 @@ def test_a_bad_setting_is_one_line_from_every_entry_point(
     assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
 
 
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_a_data_dir_that_cannot_be_made_is_one_line(entry: str, tmp_path: Path) -> None:
+    """Embedded mode keeps everything in DATA_DIR: one it cannot create (here beneath
+    a plain file) stops every entry point with one line, never a traceback."""
+    command, where = ENTRY_POINTS[entry]
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"
+    port = str(servers.free_ports(1)[0])
+    cwd = REPO if where == "repo" else tmp_path
+    result = run(command, {"DATA_DIR": str(data_dir), "PORT": port}, cwd)
+    line = assert_one_line(result, "DATA_DIR", str(data_dir))
+    assert line.startswith("filedrop: "), line
+    assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
+
+
 def test_a_cli_command_says_in_one_line_that_mongodb_is_down(tmp_path: Path) -> None:
     down = servers.free_ports(1)[0]
     settings = {"MONGO_URI": f"mongodb://127.0.0.1:{down}", "MONGO_TIMEOUT_MS": "200"}
