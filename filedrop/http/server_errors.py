@@ -80,6 +80,10 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
+    def handle_expect_100(self) -> bool:
+        # Werkzeug writes "100 Continue" itself when it runs the app: not a second one here.
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         reason = self.responses.get(code, ("Error", ""))[0]
         self.log_error("code %d, message %s", code, message or reason)
