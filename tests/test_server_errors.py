@@ -106,6 +106,15 @@ def test_refused_in_json(server: tuple[str, str], case: str) -> None:
         assert answer.status == 200, answer.summary()
     else:
         assert_json_error(answer, *expected)
+        # Written in the app's own format, byte for byte like its errors.
+        app_error = requests.get(f"{url}/files/nope", timeout=5).content
+        assert (
+            answer.body
+            == json.dumps(json.loads(answer.body), separators=(",", ":")).encode() + b"\n"
+        )
+        assert (
+            app_error == json.dumps(json.loads(app_error), separators=(",", ":")).encode() + b"\n"
+        )
     # The server is fine afterwards.
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
 

@@ -25,7 +25,8 @@ def error_document(status: int, message: str) -> tuple[bytes, dict[str, str]]:
     """The JSON body for ``status`` and the headers that go with it."""
     request_id = new_request_id()
     document = error_body(http_error_code(status), message[:_MAX_MESSAGE], request_id)
-    body = json.dumps(document).encode()
+    # The app's own format (Flask's compact JSON and a newline), whoever answers.
+    body = (json.dumps(document, separators=(",", ":")) + "\n").encode()
     headers = {
         "Content-Type": "application/json",
         "Content-Length": str(len(body)),
