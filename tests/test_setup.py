@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -176,6 +177,19 @@ def test_dev_server_says_where_it_serves_and_logs_each_request_once(tmp_path: Pa
     log = app.log_path.read_text()
     assert f"serving on {app.url} (Ctrl+C to stop)" in log.splitlines(), log
     assert sum("/healthz" in line for line in log.splitlines()) == 2, log
+
+
+def test_dev_server_on_a_busy_port_says_so_and_never_that_it_serves(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+        result = run([sys.executable, "app.py"], settings, REPO)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "serving on" not in output, output
+    assert f"Port {port} is in use" in output, output
 
 
 def test_create_bucket_in_embedded_mode_says_what_it_did(tmp_path: Path) -> None:
