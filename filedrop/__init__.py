@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from .config import Settings
+from .config import Settings, make_data_dir
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, FileStore
 
@@ -68,6 +68,8 @@ def create_app(
         _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
+    if create_data_dir:
+        make_data_dir(settings)
     blobs = blobs or make_blob_store(settings)
     meta = meta or make_metadata_store(settings)
     metrics = Metrics()

@@ -251,6 +251,20 @@ class Settings:
         return "mongo+s3" if self.mongo_uri else "embedded"
 
 
+def make_data_dir(settings: Settings) -> None:
+    """Embedded mode keeps everything in DATA_DIR: create it now, or stop with one
+    line (:class:`SettingsError`) when it cannot be created or written to."""
+    if settings.backend != "embedded":
+        return
+    path = Path(settings.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"setting DATA_DIR: cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"setting DATA_DIR: {path} is not writable")
+
+
 def _check_download_redirect(settings: Settings) -> None:
     if settings.download_redirect not in ("off", "presigned"):
         raise SettingsError("setting DOWNLOAD_REDIRECT: use off or presigned")

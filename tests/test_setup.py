@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +81,21 @@ def test_a_bad_setting_is_one_line_from_every_entry_point(
     line = assert_one_line(result, named)
     assert line.startswith("filedrop: "), line
     # gunicorn's master refuses before it binds the port or starts a worker.
+    assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_a_data_dir_that_cannot_be_made_is_one_line(entry: str, tmp_path: Path) -> None:
+    """Embedded mode keeps everything in DATA_DIR: one it cannot create (here beneath
+    a plain file) stops every entry point with one line, never a traceback."""
+    command, where = ENTRY_POINTS[entry]
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"
+    port = str(servers.free_ports(1)[0])
+    cwd = REPO if where == "repo" else tmp_path
+    result = run(command, {"DATA_DIR": str(data_dir), "PORT": port}, cwd)
+    line = assert_one_line(result, "DATA_DIR", str(data_dir))
+    assert line.startswith("filedrop: "), line
     assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
 
 
@@ -169,6 +185,19 @@ def test_dev_server_says_where_it_serves_and_logs_each_request_once(tmp_path: Pa
     log = app.log_path.read_text()
     assert f"serving on {app.url} (Ctrl+C to stop)" in log.splitlines(), log
     assert sum("/healthz" in line for line in log.splitlines()) == 2, log
+
+
+def test_dev_server_on_a_busy_port_says_so_and_never_that_it_serves(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+        result = run([sys.executable, "app.py"], settings, REPO)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "serving on" not in output, output
+    assert f"Port {port} is in use" in output, output
 
 
 def test_create_bucket_in_embedded_mode_says_what_it_did(tmp_path: Path) -> None:

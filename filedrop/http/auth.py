@@ -75,6 +75,8 @@ def _require_admin(token: str | None, admin_token: str, auth_enabled: bool, hint
         return
     if token and auth_enabled:
         get_users().authenticate(token)  # 401 for a bad key, and for a user's key:
+        if hint:
+            raise Forbidden(f"Only the admin token may read /metrics{hint}")
         raise Forbidden("Only the admin token may manage users")
     raise Unauthorized(f"Send Authorization: Bearer <admin token>{hint}")
 
