@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024**2
@@ -66,7 +67,7 @@ TARGET_OPS, TARGET_SECONDS = 20000, 10.0  # --targets: each measurement ends at 
 TUS_VERSION = "1.0.0"
 TUS_OFFSET_STREAM = "application/offset+octet-stream"
 _TUS = {"Tus-Resumable": TUS_VERSION}
-SECTIONS = ["big", "small", "redirect", "replicas", "list"]
+SECTIONS = ["big", "s3api", "small", "redirect", "replicas", "list"]
 
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": MB, "gb": 1000**3}
 _UNITS |= {"k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": 1024**3, "gib": 1024**3}
@@ -681,6 +682,54 @@ def bench_big(
         )
 
 
+def bench_s3api(args: argparse.Namespace, s3: Any, pids: list[int], res: Results) -> None:
+    """One upload_fileobj (default TransferConfig: 8 MiB parts, 10 threads) through FILE
+    DROP's S3 API, and the same straight to the backend, in the same run."""
+    if not (args.fd_s3_key and args.fd_s3_secret):
+        print("\ns3api: skipped (give --fd-s3-key and --fd-s3-secret, or --start-servers)")
+        return
+    size = args.s3api_size
+    print(f"\nS3 API: upload_fileobj of {size_label(size)} through {args.url}/s3")
+    ours = s3_client(
+        argparse.Namespace(
+            s3_endpoint=f"{args.url}/s3",
+            s3_key=args.fd_s3_key,
+            s3_secret=args.fd_s3_secret,
+            s3_region="us-east-1",
+        ),
+        pool=12,
+    )
+    bucket = "s3api-bench"
+    with contextlib.suppress(ClientError):
+        ours.create_bucket(Bucket=bucket)
+
+    def upload(client: Any, target: str, seed: int, amount: int) -> float:
+        key = f"bench/s3api-{uuid.uuid4().hex}"
+        began = time.perf_counter()
+        client.upload_fileobj(Content(amount, seed=seed), target, key, Config=TransferConfig())
+        rate = amount / MB / (time.perf_counter() - began)
+        client.delete_object(Bucket=target, Key=key)
+        return rate
+
+    upload(s3, args.bucket, 9, WARM_UP_SIZE)  # warm-up, as bench_big does
+    upload(ours, bucket, 9, WARM_UP_SIZE)
+    direct = upload(s3, args.bucket, 1, size)
+    with RssWatch(pids) as watch:
+        via = upload(ours, bucket, 1, size)
+    res.add(
+        metric=f"S3 API upload {size_label(size)} (MB/s)",
+        filedrop=round(via, 1),
+        boto3=round(direct, 1),
+        ratio=via / direct,
+        note="upload_fileobj, default TransferConfig, both sides",
+    )
+    res.add(
+        metric="worker peak RSS growth, S3 API upload (MiB)",
+        filedrop=round(watch.growth / MiB, 1) if pids else "n/a",
+        note=f"kept after: {watch.kept / MiB:.1f} MiB" if pids else "pass --worker-pid",
+    )
+
+
 def fetch(url: str, sink: Callable[[memoryview], object]) -> None:
     """GET a (presigned) URL on a fresh connection, the body streamed to ``sink``."""
     parts = urlsplit(url)
@@ -1206,7 +1255,7 @@ def worker_pids(master: int) -> list[int]:
 def start_servers(args: argparse.Namespace, started: Started) -> None:
     """SeaweedFS/MinIO + FerretDB (tests/servers.py) and gunicorn, all on 127.0.0.1."""
     sys.path.insert(0, str(ROOT))
-    from scripts.stack import create_user
+    from scripts.stack import new_user
     from tests import servers
 
     s3_class = servers.SeaweedS3 if args.s3_server == "seaweedfs" else servers.MinioS3
@@ -1228,7 +1277,9 @@ def start_servers(args: argparse.Namespace, started: Started) -> None:
     started.log_path = Path(tempfile.mkdtemp(prefix="filedrop-bench-")) / "gunicorn.log"
     started.gunicorn = launch_gunicorn(args, args.app_dir, port, env, started.log_path)
     args.worker_pid = wait_ready(args.url, started.gunicorn, args.workers, started.log_path)
-    args.api_key = create_user(args.url, admin_token, name="bench")
+    made = new_user(args.url, admin_token, name="bench")
+    args.api_key = made["api_key"]
+    args.fd_s3_key, args.fd_s3_secret = made["access_key_id"], made["secret_access_key"]
 
 
 def server_env(
@@ -1251,6 +1302,7 @@ def server_env(
     env.update(
         FILEDROP_AUTH="enabled",
         FILEDROP_ADMIN_TOKEN=admin_token,
+        FILEDROP_SECRET_KEY=secrets.token_urlsafe(32),
         RATE_LIMIT_REQUESTS=str(10**9),
     )
     # GET /files/{id} answers 307 to S3 (the redirect section); the others send ?redirect=0.
@@ -1435,6 +1487,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     target.add_argument("--s3-secret", help="S3 secret access key")
     target.add_argument("--s3-region", default="us-east-1")
     target.add_argument("--bucket", default="filedrop-bench", help="S3 bucket for the baseline")
+    target.add_argument("--fd-s3-key", help="s3api: an access key id of FILE DROP's S3 API")
+    target.add_argument("--fd-s3-secret", help="s3api: its secret access key")
     target.add_argument(
         "--worker-pid",
         type=int_list,
@@ -1463,6 +1517,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=parse_size,
         default=parse_size("64MiB"),
         help="bytes per tus PATCH in the big-file tus upload",
+    )
+    what.add_argument(
+        "--s3api-size",
+        type=parse_size,
+        default=parse_size("1GiB"),
+        help="s3api: one upload_fileobj of this size through FILE DROP's /s3 and straight\n"
+        "to the backend",
     )
     what.add_argument(
         "--redirect-size",
@@ -1597,6 +1658,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n  {format_row({'metric': 'metric', 'filedrop': 'FILE DROP', 'boto3': 'boto3'})}")
         if "big" in only:
             bench_big(args, fd, s3, args.worker_pid, res)
+        if "s3api" in only:
+            bench_s3api(args, s3, args.worker_pid, res)
         if "small" in only:
             bench_small_everywhere(args, started, fd, s3, res)
         if "redirect" in only:

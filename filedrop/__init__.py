@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from .config import Settings
+from .config import Settings, make_data_dir
 from .storage.blobs import BlobStore
 from .storage.metadata import CatalogStore, FileStore
 
@@ -33,13 +33,29 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
+    from .buckets import BucketService
     from .flaskapp import FileDropFlask
     from .folders import FolderService
-    from .http import access_log, admin, auth, docs, files, folders, health, links, tus, web
+    from .http import (
+        access_log,
+        admin,
+        auth,
+        buckets,
+        docs,
+        files,
+        folders,
+        health,
+        links,
+        s3,
+        tus,
+        web,
+    )
     from .http import metrics as metrics_http
     from .http.errors import register_error_handlers
+    from .keys import KeyService, secret_box
     from .links import LinkService
     from .metrics import Metrics, Timed
+    from .multipart import MAX_S3_API_PART, MultipartService
     from .ratelimit import RateLimiter
     from .service import FileService
     from .uploads import UploadService
@@ -52,6 +68,8 @@ def create_app(
         _trust_proxies(app, settings.trusted_proxy_hops)
     # In embedded mode the app makes its own data directory: no setup step before a first run.
     create_data_dir = blobs is None and settings.backend == "embedded"
+    if create_data_dir:
+        make_data_dir(settings)
     blobs = blobs or make_blob_store(settings)
     meta = meta or make_metadata_store(settings)
     metrics = Metrics()
@@ -60,7 +78,14 @@ def create_app(
     blobs, meta = cast(BlobStore, Timed(blobs, metrics)), cast(CatalogStore, Timed(meta, metrics))
     # Each service gets the one protocol it uses; all of them are this one store.
     service = FileService(blobs, meta, meta, settings.max_file_size)
-    users = UserService(meta, meta, service, settings.default_quota_bytes, settings.auth_cache_s)
+    users = UserService(
+        meta,
+        meta,
+        service,
+        KeyService(meta, secret_box(settings)),
+        settings.default_quota_bytes,
+        settings.auth_cache_s,
+    )
     app.extensions["filedrop.uploads"] = UploadService(
         service,
         meta,
@@ -71,7 +96,10 @@ def create_app(
     )
     app.extensions["filedrop"] = service
     app.extensions["filedrop.users"] = users
-    app.extensions["filedrop.folders"] = FolderService(service, meta)
+    folders_service = FolderService(service, meta)
+    app.extensions["filedrop.folders"] = folders_service
+    app.extensions["filedrop.buckets"] = BucketService(folders_service)
+    app.extensions["filedrop.multipart"] = MultipartService(service, meta, MAX_S3_API_PART)
     app.extensions["filedrop.links"] = LinkService(service, meta)
     app.extensions["filedrop.catalog"] = meta  # operations (fsck) that span every record
     app.extensions["filedrop.settings"] = settings
@@ -91,10 +119,12 @@ def create_app(
         tus.bp,
         admin.bp,
         admin.me_bp,
+        buckets.bp,
         docs.bp,
         web.bp,
     ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(s3.bp)
     if settings.metrics != "off":
         app.register_blueprint(metrics_http.bp)
     cli.init_app(app)

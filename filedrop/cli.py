@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -20,6 +21,7 @@ from .errors import FileDropError
 from .expiry import purge
 from .fsck import fsck
 from .links import LinkService
+from .multipart import MultipartService
 from .service import FileService
 from .storage.metadata import CatalogStore, utcnow
 from .uploads import UploadService
@@ -65,7 +67,7 @@ def fsck_command(repair: bool, grace: int | None) -> None:
 @click.option("--quota", default=None, help="Quota in bytes or units (5GiB); default from config.")
 @with_appcontext
 def create_user_command(name: str, quota: str | None) -> None:
-    """Create a user and print their API key (shown only this once)."""
+    """Create a user and print their API key and S3 key pair (shown only this once)."""
     users: UserService = current_app.extensions["filedrop.users"]
     try:
         quota_bytes = parse_size(quota) if quota is not None else None
@@ -73,7 +75,9 @@ def create_user_command(name: str, quota: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--quota") from None
     user, key = users.create(name, quota_bytes)
     click.echo(f"user {user.user_id} ({user.name}), quota {user.quota_bytes} bytes")
-    click.echo(f"api key (shown once): {key}")
+    click.echo(f"api key (shown once): {key.api_key}")
+    click.echo(f"s3 access key id: {key.record.access_key_id}")
+    click.echo(f"s3 secret access key (shown once): {key.secret_access_key}")
 
 
 @click.command("purge-uploads")
@@ -105,7 +109,12 @@ def purge_command(dry_run: bool, unaccessed_days: int | None) -> None:
     # One cron job for everything that expires: resumable uploads too (as purge-uploads).
     uploads: UploadService = current_app.extensions["filedrop.uploads"]
     expired_uploads = uploads.purge(dry_run=dry_run).as_dict()
-    click.echo(json.dumps({**report.as_dict(), "uploads": expired_uploads}, indent=2))
+    # S3 API multipart uploads left unfinished as long as a resumable upload may live.
+    multipart: MultipartService = current_app.extensions["filedrop.multipart"]
+    started_before = utcnow() - timedelta(seconds=settings.tus_expiry_s)
+    abandoned = multipart.purge(started_before, dry_run)
+    body = {**report.as_dict(), "uploads": expired_uploads, "s3_multipart_uploads": abandoned}
+    click.echo(json.dumps(body, indent=2))
 
 
 def _one_line_errors(command: click.Command) -> click.Command:

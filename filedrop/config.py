@@ -128,6 +128,9 @@ class Settings:
     rate_limit_per_window: int = field(default=3000, metadata={"env": "RATE_LIMIT_REQUESTS"})
     rate_limit_window_s: int = field(default=60, metadata={"env": "RATE_LIMIT_WINDOW_S"})
     admin_token: str = field(default="", metadata={"env": "FILEDROP_ADMIN_TOKEN"})
+    # Encrypts the S3 secrets of API keys. Empty: embedded mode makes one in DATA_DIR;
+    # with MongoDB and S3 and keys on, startup refuses.
+    secret_key: str = field(default="", metadata={"env": "FILEDROP_SECRET_KEY"})
     # Seconds a worker trusts an API key it has looked up (0: look up every request).
     auth_cache_s: float = field(default=5.0, metadata={"env": "AUTH_CACHE_S"})
     # Always absolute once read (see default_data_dir and from_env).
@@ -221,6 +224,13 @@ class Settings:
                 "setting TRUSTED_PROXY_HOPS: use 0 (no proxy) or the number of proxies"
             )
         _check_download_redirect(self)
+        if self.secret_key and len(self.secret_key) < 32:
+            raise SettingsError("setting FILEDROP_SECRET_KEY: use at least 32 random characters")
+        if self.auth_enabled and self.backend != "embedded" and not self.secret_key:
+            raise SettingsError(
+                "set FILEDROP_SECRET_KEY (it encrypts API keys' S3 secrets), e.g. to the output"
+                " of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -239,6 +249,20 @@ class Settings:
         """``"mongo+s3"`` when MONGO_URI is set (S3_ENDPOINT_URL may stay empty for
         AWS S3 itself), else ``"embedded"``: SQLite and files under DATA_DIR."""
         return "mongo+s3" if self.mongo_uri else "embedded"
+
+
+def make_data_dir(settings: Settings) -> None:
+    """Embedded mode keeps everything in DATA_DIR: create it now, or stop with one
+    line (:class:`SettingsError`) when it cannot be created or written to."""
+    if settings.backend != "embedded":
+        return
+    path = Path(settings.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"setting DATA_DIR: cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"setting DATA_DIR: {path} is not writable")
 
 
 def _check_download_redirect(settings: Settings) -> None:

@@ -106,6 +106,13 @@ class LinkPasswordRequired(FileDropError):
     status, code = 403, "LINK_PASSWORD_REQUIRED"
 
 
+class KeyNotFound(FileDropError):
+    status, code = 404, "KEY_NOT_FOUND"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"No key with id {key_id}")
+
+
 class UserNotFound(FileDropError):
     status, code = 404, "USER_NOT_FOUND"
 

@@ -22,10 +22,10 @@ from typing import Protocol
 
 from .ids import BLOB_PREFIX
 from .storage.blobs import BlobStore
-from .storage.metadata import FileStore, UploadStore, UserStore
+from .storage.metadata import FileStore, MultipartStore, UploadStore, UserStore
 
 
-class FsckStore(FileStore, UploadStore, UserStore, Protocol):
+class FsckStore(FileStore, UploadStore, MultipartStore, UserStore, Protocol):
     """What fsck reads and repairs: every file record, upload and user."""
 
 
@@ -85,6 +85,7 @@ def fsck(
             meta.remove(record.file_id)
     # Resumable uploads live for days: their multipart uploads are purge-uploads' business.
     resumable = {u.blob_key for u in meta.iter_uploads() if not u.complete}
+    resumable |= {u.blob_key for u in meta.list_multiparts(None)}  # S3 API uploads, too
     report.stale_uploads = blobs.abort_stale_uploads(
         BLOB_PREFIX, cutoff, dry_run=not repair, keep=resumable
     )

@@ -12,19 +12,20 @@ whole, with every request it holds: at 8 clients 4 KiB uploads ran at 617-624
 req/s there against 588-802 with gthread (downloads were faster with gevent).
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 
-The master checks FILE DROP's settings here, before it binds the port or forks a
-worker: a bad one ends gunicorn once, with one line. It imports nothing of the app
-(gevent patches the standard library in each worker, before the app is loaded).
+The master checks FILE DROP's settings here (and makes the embedded DATA_DIR),
+before it binds the port or forks a worker: a bad one ends gunicorn once, with one
+line. It imports nothing of the app (gevent patches the standard library in each
+worker, before the app is loaded).
 """
 
 import os
 from typing import Any
 
-from filedrop.config import Settings, exit_on_settings_error
+from filedrop.config import Settings, exit_on_settings_error, make_data_dir
 from filedrop.http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 
 with exit_on_settings_error():
-    Settings.from_env()
+    make_data_dir(Settings.from_env())
 
 # Loopback unless HOST says otherwise: embedded mode runs without keys by default.
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"

@@ -42,6 +42,8 @@ AUTH_PATHS = frozenset(
         "/admin/users/{user_id}/keys",
         "/admin/status",
         "/me",
+        "/me/keys",
+        "/me/keys/{key_id}",
         "/metrics",
     }
 )
@@ -120,6 +122,7 @@ _ERROR_DOCS: dict[str, tuple[str, str]] = {
         "This link needs a password: send it as ?password= or X-Link-Password",
     ),
     "USER_NOT_FOUND": ("No user with this id.", "No user with id u_Yq3n0Zb1mPx7TkQa"),
+    "KEY_NOT_FOUND": ("No key with this id among the caller's.", "No key with id k_3n0Zb1mPx7TkQa"),
     "RATE_LIMITED": (
         "Too many requests for this key; see `Retry-After`.",
         "More than 3000 requests in 60 s; slow down",
@@ -1417,6 +1420,7 @@ def _sharing_schemas() -> Obj:
                 responses.NewLink,
                 responses.LinkList,
                 responses.LinkRevoked,
+                responses.BucketList,
             ]
         ),
     }
@@ -1501,6 +1505,24 @@ def _sharing_paths() -> Obj:
                         _schema("DeleteFilesResult"),
                     ),
                     "400": _error(400, "INVALID_REQUEST"),
+                    "503": _unavailable("DATABASE_UNAVAILABLE"),
+                    "500": _INTERNAL,
+                },
+            }
+        },
+        "/buckets": {
+            "get": {
+                "tags": ["folders"],
+                "operationId": "listBuckets",
+                "summary": "The caller's buckets (S3's view of top-level folders) and usage",
+                "description": (
+                    "A bucket is a top-level folder whose name is a valid S3 bucket name; "
+                    "the S3 API at `/s3` serves it. Create or delete one with POST and "
+                    "DELETE `/folders` on `/NAME`. A bucket-scoped key sees only its own."
+                ),
+                "parameters": [_param("X-Request-Id")],
+                "responses": {
+                    "200": _json_response("The buckets, by name.", _schema("BucketList")),
                     "503": _unavailable("DATABASE_UNAVAILABLE"),
                     "500": _INTERNAL,
                 },
@@ -1722,6 +1744,10 @@ def _auth_schemas() -> Obj:
             responses.UserList,
             responses.UserDeleted,
             responses.NewKey,
+            requests.NewApiKeyRequest,
+            responses.NewApiKey,
+            responses.ApiKeyList,
+            responses.ApiKeyDeleted,
             responses.AdminStatus,
         ]
     )
@@ -1764,6 +1790,17 @@ def _auth_paths() -> Obj:
         }
 
     no_such_user = ("404", _error(404, "USER_NOT_FOUND"))
+
+    def user_errors(*extra: tuple[str, Obj]) -> Obj:
+        return {
+            **dict(extra),
+            "401": _unauthorized(),
+            "403": _error(403, "FORBIDDEN", description="A limited key, or the admin token"),
+            "429": _error(429, "RATE_LIMITED"),
+            "503": _unavailable("DATABASE_UNAVAILABLE"),
+            "500": _INTERNAL,
+        }
+
     return {
         "/metrics": {
             "get": {
@@ -1834,7 +1871,7 @@ def _auth_paths() -> Obj:
             "delete": {
                 **admin,
                 "operationId": "deleteUser",
-                "summary": "Delete a user: their key stops working, then their files go",
+                "summary": "Delete a user: their keys stop working, then their files go",
                 "responses": {
                     "200": _json_response("Deleted.", _schema("UserDeleted")),
                     **admin_errors(no_such_user),
@@ -1846,7 +1883,7 @@ def _auth_paths() -> Obj:
             "post": {
                 **admin,
                 "operationId": "rotateUserKey",
-                "summary": "Issue a new key for a user; the old one stops working",
+                "summary": "Reset a user's keys: all stop working; one new key replaces them",
                 "responses": {
                     "201": _with_header(
                         _json_response("The new key, shown once.", _schema("NewKey")),
@@ -1883,6 +1920,51 @@ def _auth_paths() -> Obj:
                     "500": _INTERNAL,
                 },
             }
+        },
+        "/me/keys": {
+            "post": {
+                "tags": ["users"],
+                "operationId": "createKey",
+                "summary": "Make an API key: a bearer key and an S3 key pair, both shown once",
+                "description": "`bucket` limits the key to one bucket (a top-level folder) "
+                "over REST and S3: everything else is not found. `read_only` refuses every "
+                "write with 403. A limited key cannot make keys.",
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _schema("NewApiKeyRequest")}},
+                },
+                "responses": {
+                    "201": _with_header(
+                        _json_response("The key, shown once.", _schema("NewApiKey")),
+                        "Cache-Control",
+                        _CACHE_CONTROL_NO_STORE,
+                    ),
+                    **user_errors(("400", _error(400, "INVALID_REQUEST"))),
+                },
+            },
+            "get": {
+                "tags": ["users"],
+                "operationId": "listKeys",
+                "summary": "The caller's keys, without their secrets",
+                "responses": {
+                    "200": _json_response("The keys.", _schema("ApiKeyList")),
+                    **user_errors(),
+                },
+            },
+        },
+        "/me/keys/{key_id}": {
+            "parameters": [
+                {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "delete": {
+                "tags": ["users"],
+                "operationId": "deleteKey",
+                "summary": "End a key: its bearer form and its S3 pair stop working at once",
+                "responses": {
+                    "200": _json_response("Deleted.", _schema("ApiKeyDeleted")),
+                    **user_errors(("404", _error(404, "KEY_NOT_FOUND", "USER_NOT_FOUND"))),
+                },
+            },
         },
     }
 
@@ -1935,7 +2017,14 @@ _AUTH_DESCRIPTION = """
 their keys with the admin token (`FILEDROP_ADMIN_TOKEN`); a key is shown once
 and stored only as a hash. A user never sees another user's files: they answer
 404 like files that do not exist. An instance run with `FILEDROP_AUTH=disabled`
-serves one implicit user and needs no key on the file routes.
+serves one implicit user and needs no key on the file routes. A user may make
+more keys (`POST /me/keys`), each limited to one bucket (top-level folder) or
+read-only if asked; each also carries an S3 key pair for the S3 API.
+
+**S3 API.** The same files speak S3 at `/s3` (path-style `/s3/{bucket}/{key}`,
+AWS Signature Version 4, S3's XML): a bucket is a top-level folder, a key the
+path beneath it. It is S3's protocol, not described here; the README lists what
+it supports.
 
 **Limits.** Requests are rate limited per key (public routes per address);
 over the limit answers `429` with `Retry-After`. Uploads and replaces that

@@ -113,6 +113,7 @@ class _Stored:
     size: int
     media_type: str
     file_name: str
+    md5: str
 
 
 class _Meter:
@@ -121,7 +122,8 @@ class _Meter:
     def __init__(self, chunks: Iterable[bytes], limit: int, digests: ExpectedDigests) -> None:
         self._chunks = chunks
         self._limit = limit
-        self.hasher = Hasher(set(digests.values) - {"sha256"})
+        # MD5 always: it is the ETag S3 clients check an upload against.
+        self.hasher = Hasher((set(digests.values) - {"sha256"}) | {"md5"})
         self.head = b""
 
     def __iter__(self) -> Iterator[bytes]:
@@ -143,6 +145,7 @@ class Measured:
     sha256: str
     size: int
     head: bytes
+    md5_etag: str | None = None
 
 
 # The response headers a direct download from storage carries, from the record it serves.
@@ -215,18 +218,19 @@ class FileService:
             blob_key=stored.blob_key,
             folder=where.folder,
             expires_at=where.placement.expires_at,
+            md5_etag=stored.md5,
         )
         reserved = False
         try:  # from here on the blob exists: any failure must take it away again
-            self._reserve(owner, stored.size, files=1)
+            self.reserve(owner, stored.size, files=1)
             reserved = True
             self.meta.insert(record)
         except BaseException:
             if reserved:
-                self._release(owner, stored.size, 1)
+                self.release(owner, stored.size, 1)
             self._discard_blob(stored.blob_key)
             raise
-        self._remove_replaced(where.victims)
+        self.remove_replaced(where.victims)
         return record
 
     def copy(
@@ -242,7 +246,7 @@ class FileService:
         name, victims = self._settle_name(owner, folder, name, where.on_conflict, None)
         new_id = new_file_id()
         key = new_blob_key(new_id)
-        self._reserve(owner, source.file_size, files=1)
+        self.reserve(owner, source.file_size, files=1)
         try:
             source = self._copy_blob(owner, source, key)
             now = utcnow()
@@ -258,13 +262,14 @@ class FileService:
                 blob_key=key,
                 folder=folder,
                 expires_at=where.expires_at,
+                md5_etag=source.md5_etag,
             )
             self.meta.insert(record)
         except BaseException:
-            self._release(owner, source.file_size, 1)
+            self.release(owner, source.file_size, 1)
             self._discard_blob(key)
             raise
-        self._remove_replaced(victims)
+        self.remove_replaced(victims)
         return record
 
     def _copy_blob(self, owner: str, source: FileRecord, dest_key: str) -> FileRecord:
@@ -324,6 +329,7 @@ class FileService:
                 sha256=stored.sha256,
                 file_size=stored.size,
                 file_type=stored.media_type,
+                md5_etag=stored.md5,
             )
         else:
             asked = current.file_name if new_name is None else validate_file_name(new_name)
@@ -346,7 +352,7 @@ class FileService:
             if self.meta.get(owner, file_id) is None:
                 raise FileNotFound(file_id)
             raise PreconditionFailed("The file changed while it was being updated")
-        self._remove_replaced(where.victims)
+        self.remove_replaced(where.victims)
         return replace(before, **changes)
 
     def _swap_content(
@@ -362,21 +368,21 @@ class FileService:
         reserved = False
         try:
             # Counted twice until the swap: concurrent writes can never overshoot the quota.
-            self._reserve(owner, stored.size, files=0)
+            self.reserve(owner, stored.size, files=0)
             reserved = True
             before = self.meta.update(
                 owner, file_id, changes, if_sha256=_expected(current, if_match)
             )
         except BaseException:
             if reserved:
-                self._release(owner, stored.size, 0)
+                self.release(owner, stored.size, 0)
             self._discard_blob(stored.blob_key)
             raise
         if before is None:
-            self._release(owner, stored.size, 0)
+            self.release(owner, stored.size, 0)
             self._discard_blob(stored.blob_key)
             return None
-        self._release(owner, before.file_size, 0)
+        self.release(owner, before.file_size, 0)
         self._discard_blob(before.blob_key)
         return before
 
@@ -412,6 +418,7 @@ class FileService:
                 sha256=measured.sha256,
                 blob_key=blob_key,
                 folder=folder or ROOT,
+                md5_etag=measured.md5_etag,
             )
             self.meta.insert(record)
         except BaseException:
@@ -426,7 +433,7 @@ class FileService:
 
     def measure(self, blob_key: str) -> Measured:
         """Hash a stored blob, streaming it once from storage a chunk at a time."""
-        hasher = Hasher()
+        hasher = Hasher({"md5"})
         head = b""
         reader = self.blobs.open(blob_key)
         try:
@@ -436,7 +443,7 @@ class FileService:
                     head += chunk[: SNIFF_BYTES - len(head)]
         finally:
             reader.close()
-        return Measured(hasher.sha256_hex, hasher.size, head)
+        return Measured(hasher.sha256_hex, hasher.size, head, hasher.digest("md5").hex())
 
     def delete(self, owner: str, file_id: str, if_match: ETagCondition | None) -> FileRecord:
         if if_match is not None:
@@ -450,7 +457,7 @@ class FileService:
             removed = self.meta.delete(owner, file_id)
             if removed is None:
                 raise FileNotFound(file_id)
-        self._release(owner, removed.file_size, 1)
+        self.release(owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
         if removed.is_expired(utcnow()):  # it was gone already; now it is reclaimed too
             raise FileNotFound(file_id)
@@ -474,7 +481,7 @@ class FileService:
         removed = self.meta.delete(record.owner, record.file_id, if_sha256=expected)
         if removed is None:
             return False
-        self._release(record.owner, removed.file_size, 1)
+        self.release(record.owner, removed.file_size, 1)
         self._discard_blob(removed.blob_key)
         return True
 
@@ -612,7 +619,7 @@ class FileService:
                 return candidate, []
         return numbered_name(name, secrets.token_hex(4)), []
 
-    def _remove_replaced(self, victims: builtins.list[FileRecord]) -> None:
+    def remove_replaced(self, victims: builtins.list[FileRecord]) -> None:
         """After ``on_conflict=replace`` stored the new file: the old ones go, unless they
         changed meanwhile. Best effort: the new file stands either way."""
         for victim in victims:
@@ -647,14 +654,15 @@ class FileService:
         self.blobs.put_stream(key, meter, before_commit)
         name = names[0]
         media_type = incoming.declared_type or mediatypes.detect(meter.head, name)
-        return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name)
+        md5 = meter.hasher.digest("md5").hex()
+        return _Stored(key, meter.hasher.sha256_hex, meter.hasher.size, media_type, name, md5)
 
-    def _reserve(self, owner: str, size: int, files: int) -> None:
+    def reserve(self, owner: str, size: int, files: int) -> None:
         if not self.quotas.reserve(owner, size, files):
             user = self.quotas.get_user(owner)
             raise _quota_error(user.quota_bytes if user else 0)
 
-    def _release(self, owner: str, size: int, files: int) -> None:
+    def release(self, owner: str, size: int, files: int) -> None:
         try:
             self.quotas.release(owner, size, files)
         except DatabaseUnavailable:

@@ -373,7 +373,9 @@ class UploadService:
             raise UploadNotFound(record.upload_id) from None
         measured = None
         if running is not None and running.size == record.length:
-            measured = Measured(running.hexdigest(), running.size, running.head)
+            measured = Measured(
+                running.hexdigest(), running.size, running.head, running.md5.hexdigest()
+            )
         try:
             self.files.adopt(
                 record.owner,
@@ -686,15 +688,19 @@ class _PartWriter:
 
 
 class _RunningHash:
-    """SHA-256, size and first bytes of an upload's content so far."""
+    """SHA-256, MD5, size and first bytes of an upload's content so far."""
 
-    def __init__(self, sha256: Any = None, size: int = 0, head: bytes = b"") -> None:
+    def __init__(
+        self, sha256: Any = None, size: int = 0, head: bytes = b"", md5: Any = None
+    ) -> None:
         self._sha256 = sha256 or hashlib.sha256()
+        self.md5 = md5 or hashlib.md5()
         self.size = size
         self.head = head
 
     def update(self, chunk: bytes) -> None:
         self._sha256.update(chunk)
+        self.md5.update(chunk)
         self.size += len(chunk)
         if len(self.head) < SNIFF_BYTES:
             self.head += chunk[: SNIFF_BYTES - len(self.head)]
@@ -703,7 +709,7 @@ class _RunningHash:
         return str(self._sha256.hexdigest())
 
     def copy(self) -> _RunningHash:
-        return _RunningHash(self._sha256.copy(), self.size, self.head)
+        return _RunningHash(self._sha256.copy(), self.size, self.head, self.md5.copy())
 
 
 class _RunningHashes:

@@ -1,8 +1,8 @@
-"""Users and API keys: keys are random, shown once, stored only as hashes."""
+"""Users and their API keys: keys are random, shown once, stored only as hashes
+(the S3 secret of each key encrypted; see :mod:`filedrop.keys`)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -11,25 +11,16 @@ import time
 import unicodedata
 
 from .errors import InvalidRequest, Unauthorized, UserNotFound
+from .keys import Caller, KeyService, NewKey, hash_key
 from .service import FileService
-from .storage.metadata import FolderStore, UserRecord, UserStore, utcnow
+from .storage.metadata import FolderStore, KeyRecord, UserRecord, UserStore, utcnow
 
 log = logging.getLogger("filedrop.users")
 
-KEY_PREFIX = "fd_"
 IMPLICIT_USER = "local"  # the one user of FILEDROP_AUTH=disabled
+FIRST_KEY_NAME = "default"
 MAX_USER_NAME = 100
 _KEY_CACHE_MAX = 10_000  # cached keys per process; past it, the cache starts over
-
-
-def new_api_key() -> str:
-    """256 random bits; the prefix makes leaked keys easy to grep for."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> str:
-    # A fast hash is right for a 256-bit random key: there is nothing to brute-force.
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def validate_user_name(name: str) -> str:
@@ -41,42 +32,44 @@ def validate_user_name(name: str) -> str:
 
 
 class KeyCache:
-    """Users by key hash, each kept for ``ttl_s`` seconds after it was read.
+    """Callers (user and key) by bearer-key hash, each kept for ``ttl_s`` seconds after
+    it was read.
 
-    A key revoked here (rotated, or its user deleted) is dropped at once; other
+    A key revoked here (rotated, deleted, or its user deleted) is dropped at once; other
     processes forget it within ``ttl_s``. A lookup that started before a revocation
     is not cached, so a stale read racing the revocation can't bring the key back.
     """
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._users: dict[str, tuple[UserRecord, float]] = {}
+        self._callers: dict[str, tuple[Caller, float]] = {}
         self._revocations = 0
         self._lock = threading.Lock()
 
-    def get(self, digest: str) -> UserRecord | None:
-        hit = self._users.get(digest)
+    def get(self, digest: str) -> Caller | None:
+        hit = self._callers.get(digest)
         if hit is None or hit[1] <= time.monotonic():
             return None
         return hit[0]
 
     def epoch(self) -> int:
-        """Pass to :meth:`put`: revocations since then keep its user out."""
+        """Pass to :meth:`put`: revocations since then keep its caller out."""
         return self._revocations
 
-    def put(self, digest: str, user: UserRecord, epoch: int) -> None:
+    def put(self, digest: str, caller: Caller, epoch: int) -> None:
         with self._lock:
             if epoch != self._revocations:
                 return
-            if len(self._users) >= _KEY_CACHE_MAX:
-                self._users.clear()
-            self._users[digest] = (user, time.monotonic() + self.ttl_s)
+            if len(self._callers) >= _KEY_CACHE_MAX:
+                self._callers.clear()
+            self._callers[digest] = (caller, time.monotonic() + self.ttl_s)
 
     def revoke(self, user_id: str) -> None:
         with self._lock:
             self._revocations += 1
-            for digest in [d for d, (u, _) in self._users.items() if u.user_id == user_id]:
-                del self._users[digest]
+            stale = [d for d, (c, _) in self._callers.items() if c.user.user_id == user_id]
+            for digest in stale:
+                del self._callers[digest]
 
 
 class UserService:
@@ -85,31 +78,40 @@ class UserService:
         store: UserStore,
         folders: FolderStore,
         files: FileService,
+        keys: KeyService,
         default_quota: int,
         key_cache_s: float = 0.0,
     ) -> None:
-        """``key_cache_s``: how long a looked-up key is trusted without asking the store
-        again (0: every request asks). The usage figures of a cached user may lag by as
-        much; quotas are enforced by the store's reservation, never by those figures."""
+        """``key_cache_s``: how long a looked-up bearer key is trusted without asking the
+        store again (0: every request asks). The usage figures of a cached user may lag
+        by as much; quotas are enforced by the store's reservation, never by those figures."""
         self.store = store
         self.folders = folders
         self.files = files
+        self.keys = keys
         self.default_quota = default_quota
-        self._keys = KeyCache(key_cache_s) if key_cache_s > 0 else None
+        self._cache = KeyCache(key_cache_s) if key_cache_s > 0 else None
 
-    def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, str]:
-        """A new user and their key. The key is returned here and never again."""
-        key = new_api_key()
+    def create(self, name: str, quota_bytes: int | None = None) -> tuple[UserRecord, NewKey]:
+        """A new user and their first key (full access, with an S3 pair). The key's
+        secrets are returned here and never again."""
+        user_id = "u_" + secrets.token_urlsafe(12)
+        validate_user_name(name)
+        key = self.keys.create(user_id, FIRST_KEY_NAME)
         user = UserRecord(
-            user_id="u_" + secrets.token_urlsafe(12),
-            name=validate_user_name(name),
-            key_hash=hash_key(key),
+            user_id=user_id,
+            name=name,
+            key_hash=key.record.key_hash,
             quota_bytes=self.default_quota if quota_bytes is None else quota_bytes,
             bytes_used=0,
             file_count=0,
             created_at=utcnow(),
         )
-        self.store.create_user(user)
+        try:
+            self.store.create_user(user)
+        except BaseException:
+            self.keys.delete(user_id, key.record.key_id)
+            raise
         return user, key
 
     def ensure_implicit_user(self) -> None:
@@ -128,44 +130,81 @@ class UserService:
     def list(self) -> list[UserRecord]:
         return self.store.list_users()
 
-    def rotate_key(self, user_id: str) -> str:
-        """A new key; the old one stops working with this write."""
-        key = new_api_key()
-        updated = self.store.set_key_hash(user_id, hash_key(key))
+    def rotate_key(self, user_id: str) -> NewKey:
+        """Reset the user's credentials: every key they had stops working, and one new
+        full key (with an S3 pair) takes their place."""
+        self.get(user_id)
+        self.store.delete_keys(user_id)
+        self._revoke(user_id)
+        key = self.keys.create(user_id, FIRST_KEY_NAME)
+        updated = self.store.set_key_hash(user_id, key.record.key_hash)
         self._revoke(user_id)
         if not updated:
+            self.keys.delete(user_id, key.record.key_id)
             raise UserNotFound(user_id)
         return key
 
+    def delete_key(self, user_id: str, key_id: str) -> KeyRecord:
+        """End one key, in both its forms at once."""
+        user = self.get(user_id)
+        removed = self.keys.delete(user_id, key_id)
+        if hmac.compare_digest(removed.key_hash, user.key_hash):
+            # The first key is also the user's own key (as before keys had records).
+            self.store.set_key_hash(user_id, hash_key("retired:" + secrets.token_urlsafe(32)))
+        self._revoke(user_id)
+        return removed
+
     def delete(self, user_id: str) -> int:
-        """Remove the user (their key dies first), then all their files and blobs, then
+        """Remove the user (their keys die first), then all their files and blobs, then
         their folders. Their share links end with the files; purge drops their records."""
         removed = self.store.delete_user(user_id)
         self._revoke(user_id)
         if removed is None:
             raise UserNotFound(user_id)
+        self.store.delete_keys(user_id)
         deleted = self.files.delete_all(user_id)
         self.folders.delete_folders(user_id, "/", recursive=True)
         return deleted
 
-    def authenticate(self, key: str | None) -> UserRecord:
+    def authenticate(self, key: str | None) -> Caller:
+        """The caller a bearer key stands for (401 unless it is a live key)."""
         if not key:
             raise Unauthorized("Send Authorization: Bearer <api key>")
         digest = hash_key(key)
-        cached = self._keys.get(digest) if self._keys else None
+        cached = self._cache.get(digest) if self._cache else None
         if cached is not None:
             return cached
-        epoch = self._keys.epoch() if self._keys else 0
+        epoch = self._cache.epoch() if self._cache else 0
+        caller = self._look_up(key, digest)
+        if self._cache:
+            self._cache.put(digest, caller, epoch)
+        return caller
+
+    def _look_up(self, key: str, digest: str) -> Caller:
+        record = self.keys.by_bearer(key)
+        if record is not None:
+            user = self.store.get_user(record.owner)
+            if user is None:
+                raise Unauthorized("The API key is not valid")
+            return Caller(user, record)
+        # A user's own key from before keys had records of their own.
         user = self.store.find_by_key_hash(digest)
         if user is None or not hmac.compare_digest(user.key_hash, digest):
             raise Unauthorized("The API key is not valid")
-        if self._keys:
-            self._keys.put(digest, user, epoch)
-        return user
+        return Caller(user)
+
+    def authenticate_s3(self, access_key_id: str) -> tuple[Caller, str]:
+        """The caller an S3 access key id stands for, and the secret to check its
+        signature with (401 unless it is a live key)."""
+        record, secret = self.keys.by_access_key(access_key_id)
+        user = self.store.get_user(record.owner)
+        if user is None:
+            raise Unauthorized("The access key id is not valid")
+        return Caller(user, record), secret
 
     def _revoke(self, user_id: str) -> None:
-        if self._keys:
-            self._keys.revoke(user_id)
+        if self._cache:
+            self._cache.revoke(user_id)
 
 
 def is_admin_token(key: str | None, admin_token: str) -> bool:

@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,12 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
 
 def create_user(url: str, admin_token: str, name: str = "stack-user") -> str:
     """A user made through the admin API: its API key."""
+    key: str = new_user(url, admin_token, name)["api_key"]
+    return key
+
+
+def new_user(url: str, admin_token: str, name: str) -> dict[str, Any]:
+    """A user made through the admin API: the response (user, API key, S3 key pair)."""
     request = urllib.request.Request(
         f"{url}/admin/users",
         data=json.dumps({"name": name}).encode(),
@@ -52,8 +59,8 @@ def create_user(url: str, admin_token: str, name: str = "stack-user") -> str:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        key: str = json.load(response)["api_key"]
-    return key
+        body: dict[str, Any] = json.load(response)
+    return body
 
 
 def _stop(signum: int, _frame: object) -> None:
@@ -98,6 +105,7 @@ def main() -> int:
             "S3_BUCKET": "filedrop",
             "FILEDROP_AUTH": "enabled",
             "FILEDROP_ADMIN_TOKEN": admin_token,
+            "FILEDROP_SECRET_KEY": secrets.token_urlsafe(32),
         }
         env.update(dict(item.split("=", 1) for item in args.env))
         subprocess.run([sys.executable, "create_bucket.py"], cwd=ROOT, env=env, check=True)

@@ -114,6 +114,7 @@ def _settings(**overrides: Any) -> Settings:
         log_level="WARNING",
         auth="disabled",
         rate_limit_per_window=0,
+        secret_key="test-server-key-" + "x" * 32,
     )
     return base.with_overrides(**overrides)
 
@@ -274,9 +275,18 @@ _SERVER_FIXTURES = {"seaweedfs", "minio", "ferretdb", "real_backend"}
 _SERVER_NAMES = ("seaweedfs", "minio", "ferretdb")
 
 
+LAYERS = ("unit", "contract", "http", "live", "fuzz")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``real`` every test that starts a real server: through a session fixture,
-    or through a parameter (``backend``, ``meta_store``...) that names one."""
+    or through a parameter (``backend``, ``meta_store``...) that names one. A test with
+    no layer would fall out of every ``-m`` selection: that is a collection error."""
+    unlayered = [
+        item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)
+    ]
+    if unlayered:
+        raise pytest.UsageError("tests without a layer marker: " + ", ".join(unlayered[:5]))
     for item in items:
         params = getattr(item, "callspec", None)
         values = [str(v) for v in params.params.values()] if params else []

@@ -58,6 +58,7 @@ def real_server_settings(s3: servers.S3Server, db: servers.FerretDB, prefix: str
         "S3_SECRET_ACCESS_KEY": s3.secret_key,
         "S3_REGION": s3.region,
         "S3_BUCKET": bucket,
+        "FILEDROP_SECRET_KEY": "live-test-server-key-" + suffix * 3,
     }
 
 

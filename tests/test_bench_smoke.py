@@ -28,6 +28,7 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             str(ROOT / "bench" / "bench.py"),
             "--start-servers",
             "--big-size=6MiB",
+            "--s3api-size=12MiB",
             "--redirect-size=6MiB",
             "--replica-clients=2",
             "--tus-chunk=2MiB",
@@ -67,6 +68,8 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
     for kind in ("upload raw", "upload multipart", "upload tus", "download", "download via 307"):
         assert f"worker peak RSS growth, {kind} (MiB)" in rows
     assert any(m.startswith("list ") and "embedded SQLite: p50" in m for m in rows)
+    assert rows["S3 API upload 12 MiB (MB/s)"]["ratio"] > 0
+    assert "worker peak RSS growth, S3 API upload (MiB)" in rows
 
     # Where the CPU went, per part of the stack, on both sides.
     cpu = rows["4 KiB upload, 2 clients CPU/request (ms)"]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage.metadata import FileRecord, utcnow
 from filedrop.storage.sqlite import SqliteMetadataStore
+
+pytestmark = pytest.mark.unit
 
 
 def _record() -> FileRecord:

@@ -325,10 +325,33 @@ def delete_file(url: str, file_id: str) -> None:
     requests.delete(f"{url}/files/{file_id}", timeout=30).raise_for_status()
 
 
+def upload_s3_put(url: str, content: Content, name: str) -> dict[str, Any]:
+    """One S3 PutObject through the S3 API (keys off, so unsigned), ``Content-Length`` known."""
+    requests.post(f"{url}/folders", json={"path": "/membucket"}, timeout=30).raise_for_status()
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=TRANSFER_TIMEOUT_S)
+    try:
+        conn.putrequest("PUT", f"/s3/membucket/{name}")
+        conn.putheader("Content-Length", str(content.size))
+        conn.putheader("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        conn.endheaders()
+        for chunk in content.chunks():
+            conn.send(chunk)
+        response = conn.getresponse()
+        text = response.read().decode()
+        assert response.status == 200, text[:500]
+    finally:
+        conn.close()
+    files = requests.get(f"{url}/files?folder=/membucket", timeout=30).json()["files"]
+    found: dict[str, Any] = next(f for f in files if f["file_name"] == name)
+    return found
+
+
 UPLOADERS: dict[str, Callable[[str, Content, str], dict[str, Any]]] = {
     "raw-chunked": upload_chunked,
     "raw-content-length": upload_with_length,
     "multipart": upload_multipart,
+    "s3-put": upload_s3_put,
 }
 
 

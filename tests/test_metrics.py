@@ -68,3 +68,17 @@ def test_refused_metrics_say_how_to_open_them(backend: Backend) -> None:
     no_key = _app(backend).test_client().get("/metrics")
     assert no_key.status_code == 401
     assert "METRICS=public" in no_key.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("backend", ["local+sqlite"], indirect=True)
+def test_a_users_key_on_metrics_is_told_what_it_may_not_do(backend: Backend) -> None:
+    client = _app(backend, auth="enabled").test_client()
+    made = client.post(
+        "/admin/users", json={"name": "ann"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    key = made.get_json()["api_key"]
+    refused = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 403
+    message = refused.get_json()["error"]["message"]
+    assert "/metrics" in message and "METRICS=public" in message, message
+    assert "users" not in message, message

@@ -230,7 +230,11 @@ def test_embedded_mode_refuses_presigned_at_setup() -> None:
         Settings.from_env({"DOWNLOAD_REDIRECT_EXPIRY_S": "0"}, dotenv_path=None)
     with pytest.raises(ValueError, match=r"^setting S3_PUBLIC_ENDPOINT_URL"):
         Settings.from_env({"S3_PUBLIC_ENDPOINT_URL": "minio:9000"}, dotenv_path=None)
-    on_s3 = {"MONGO_URI": "mongodb://db", "DOWNLOAD_REDIRECT": "presigned"}
+    on_s3 = {
+        "MONGO_URI": "mongodb://db",
+        "DOWNLOAD_REDIRECT": "presigned",
+        "FILEDROP_SECRET_KEY": "redirect-tests-server-key-0123456789",
+    }
     assert Settings.from_env(on_s3, dotenv_path=None).download_redirect == "presigned"
 
 

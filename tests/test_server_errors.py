@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -105,8 +106,36 @@ def test_refused_in_json(server: tuple[str, str], case: str) -> None:
         assert answer.status == 200, answer.summary()
     else:
         assert_json_error(answer, *expected)
+        # Written in the app's own format, byte for byte like its errors.
+        app_error = requests.get(f"{url}/files/nope", timeout=5).content
+        assert (
+            answer.body
+            == json.dumps(json.loads(answer.body), separators=(",", ":")).encode() + b"\n"
+        )
+        assert (
+            app_error == json.dumps(json.loads(app_error), separators=(",", ":")).encode() + b"\n"
+        )
     # The server is fine afterwards.
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def test_expect_100_continue_gets_one_interim_answer(server: tuple[str, str]) -> None:
+    """curl -T sends ``Expect: 100-continue``: one ``100 Continue``, then the answer."""
+    _, url = server
+    host, _, port = url.removeprefix("http://").partition(":")
+    head = (
+        b"POST /files/upload HTTP/1.1\r\nHost: x\r\nX-File-Name: e.txt\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Length: 5\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        received = sock.recv(65536)  # the interim answer comes before the body is sent
+        sock.sendall(b"hello")
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.count(b" 100 Continue\r\n") == 1, received
+    assert b" 201 " in received, received
 
 
 def _malformed_requests(count: int, seed: int) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -83,9 +84,31 @@ def test_a_bad_setting_is_one_line_from_every_entry_point(
     assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
 
 
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_a_data_dir_that_cannot_be_made_is_one_line(entry: str, tmp_path: Path) -> None:
+    """Embedded mode keeps everything in DATA_DIR: one it cannot create (here beneath
+    a plain file) stops every entry point with one line, never a traceback."""
+    command, where = ENTRY_POINTS[entry]
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"
+    port = str(servers.free_ports(1)[0])
+    cwd = REPO if where == "repo" else tmp_path
+    result = run(command, {"DATA_DIR": str(data_dir), "PORT": port}, cwd)
+    line = assert_one_line(result, "DATA_DIR", str(data_dir))
+    assert line.startswith("filedrop: "), line
+    assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
+
+
+SERVER_KEY = "setup-tests-server-key-0123456789abcdef"  # keys on with MongoDB need one
+
+
 def test_a_cli_command_says_in_one_line_that_mongodb_is_down(tmp_path: Path) -> None:
     down = servers.free_ports(1)[0]
-    settings = {"MONGO_URI": f"mongodb://127.0.0.1:{down}", "MONGO_TIMEOUT_MS": "200"}
+    settings = {
+        "MONGO_URI": f"mongodb://127.0.0.1:{down}",
+        "MONGO_TIMEOUT_MS": "200",
+        "FILEDROP_SECRET_KEY": SERVER_KEY,
+    }
     for command in (["flask", "--app", "app", "fsck"], ["filedrop", "purge"]):
         result = run([sys.executable, "-m", *command], settings, REPO)
         assert_one_line(result, "DATABASE_UNAVAILABLE: ")
@@ -100,6 +123,7 @@ def test_a_cli_command_says_in_one_line_that_s3_is_down(tmp_path: Path) -> None:
         "S3_ACCESS_KEY_ID": "key",
         "S3_SECRET_ACCESS_KEY": "secret",
         "S3_TIMEOUT_S": "0.5",
+        "FILEDROP_SECRET_KEY": SERVER_KEY,
     }
     result = run([sys.executable, "-m", "filedrop", "create-bucket"], settings, tmp_path)
     assert_one_line(result, "STORAGE_UNAVAILABLE: ")
@@ -161,6 +185,19 @@ def test_dev_server_says_where_it_serves_and_logs_each_request_once(tmp_path: Pa
     log = app.log_path.read_text()
     assert f"serving on {app.url} (Ctrl+C to stop)" in log.splitlines(), log
     assert sum("/healthz" in line for line in log.splitlines()) == 2, log
+
+
+def test_dev_server_on_a_busy_port_says_so_and_never_that_it_serves(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+        result = run([sys.executable, "app.py"], settings, REPO)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "serving on" not in output, output
+    assert f"Port {port} is in use" in output, output
 
 
 def test_create_bucket_in_embedded_mode_says_what_it_did(tmp_path: Path) -> None:

@@ -43,7 +43,17 @@ def test_settings_from_env_and_defaults() -> None:
 
 def test_auth_auto_is_off_only_for_embedded() -> None:
     assert not Settings.from_env({}, dotenv_path=None).auth_enabled
-    assert Settings.from_env({"MONGO_URI": "mongodb://x"}, dotenv_path=None).auth_enabled
+    server = {"MONGO_URI": "mongodb://x", "FILEDROP_SECRET_KEY": "k" * 32}
+    assert Settings.from_env(server, dotenv_path=None).auth_enabled
+
+
+def test_keys_on_without_a_server_key_refuse_to_start_with_one_setup_line() -> None:
+    with pytest.raises(ValueError, match="set FILEDROP_SECRET_KEY"):
+        Settings.from_env({"MONGO_URI": "mongodb://x"}, dotenv_path=None)
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings.from_env({"FILEDROP_SECRET_KEY": "short"}, dotenv_path=None)
+    # Without keys there is nothing to seal.
+    Settings.from_env({"MONGO_URI": "mongodb://x", "FILEDROP_AUTH": "disabled"}, dotenv_path=None)
 
 
 @pytest.mark.parametrize(

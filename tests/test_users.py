@@ -21,9 +21,10 @@ from flask.testing import FlaskClient
 from filedrop import create_app, ratelimit, users
 from filedrop.errors import RateLimited, Unauthorized
 from filedrop.fsck import fsck
+from filedrop.keys import KeyService, SecretBox
 from filedrop.ratelimit import RateLimiter
 from filedrop.service import FileService
-from filedrop.storage.metadata import FolderStore, UserRecord, UserStore, utcnow
+from filedrop.storage.metadata import FolderStore, KeyStore, UserRecord, UserStore, utcnow
 from filedrop.users import UserService, hash_key
 from tests.fixtures import Backend
 from tests.helpers import error_code
@@ -409,7 +410,10 @@ def test_admin_status(auth_app: Flask, backend: Backend) -> None:
 def test_create_user_cli_prints_a_working_key(auth_app: Flask) -> None:
     result = auth_app.test_cli_runner().invoke(args=["create-user", "carol", "--quota", "1MiB"])
     assert result.exit_code == 0, result.output
-    key = result.output.strip().splitlines()[-1].split()[-1]
+    lines = dict(line.split(": ", 1) for line in result.output.splitlines() if ": " in line)
+    key = lines["api key (shown once)"]
+    assert lines["s3 access key id"].startswith("FD")
+    assert len(lines["s3 secret access key (shown once)"]) == 40
     me = auth_app.test_client().get("/me", headers=_admin(key)).get_json()
     assert me["name"] == "carol" and me["usage"]["quota_bytes"] == 1024**2
 
@@ -466,13 +470,27 @@ class _KeyStore:
     def delete_folders(self, owner: str, path: str, recursive: bool) -> int:
         return 0
 
+    # Keys with records of their own: none here, every key is a user's own.
+    def get_user(self, user_id: str) -> UserRecord | None:
+        return self.users.get(user_id)
+
+    def find_key_by_hash(self, digest: str) -> None:
+        return None
+
+    def insert_key(self, key: object) -> None:
+        pass
+
+    def delete_keys(self, owner: str) -> int:
+        return 0
+
 
 def _workers(store: _KeyStore, cache_s: float, n: int = 2) -> list[UserService]:
     """``n`` processes' user services on one store."""
     files = cast(FileService, SimpleNamespace(delete_all=lambda owner: 0))
+    keys = KeyService(cast(KeyStore, store), SecretBox(lambda: "users-tests-server-key-0123456789"))
     return [
         UserService(
-            cast(UserStore, store), cast(FolderStore, store), files, 100, key_cache_s=cache_s
+            cast(UserStore, store), cast(FolderStore, store), files, keys, 100, key_cache_s=cache_s
         )
         for _ in range(n)
     ]
@@ -491,10 +509,10 @@ def test_a_key_is_looked_up_once_per_auth_cache_s(monkeypatch: pytest.MonkeyPatc
     store = _KeyStore()
     store.add("u1", "key-1")
     (worker,) = _workers(store, cache_s=5, n=1)
-    assert all(worker.authenticate("key-1").user_id == "u1" for _ in range(10))
+    assert all(worker.authenticate("key-1").user.user_id == "u1" for _ in range(10))
     assert store.lookups == 1
     now[0] += 5
-    assert worker.authenticate("key-1").user_id == "u1"
+    assert worker.authenticate("key-1").user.user_id == "u1"
     assert store.lookups == 2
     # A wrong key is never remembered: each attempt asks the store.
     assert not _accepts(worker, "key-x") and not _accepts(worker, "key-x")

@@ -79,6 +79,12 @@ def test_the_page_loads_only_its_own_small_assets(client: FlaskClient) -> None:
         assert ".innerHTML" not in source.read_text()  # names are always text
 
 
+def test_the_readme_quotes_the_pages_policy_as_sent(client: FlaskClient) -> None:
+    readme = " ".join((WEB_DIR.parents[2] / "README.md").read_text().split())
+    sent = client.get("/", headers=BROWSER).headers["Content-Security-Policy"]
+    assert f"`Content-Security-Policy: {sent}`" in readme
+
+
 def test_docs_keep_their_own_csp(client: FlaskClient) -> None:
     docs = client.get("/docs", headers=BROWSER)
     assert docs.status_code == 200

@@ -430,6 +430,34 @@ def test_html_and_svg_download_instead_of_rendering(site: Site, context: Browser
         site.api("DELETE", f"/files/{leftover['file_id']}")
 
 
+def test_escape_closes_a_pdf_preview_once_the_viewer_has_drawn_it(
+    site: Site, context: BrowserContext
+) -> None:
+    """Chromium's PDF viewer takes the focus when it has drawn the file; Escape must
+    still reach the dialog, so the page hands the focus back to Close."""
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    pdf += b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    made = site.api(
+        "POST",
+        "/files/upload",
+        params={"file_name": "report.pdf"},
+        data=pdf,
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert made.status_code == 201, made.text
+    page = open_app(context, site)
+    # The page's window loses the focus when the viewer (a frame) takes it.
+    page.evaluate("() => window.addEventListener('blur', () => { window.viewerTookFocus = true; })")
+    row(page, "report.pdf").get_by_role("button", name="report.pdf").focus()
+    page.keyboard.press("Enter")
+    expect(dialog(page).locator("iframe")).to_be_visible()
+    page.wait_for_function("() => window.viewerTookFocus === true")
+    expect(dialog(page).get_by_role("button", name="Close")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_be_hidden()
+    site.api("DELETE", f"/files/{made.json()['file_id']}")
+
+
 def test_a_refusal_shows_the_servers_message(
     site: Site, context: BrowserContext, tmp_path: Path
 ) -> None:

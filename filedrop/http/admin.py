@@ -9,11 +9,15 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
-from ..errors import FileDropError
-from .context import current_owner, get_service, get_users
-from .models.requests import NewUserRequest
+from ..errors import FileDropError, Forbidden
+from .context import current_caller, current_owner, get_service, get_users
+from .models.requests import NewApiKeyRequest, NewUserRequest
 from .models.responses import (
     AdminStatus,
+    ApiKey,
+    ApiKeyDeleted,
+    ApiKeyList,
+    NewApiKey,
     NewKey,
     NewUser,
     StatusBackends,
@@ -38,7 +42,7 @@ def create_user() -> tuple[Response, int, dict[str, str]]:
     asked = parse_json(NewUserRequest)
     user, key = get_users().create(asked.name, asked.quota_bytes)
     headers = {"Location": f"/admin/users/{user.user_id}", "Cache-Control": "no-store"}
-    return jsonify(NewUser(user=User.of(user), api_key=key).to_json()), 201, headers
+    return jsonify(NewUser.made(user, key).to_json()), 201, headers
 
 
 @bp.get("/users")
@@ -61,8 +65,7 @@ def delete_user(user_id: str) -> Response:
 @bp.post("/users/<user_id>/keys")
 def rotate_key(user_id: str) -> tuple[Response, int, dict[str, str]]:
     key = get_users().rotate_key(user_id)
-    body = NewKey(user_id=user_id, api_key=key)
-    return jsonify(body.to_json()), 201, {"Cache-Control": "no-store"}
+    return jsonify(NewKey.made(user_id, key).to_json()), 201, {"Cache-Control": "no-store"}
 
 
 @bp.get("/status")
@@ -91,13 +94,36 @@ def status() -> Response:
     )
     disk = service.blobs.disk_usage()
     if disk is not None:
-        body.disk = StatusDisk.model_validate(disk, from_attributes=True)
+        body.disk = StatusDisk.of(disk)
     return jsonify(body.to_json())
 
 
 @me_bp.get("/me")
 def me() -> Response:
     return jsonify(User.of(get_users().get(current_owner())).to_json())
+
+
+@me_bp.post("/me/keys")
+def create_key() -> tuple[Response, int, dict[str, str]]:
+    asked = parse_json(NewApiKeyRequest)
+    caller = current_caller()
+    if caller is not None and caller.key is not None and (caller.bucket or caller.read_only):
+        raise Forbidden("A bucket-scoped or read-only key cannot make keys")
+    key = get_users().keys.create(current_owner(), asked.name, asked.bucket, asked.read_only)
+    headers = {"Location": f"/me/keys/{key.record.key_id}", "Cache-Control": "no-store"}
+    return jsonify(NewApiKey.made(key).to_json()), 201, headers
+
+
+@me_bp.get("/me/keys")
+def list_keys() -> Response:
+    keys = get_users().keys.list(current_owner())
+    return jsonify(ApiKeyList(keys=[ApiKey.of(key) for key in keys]).to_json())
+
+
+@me_bp.delete("/me/keys/<key_id>")
+def delete_key(key_id: str) -> Response:
+    removed = get_users().delete_key(current_owner(), key_id)
+    return jsonify(ApiKeyDeleted(message="Key deleted", key_id=removed.key_id).to_json())
 
 
 def _timed(check: Callable[[], object]) -> StatusCheck:

@@ -12,6 +12,7 @@ from ..errors import Forbidden, Unauthorized
 from ..ratelimit import RateLimiter
 from ..users import IMPLICIT_USER, is_admin_token
 from .context import get_settings, get_users
+from .scope import enforce_key_limits
 
 # Probes, docs and the web app's page answer even when the database (which counts
 # requests) is down.
@@ -29,12 +30,14 @@ def bearer_token() -> str | None:
 
 def _authenticate() -> None:
     g.owner = None
-    g.user = None
+    g.caller = None
     endpoint = request.endpoint
     limiter: RateLimiter = current_app.extensions["filedrop.ratelimit"]
     settings = get_settings()
     if endpoint is None or request.blueprint in _UNMETERED_BLUEPRINTS:
         return
+    if request.blueprint == "s3":
+        return  # SigV4, checked by the S3 API itself
     if request.blueprint == "metrics" and settings.metrics == "public":
         return
     if request.blueprint in _PUBLIC_BLUEPRINTS:
@@ -58,10 +61,11 @@ def _authenticate() -> None:
         return
     if is_admin_token(token, settings.admin_token):
         raise Forbidden("The admin token manages users; use a user's key for files")
-    user = get_users().authenticate(token)
-    g.owner = user.user_id
-    g.user = user  # read once per request; the upload's quota pre-check reuses it
-    limiter.check(f"user:{user.user_id}")
+    caller = get_users().authenticate(token)
+    g.owner = caller.user.user_id
+    g.caller = caller  # read once per request; the upload's quota pre-check reuses it
+    limiter.check(f"user:{caller.user.user_id}")
+    enforce_key_limits(caller)
 
 
 def _require_admin(token: str | None, admin_token: str, auth_enabled: bool, hint: str) -> None:
@@ -71,6 +75,8 @@ def _require_admin(token: str | None, admin_token: str, auth_enabled: bool, hint
         return
     if token and auth_enabled:
         get_users().authenticate(token)  # 401 for a bad key, and for a user's key:
+        if hint:
+            raise Forbidden(f"Only the admin token may read /metrics{hint}")
         raise Forbidden("Only the admin token may manage users")
     raise Unauthorized(f"Send Authorization: Bearer <admin token>{hint}")
 

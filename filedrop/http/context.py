@@ -6,9 +6,11 @@ import re
 
 from flask import current_app, g, request
 
+from ..buckets import BucketService
 from ..config import Settings
 from ..folders import FolderService
 from ..ids import new_request_id
+from ..keys import Caller
 from ..links import LinkService
 from ..service import FileService
 from ..storage.metadata import UserRecord
@@ -43,6 +45,11 @@ def get_folders() -> FolderService:
     return folders
 
 
+def get_buckets() -> BucketService:
+    buckets: BucketService = current_app.extensions["filedrop.buckets"]
+    return buckets
+
+
 def get_links() -> LinkService:
     links: LinkService = current_app.extensions["filedrop.links"]
     return links
@@ -56,8 +63,14 @@ def current_owner() -> str:
 
 def current_user() -> UserRecord | None:
     """The authenticated user's record as read this request (None without keys)."""
-    user: UserRecord | None = g.get("user")
-    return user
+    caller = current_caller()
+    return caller.user if caller else None
+
+
+def current_caller() -> Caller | None:
+    """The authenticated user and the limits of their key (None without keys)."""
+    caller: Caller | None = g.get("caller")
+    return caller
 
 
 def assign_request_id() -> str:

@@ -50,6 +50,7 @@ from .models.responses import (
 )
 from .parsing import parse, parse_json, parse_query
 from .redirects import redirect_to_storage
+from .scope import check_placement, scoped_listing
 
 bp = Blueprint("files", __name__)
 
@@ -85,7 +86,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     if kind is BodyKind.EMPTY:
         raise NoFile("Send the file as a 'file' form part or as the request body")
     incoming = _raw(request, require_name=True)
-    where = _placement(request.args)  # refused before the body is read
+    where = _placement(request.args, new_file=True)  # refused before the body is read
     if request.content_length:
         service.check_room(current_owner(), request.content_length, current_user())
     record = service.upload(current_owner(), incoming, digests, lambda: where)
@@ -145,17 +146,20 @@ def _form_placement(form: MultipartBody, digests: ExpectedDigests) -> Placement:
         raise InvalidRequest(
             "Digest, Repr-Digest and Content-MD5 describe one file, not a form with several"
         )
-    return _placement(form.fields, request.args)
+    return _placement(form.fields, request.args, new_file=True)
 
 
-def _placement(*sources: Mapping[str, str]) -> Placement:
-    """Folder, on_conflict and expiry from the first source that has each."""
+def _placement(*sources: Mapping[str, str], new_file: bool = False) -> Placement:
+    """Folder, on_conflict and expiry from the first source that has each; for a key
+    limited to a bucket, only a folder in it (``new_file``: a folder must be named)."""
     found = {}
     for key in PlacementFields.model_fields:
         value = next((source[key] for source in sources if key in source), None)
         if value is not None:
             found[key] = value
-    return parse(PlacementFields, found).placement()
+    where = parse(PlacementFields, found).placement()
+    check_placement(where.folder, new_file)
+    return where
 
 
 def _error_item(exc: FileDropError) -> ErrorDetail:
@@ -205,6 +209,7 @@ def update(file_id: str) -> Response:
         # A JSON PUT: rename, move, set or (``"expires_at": null``) clear the expiry.
         asked = parse_json(RenameRequest)
         new_name, where = asked.file_name, asked.update()
+        check_placement(where.folder, new_file=False)
     elif kind is BodyKind.CONTENT:
         incoming = _raw(request, require_name=False)
         where = _placement(request.args)
@@ -235,9 +240,9 @@ def _replace_form_placement(form: MultipartBody) -> Placement:
 @bp.post("/files/<file_id>/copy")
 def copy(file_id: str) -> tuple[Response, int, dict[str, str]]:
     asked = parse_json(CopyRequest, optional=True)
-    return _created(
-        get_service().copy(current_owner(), file_id, asked.file_name, asked.placement())
-    )
+    where = asked.placement()
+    check_placement(where.folder, new_file=False)
+    return _created(get_service().copy(current_owner(), file_id, asked.file_name, where))
 
 
 @bp.post("/files/delete")
@@ -264,9 +269,12 @@ def delete(file_id: str) -> Response:
 @bp.get("/files")
 def list_files() -> Response:
     asked = parse_query(FileListQuery)
-    owner, folder, after = current_owner(), asked.folder, asked.cursor
+    folder = scoped_listing(asked.folder)
+    # A bucket-scoped key asking for no folder sees everything in its bucket.
+    recursive = asked.recursive or folder != asked.folder
+    owner, after = current_owner(), asked.cursor
     records, cursor = get_service().list(
-        owner, asked.limit, after, asked.prefix or None, folder, asked.recursive
+        owner, asked.limit, after, asked.prefix or None, folder, recursive
     )
     body = FileList(
         files=[FileMetadata.of(r) for r in records],

@@ -25,7 +25,8 @@ def error_document(status: int, message: str) -> tuple[bytes, dict[str, str]]:
     """The JSON body for ``status`` and the headers that go with it."""
     request_id = new_request_id()
     document = error_body(http_error_code(status), message[:_MAX_MESSAGE], request_id)
-    body = json.dumps(document).encode()
+    # The app's own format (Flask's compact JSON and a newline), whoever answers.
+    body = (json.dumps(document, separators=(",", ":")) + "\n").encode()
     headers = {
         "Content-Type": "application/json",
         "Content-Length": str(len(body)),
@@ -79,6 +80,10 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def handle_expect_100(self) -> bool:
+        # Werkzeug writes "100 Continue" itself when it runs the app: not a second one here.
+        return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         reason = self.responses.get(code, ("Error", ""))[0]

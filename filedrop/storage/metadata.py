@@ -46,6 +46,10 @@ class FileRecord:
     # writes: a download never rewrites the record itself.
     last_accessed_at: datetime | None = None
     download_count: int = 0
+    # The ETag the S3 API shows: the hex MD5 of the content, or for an object assembled
+    # from S3 multipart parts, the MD5 of the parts' MD5s and "-N". None for files stored
+    # before it was kept (the S3 API then derives one from the SHA-256).
+    md5_etag: str | None = None
 
     @property
     def etag(self) -> str:
@@ -197,7 +201,44 @@ class QuotaStore(Protocol):
         """Atomically subtract from the user's usage (never checked against quota)."""
 
 
-class UserStore(QuotaStore, Protocol):
+@dataclass(frozen=True)
+class KeyRecord:
+    """One of a user's API keys. ``key_hash`` is the SHA-256 hex of its bearer form;
+    ``secret_sealed`` is its S3 secret access key, encrypted under the server's key
+    (SigV4 needs the secret itself, so a hash would not do). ``bucket``: the one
+    top-level folder the key may reach (None: all); ``read_only``: no writes."""
+
+    key_id: str
+    owner: str
+    name: str
+    key_hash: str
+    access_key_id: str
+    secret_sealed: str
+    bucket: str | None
+    read_only: bool
+    created_at: datetime
+
+
+class KeyStore(Protocol):
+    """Users' extra API keys (each with a bearer form and an S3 pair)."""
+
+    def insert_key(self, key: KeyRecord) -> None: ...
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None: ...
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None: ...
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        """The owner's keys, oldest first."""
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        """Remove one key of ``owner`` (both its forms at once); the record, or None."""
+
+    def delete_keys(self, owner: str) -> int:
+        """Remove every key of ``owner``; how many."""
+
+
+class UserStore(QuotaStore, KeyStore, Protocol):
     """Users, their hashed keys and their exact usage counters."""
 
     def create_user(self, user: UserRecord) -> None: ...
@@ -364,8 +405,67 @@ class LinkStore(Protocol):
         """Forget the link and its download count."""
 
 
+@dataclass(frozen=True)
+class MultipartRecord:
+    """An S3 API multipart upload in progress: the object it becomes (``folder``,
+    ``file_name``, ``file_id``) and the backend's multipart upload to ``blob_key``."""
+
+    upload_id: str
+    owner: str
+    bucket: str
+    key: str
+    folder: str
+    file_name: str
+    file_type: str | None
+    file_id: str
+    blob_key: str
+    multipart_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One uploaded part: its MD5 (the ETag S3 clients see) and the backend's ETag."""
+
+    upload_id: str
+    number: int
+    md5: str
+    blob_etag: str
+    size: int
+    uploaded_at: datetime
+
+
+class MultipartStore(Protocol):
+    """S3 API multipart uploads; each part is its own record, so parts that arrive at
+    once never overwrite each other (not even on a store that rewrites whole documents)."""
+
+    def insert_multipart(self, upload: MultipartRecord) -> None: ...
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None: ...
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        """The owner's uploads (None: everyone's), oldest first."""
+
+    def put_part(self, part: PartRecord) -> None:
+        """Record a part, replacing an earlier upload of the same number."""
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        """The upload's parts by number."""
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        """Forget the upload and its parts; the record, or None if it was gone."""
+
+
 class CatalogStore(
-    FileStore, UserStore, RateLimitStore, UploadStore, FolderStore, LinkStore, Protocol
+    FileStore,
+    UserStore,
+    KeyStore,
+    MultipartStore,
+    RateLimitStore,
+    UploadStore,
+    FolderStore,
+    LinkStore,
+    Protocol,
 ):
     """Everything kept in the database, as one store implements it. Only the code that
     builds the app sees this whole; each service gets the narrow protocol it uses."""

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,8 +21,11 @@ from .metadata import (
     FILE_CHANGEABLE_FIELDS,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
+    KeyRecord,
     LinkRecord,
     ListCursor,
+    MultipartRecord,
+    PartRecord,
     UploadRecord,
     UserRecord,
     field_names,
@@ -37,7 +41,8 @@ log = logging.getLogger("filedrop.mongo")
 _FIELDS = tuple(
     name
     for name in field_names(FileRecord)
-    if name not in {"file_id", "folder", "expires_at", "last_accessed_at", "download_count"}
+    if name
+    not in {"file_id", "folder", "expires_at", "last_accessed_at", "download_count", "md5_etag"}
 )
 
 
@@ -77,6 +82,7 @@ def _to_doc(record: FileRecord) -> dict[str, Any]:
     doc["_id"] = record.file_id
     doc["folder"] = record.folder
     doc["expires_at"] = record.expires_at
+    doc["md5_etag"] = record.md5_etag
     return doc
 
 
@@ -93,6 +99,7 @@ def _from_doc(doc: dict[str, Any], access: dict[str, Any] | None = None) -> File
         expires_at=_utc_or_none(doc.get("expires_at")),
         last_accessed_at=_utc_or_none(access.get("last_accessed_at")),
         download_count=int(access.get("download_count", 0)),
+        md5_etag=doc.get("md5_etag"),
         **values,
     )
 
@@ -142,6 +149,27 @@ def _user_from_doc(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(user_id=doc["_id"], **values)
 
 
+_KEY_FIELDS = field_names(KeyRecord)[1:]  # key_id is the _id
+
+
+def _key_from_doc(doc: dict[str, Any]) -> KeyRecord:
+    values = {name: doc[name] for name in _KEY_FIELDS}
+    values["created_at"] = _utc(values["created_at"])
+    return KeyRecord(key_id=doc["_id"], **values)
+
+
+def _multipart_from_doc(doc: dict[str, Any]) -> MultipartRecord:
+    values = {k: v for k, v in doc.items() if k != "_id"}
+    values["created_at"] = _utc(values["created_at"])
+    return MultipartRecord(upload_id=doc["_id"], **values)
+
+
+def _part_from_doc(doc: dict[str, Any]) -> PartRecord:
+    values = {k: v for k, v in doc.items() if k != "_id"}
+    values["uploaded_at"] = _utc(values["uploaded_at"])
+    return PartRecord(**values)
+
+
 _UPLOAD_FIELDS = field_names(UploadRecord)[1:]  # upload_id is the _id
 
 
@@ -179,6 +207,9 @@ class MongoMetadataStore:
     def __init__(self, db: Database[Any]) -> None:
         self._files: Collection[Any] = db["files"]
         self._users: Collection[Any] = db["users"]
+        self._keys: Collection[Any] = db["api_keys"]
+        self._multiparts: Collection[Any] = db["s3_multiparts"]
+        self._parts: Collection[Any] = db["s3_parts"]
         self._limits: Collection[Any] = db["rate_limits"]
         self._uploads: Collection[Any] = db["uploads"]
         # Download counts live apart from the file records (see record_access).
@@ -376,6 +407,77 @@ class MongoMetadataStore:
         with _mongo_errors("rotate a key"):
             result = self._users.update_one({"_id": user_id}, {"$set": {"key_hash": key_hash}})
         return result.matched_count == 1
+
+    # -- keys ------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        doc = {name: getattr(key, name) for name in _KEY_FIELDS}
+        doc["_id"] = key.key_id
+        with _mongo_errors("store a key"):
+            self._keys.insert_one(doc)
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        with _mongo_errors("look up a key"):
+            doc = self._keys.find_one({"key_hash": key_hash})
+        return _key_from_doc(doc) if doc else None
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None:
+        with _mongo_errors("look up a key"):
+            doc = self._keys.find_one({"access_key_id": access_key_id})
+        return _key_from_doc(doc) if doc else None
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        with _mongo_errors("list keys"):
+            docs = list(
+                self._keys.find({"owner": owner}).sort([("created_at", ASCENDING), ("_id", 1)])
+            )
+        return [_key_from_doc(doc) for doc in docs]
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        with _mongo_errors("delete a key"):
+            doc = self._keys.find_one_and_delete({"_id": key_id, "owner": owner})
+        return _key_from_doc(doc) if doc else None
+
+    def delete_keys(self, owner: str) -> int:
+        with _mongo_errors("delete keys"):
+            return self._keys.delete_many({"owner": owner}).deleted_count
+
+    # -- S3 multipart uploads ----------------------------------------------------------
+
+    def insert_multipart(self, upload: MultipartRecord) -> None:
+        doc = asdict(upload)
+        doc["_id"] = doc.pop("upload_id")
+        with _mongo_errors("store a multipart upload"):
+            self._multiparts.insert_one(doc)
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        with _mongo_errors("read a multipart upload"):
+            doc = self._multiparts.find_one({"_id": upload_id})
+        return _multipart_from_doc(doc) if doc and doc.get("owner") == owner else None
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        query = {} if owner is None else {"owner": owner}
+        with _mongo_errors("list multipart uploads"):
+            docs = list(self._multiparts.find(query).sort([("created_at", 1), ("_id", 1)]))
+        return [_multipart_from_doc(doc) for doc in docs]
+
+    def put_part(self, part: PartRecord) -> None:
+        doc = asdict(part)
+        # One document per part, written whole: concurrent parts never touch each other.
+        with _mongo_errors("store a part"):
+            self._parts.replace_one({"_id": f"{part.upload_id}:{part.number}"}, doc, upsert=True)
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        with _mongo_errors("list parts"):
+            docs = list(self._parts.find({"upload_id": upload_id}).sort("number", 1))
+        return [_part_from_doc(doc) for doc in docs]
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        with _mongo_errors("delete a multipart upload"):
+            doc = self._multiparts.find_one_and_delete({"_id": upload_id, "owner": owner})
+            if doc is not None:
+                self._parts.delete_many({"upload_id": upload_id})
+        return _multipart_from_doc(doc) if doc else None
 
     def reserve(self, user_id: str, size: int, files: int) -> bool:
         with _mongo_errors("reserve quota"):
@@ -651,6 +753,11 @@ class MongoMetadataStore:
             self._link_claims.create_index("link", name="link")
             self._uploads.create_index("expires_at", name="expires_at")
             self._users.create_index("key_hash", unique=True, name="key_hash")
+            self._keys.create_index("key_hash", unique=True, name="key_hash")
+            self._multiparts.create_index([("owner", 1), ("created_at", 1)], name="owner")
+            self._parts.create_index([("upload_id", 1), ("number", 1)], name="upload")
+            self._keys.create_index("access_key_id", unique=True, name="access_key_id")
+            self._keys.create_index([("owner", ASCENDING), ("created_at", ASCENDING)], name="owner")
             self._files.create_index(
                 [("owner", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="owner_newest_first",

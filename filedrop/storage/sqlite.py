@@ -30,8 +30,11 @@ from .metadata import (
     FILE_CHANGEABLE_FIELDS,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
+    KeyRecord,
     LinkRecord,
     ListCursor,
+    MultipartRecord,
+    PartRecord,
     UploadRecord,
     UserRecord,
     field_names,
@@ -200,6 +203,72 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_owner_file ON links (owner, file_id, created_at DESC);
 CREATE UNIQUE INDEX IF NOT EXISTS links_owner_link_id ON links (owner, link_id);
 """
+# The S3-compatible API: each content's MD5 (its S3 ETag), keys of their own with an
+# S3 pair, and multipart uploads with their parts.
+_KEYS_AND_MULTIPART = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id        TEXT PRIMARY KEY,
+    owner         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    key_hash      TEXT NOT NULL UNIQUE,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_sealed TEXT NOT NULL,
+    bucket        TEXT,
+    read_only     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner, created_at);
+CREATE TABLE IF NOT EXISTS s3_multiparts (
+    upload_id    TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    bucket       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    folder       TEXT NOT NULL,
+    file_name    TEXT NOT NULL,
+    file_type    TEXT,
+    file_id      TEXT NOT NULL,
+    blob_key     TEXT NOT NULL,
+    multipart_id TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS s3_multiparts_owner ON s3_multiparts (owner, created_at);
+CREATE TABLE IF NOT EXISTS s3_parts (
+    upload_id   TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    md5         TEXT NOT NULL,
+    blob_etag   TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, number)
+) WITHOUT ROWID;
+"""
+_MULTIPART_COLUMNS = field_names(MultipartRecord)
+_PART_COLUMNS = field_names(PartRecord)
+
+
+def _multipart(row: tuple[Any, ...]) -> MultipartRecord:
+    values = dict(zip(_MULTIPART_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    return MultipartRecord(**values)
+
+
+def _part(row: tuple[Any, ...]) -> PartRecord:
+    values = dict(zip(_PART_COLUMNS, row, strict=True))
+    values["uploaded_at"] = from_millis(values["uploaded_at"])
+    return PartRecord(**values)
+
+
+_KEY_COLUMNS = field_names(KeyRecord)
+_KEY_SELECT = f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys"
+
+
+def _key(row: tuple[Any, ...]) -> KeyRecord:
+    values = dict(zip(_KEY_COLUMNS, row, strict=True))
+    values["created_at"] = from_millis(values["created_at"])
+    values["read_only"] = bool(values["read_only"])
+    return KeyRecord(**values)
+
+
 _LINK_COLUMNS = field_names(LinkRecord)
 _LINK_SELECT = f"SELECT {', '.join(_LINK_COLUMNS)} FROM links"
 _LINK_DATETIMES = ("created_at", "expires_at", "revoked_at")
@@ -215,6 +284,14 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 def _create_base_tables(conn: sqlite3.Connection) -> None:
     """Files, users, rate-limit windows and resumable uploads, as first released."""
     _execute_script(conn, _BASE_TABLES)
+
+
+def _add_md5_keys_and_multipart(conn: sqlite3.Connection) -> None:
+    """The MD5 column on files; the API keys and S3 multipart tables."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    if "md5_etag" not in present:
+        conn.execute("ALTER TABLE files ADD COLUMN md5_etag TEXT")
+    _execute_script(conn, _KEYS_AND_MULTIPART)
 
 
 def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
@@ -234,6 +311,7 @@ def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (1, _create_base_tables),
     (2, _add_folders_expiry_and_links),
+    (3, _add_md5_keys_and_multipart),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -627,6 +705,98 @@ class SqliteMetadataStore:
                 "UPDATE users SET bytes_used = ?, file_count = ? WHERE user_id = ?",
                 (bytes_used, file_count, user_id),
             )
+
+    # -- KeyStore ---------------------------------------------------------------------
+
+    def insert_key(self, key: KeyRecord) -> None:
+        values = [getattr(key, column) for column in _KEY_COLUMNS]
+        values[_KEY_COLUMNS.index("created_at")] = to_millis(key.created_at)
+        values[_KEY_COLUMNS.index("read_only")] = int(key.read_only)
+        placeholders = ", ".join("?" * len(_KEY_COLUMNS))
+        with self._write("store a key") as conn:
+            conn.execute(
+                f"INSERT INTO api_keys ({', '.join(_KEY_COLUMNS)}) VALUES ({placeholders})", values
+            )
+
+    def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        rows = self._read("look up a key", f"{_KEY_SELECT} WHERE key_hash = ?", (key_hash,))
+        return _key(rows[0]) if rows else None
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None:
+        sql = f"{_KEY_SELECT} WHERE access_key_id = ?"
+        rows = self._read("look up a key", sql, (access_key_id,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self, owner: str) -> builtins.list[KeyRecord]:
+        sql = f"{_KEY_SELECT} WHERE owner = ? ORDER BY created_at, key_id"
+        return [_key(row) for row in self._read("list keys", sql, (owner,))]
+
+    def delete_key(self, owner: str, key_id: str) -> KeyRecord | None:
+        with self._write("delete a key") as conn:
+            row = conn.execute(
+                f"{_KEY_SELECT} WHERE key_id = ? AND owner = ?", (key_id, owner)
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM api_keys WHERE key_id = ?", (key_id,))
+        return _key(row) if row else None
+
+    def delete_keys(self, owner: str) -> int:
+        with self._write("delete keys") as conn:
+            return conn.execute("DELETE FROM api_keys WHERE owner = ?", (owner,)).rowcount
+
+    # -- MultipartStore ---------------------------------------------------------------
+
+    def insert_multipart(self, upload: MultipartRecord) -> None:
+        values = [getattr(upload, column) for column in _MULTIPART_COLUMNS]
+        values[_MULTIPART_COLUMNS.index("created_at")] = to_millis(upload.created_at)
+        columns = ", ".join(_MULTIPART_COLUMNS)
+        placeholders = ", ".join("?" * len(_MULTIPART_COLUMNS))
+        with self._write("store a multipart upload") as conn:
+            conn.execute(f"INSERT INTO s3_multiparts ({columns}) VALUES ({placeholders})", values)
+
+    def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        rows = self._read(
+            "read a multipart upload",
+            sql + " WHERE upload_id = ? AND owner = ?",
+            (upload_id, owner),
+        )
+        return _multipart(rows[0]) if rows else None
+
+    def list_multiparts(self, owner: str | None) -> builtins.list[MultipartRecord]:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        if owner is None:
+            rows = self._read("list multipart uploads", sql + " ORDER BY created_at, upload_id")
+        else:
+            sql += " WHERE owner = ? ORDER BY created_at, upload_id"
+            rows = self._read("list multipart uploads", sql, (owner,))
+        return [_multipart(row) for row in rows]
+
+    def put_part(self, part: PartRecord) -> None:
+        values = [getattr(part, column) for column in _PART_COLUMNS]
+        values[_PART_COLUMNS.index("uploaded_at")] = to_millis(part.uploaded_at)
+        placeholders = ", ".join("?" * len(_PART_COLUMNS))
+        with self._write("store a part") as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO s3_parts ({', '.join(_PART_COLUMNS)})"
+                f" VALUES ({placeholders})",
+                values,
+            )
+
+    def list_parts(self, upload_id: str) -> builtins.list[PartRecord]:
+        sql = f"SELECT {', '.join(_PART_COLUMNS)} FROM s3_parts WHERE upload_id = ? ORDER BY number"
+        return [_part(row) for row in self._read("list parts", sql, (upload_id,))]
+
+    def delete_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
+        sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
+        with self._write("delete a multipart upload") as conn:
+            row = conn.execute(
+                sql + " WHERE upload_id = ? AND owner = ?", (upload_id, owner)
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM s3_multiparts WHERE upload_id = ?", (upload_id,))
+                conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
+        return _multipart(row) if row else None
 
     # -- UploadStore ----------------------------------------------------------------
 

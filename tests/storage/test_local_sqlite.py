@@ -511,7 +511,7 @@ def _user_version(path: Path) -> int:
 
 
 def test_a_new_database_starts_at_the_latest_schema_version(meta: SqliteMetadataStore) -> None:
-    assert _user_version(meta.path) == sqlite_module.SCHEMA_VERSION == 2
+    assert _user_version(meta.path) == sqlite_module.SCHEMA_VERSION == len(sqlite_module.MIGRATIONS)
 
 
 def test_each_migration_runs_once_and_in_order(
@@ -522,16 +522,17 @@ def test_each_migration_runs_once_and_in_order(
     first.insert(file_record())
     first.close()
     ran: list[int] = []
+    top = sqlite_module.SCHEMA_VERSION
     later = (
-        (3, lambda conn: ran.append(3)),
-        (4, lambda conn: ran.append(4) or conn.execute("CREATE TABLE extra (x INTEGER)")),
+        (top + 1, lambda conn: ran.append(top + 1)),
+        (top + 2, lambda conn: ran.append(top + 2) or conn.execute("CREATE TABLE extra (x INT)")),
     )
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, *later))
     for _ in range(2):  # the second store finds nothing left to do
         store = SqliteMetadataStore(path)
         assert len(store.list("alice", 10, None, None)) == 1
         store.close()
-    assert ran == [3, 4] and _user_version(path) == 4
+    assert ran == [top + 1, top + 2] and _user_version(path) == top + 2
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(
@@ -544,10 +545,11 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         conn.execute("CREATE TABLE half_done (x INTEGER)")
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, (3, broken)))
+    top = sqlite_module.SCHEMA_VERSION
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, (top + 1, broken)))
     with pytest.raises(DatabaseUnavailable):
         SqliteMetadataStore(path).check()
-    assert _user_version(path) == 2
+    assert _user_version(path) == top
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "half_done" not in tables
@@ -565,4 +567,4 @@ def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -
     store = SqliteMetadataStore(path)
     assert store.get("alice", record.file_id) == record
     store.close()
-    assert _user_version(path) == 2
+    assert _user_version(path) == sqlite_module.SCHEMA_VERSION

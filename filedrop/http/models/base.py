@@ -9,9 +9,9 @@ keeps its code; :mod:`filedrop.http.parsing` raises it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.json_schema import (
     GenerateJsonSchema,
     JsonSchemaMode,
@@ -40,6 +40,16 @@ class ResponseModel(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The body; a field left unset (an optional part) is left out."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+class RecordView(ResponseModel):
+    """A body made of a record's attributes of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
 
 
 def domain_rule(rule: Callable[[Any], Any]) -> BeforeValidator:

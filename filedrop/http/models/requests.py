@@ -24,6 +24,7 @@ from ...config import parse_size
 from ...errors import InvalidRequest
 from ...expiry import expiry_moment
 from ...folders import validate_folder
+from ...keys import is_bucket_name
 from ...links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from ...service import OnConflict, Placement
 from ...storage.metadata import ListCursor, utcnow
@@ -186,10 +187,41 @@ class NewLinkRequest(RequestModel):
         return expiry_moment(self.expires_in, self.expires_at, utcnow())
 
 
+# A user's or a key's name.
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_USER_NAME)]
+
+
+def _bucket(value: object) -> object:
+    if isinstance(value, str) and not is_bucket_name(value):
+        raise InvalidRequest("bucket must be null or a valid bucket name")
+    return value
+
+
+class NewApiKeyRequest(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    bucket: (
+        Annotated[
+            StrictStr,
+            Field(
+                pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                description=(
+                    "Limit the key to this bucket (top-level folder); "
+                    "null: all of the user's files."
+                ),
+            ),
+            domain_rule(_bucket),
+        ]
+        | None
+    ) = None
+    read_only: StrictBool = False
+
+
 class NewUserRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[StrictStr, Field(min_length=1, max_length=MAX_USER_NAME)]
+    name: Name
     quota_bytes: (
         Annotated[
             int,

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from ...folders import Folder as FolderValue
+from ...buckets import Bucket as BucketValue
+from ...keys import NewKey as MadeKey
 from ...links import LinkState
-from ...storage.metadata import FileRecord, LinkRecord, UploadRecord, UserRecord
-from .base import ResponseModel
+from ...storage.metadata import LinkRecord, UploadRecord, UserRecord
+from .base import RecordView, ResponseModel
 from .values import (
     Absent,
     Count,
@@ -25,10 +26,8 @@ from .values import (
 )
 
 
-class FileMetadata(ResponseModel):
+class FileMetadata(RecordView):
     """A file's metadata. Fields may be added; none changes meaning."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     file_id: FileId = Field(description="Unguessable (96 random bits), URL-safe, never reused.")
     file_name: FileNameValue
@@ -50,20 +49,10 @@ class FileMetadata(ResponseModel):
         description="Downloads that sent content, links included; best effort."
     )
 
-    @classmethod
-    def of(cls, record: FileRecord) -> FileMetadata:
-        return cls.model_validate(record)
 
-
-class Folder(ResponseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class Folder(RecordView):
     name: str
     path: FolderPath
-
-    @classmethod
-    def of(cls, folder: FolderValue) -> Folder:
-        return cls.model_validate(folder)
 
 
 class FileList(ResponseModel):
@@ -202,9 +191,7 @@ class LinkRevoked(ResponseModel):
     link: Link
 
 
-class Usage(ResponseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class Usage(RecordView):
     file_count: Count
     bytes_used: Count
     quota_bytes: Count
@@ -222,15 +209,54 @@ class User(ResponseModel):
             user_id=user.user_id,
             name=user.name,
             created_at=user.created_at,
-            usage=Usage.model_validate(user),
+            usage=Usage.of(user),
         )
 
 
-class NewUser(ResponseModel):
+# A key's identifiers and secrets, alike wherever a response shows them.
+KeyId = Annotated[str, Field(examples=["k_3n0Zb1mPx7TkQa"])]
+AccessKeyId = Annotated[
+    str,
+    Field(
+        description="The S3 access key id (SigV4 credential).", examples=["FDK3N0ZB1MPX7TKQA2WE"]
+    ),
+]
+BearerKey = Annotated[
+    str,
+    Field(
+        description="The bearer key for REST. Shown this once; only its hash is stored.",
+        examples=["fd_4n8x…"],
+    ),
+]
+SecretAccessKey = Annotated[
+    str, Field(description="The S3 secret access key. Shown this once; kept encrypted.")
+]
+
+
+class KeySecrets(ResponseModel):
+    """A new key's identifiers and secrets, as the one response that shows them."""
+
+    key_id: KeyId
+    api_key: BearerKey
+    access_key_id: AccessKeyId
+    secret_access_key: SecretAccessKey
+
+    @staticmethod
+    def of(key: MadeKey) -> dict[str, Any]:
+        return {
+            "key_id": key.record.key_id,
+            "api_key": key.api_key,
+            "access_key_id": key.record.access_key_id,
+            "secret_access_key": key.secret_access_key,
+        }
+
+
+class NewUser(KeySecrets):
     user: User
-    api_key: str = Field(
-        description="Shown this once; only its hash is stored.", examples=["fd_4n8x…"]
-    )
+
+    @classmethod
+    def made(cls, user: UserRecord, key: MadeKey) -> NewUser:
+        return cls(user=User.of(user), **KeySecrets.of(key))
 
 
 class UserEnvelope(ResponseModel):
@@ -247,13 +273,64 @@ class UserDeleted(ResponseModel):
     files_deleted: Count
 
 
-class NewKey(ResponseModel):
-    """The new key, shown once. The old key stops working at once on the worker that
-    rotated it, and everywhere within AUTH_CACHE_S seconds (default 5), as long as a
-    worker may trust a key it has looked up."""
+class NewKey(KeySecrets):
+    """The new key, shown once. Every key the user had stops working at once on the
+    worker that reset them, and everywhere within AUTH_CACHE_S seconds (default 5), as
+    long as a worker may trust a key it has looked up."""
 
     user_id: str
-    api_key: str
+
+    @classmethod
+    def made(cls, user_id: str, key: MadeKey) -> NewKey:
+        return cls(user_id=user_id, **KeySecrets.of(key))
+
+
+class ApiKey(RecordView):
+    key_id: KeyId
+    name: str
+    bucket: str | None
+    read_only: bool
+    access_key_id: AccessKeyId
+    created_at: Timestamp
+
+
+class NewApiKey(ApiKey):
+    api_key: BearerKey
+    secret_access_key: SecretAccessKey
+
+    @classmethod
+    def made(cls, key: MadeKey) -> NewApiKey:
+        shown = ApiKey.of(key.record).model_dump()
+        return cls(**shown, api_key=key.api_key, secret_access_key=key.secret_access_key)
+
+
+class ApiKeyList(ResponseModel):
+    keys: list[ApiKey]
+
+
+class ApiKeyDeleted(ResponseModel):
+    message: Literal["Key deleted"]
+    key_id: str
+
+
+class BucketUsage(ResponseModel):
+    file_count: Count
+    bytes_used: Count
+
+
+class Bucket(ResponseModel):
+    name: str = Field(examples=["photos"])
+    folder: str = Field(examples=["/photos"])
+    usage: BucketUsage
+
+    @classmethod
+    def of(cls, bucket: BucketValue) -> Bucket:
+        usage = BucketUsage(file_count=bucket.file_count, bytes_used=bucket.bytes_used)
+        return cls(name=bucket.name, folder=bucket.folder, usage=usage)
+
+
+class BucketList(ResponseModel):
+    buckets: list[Bucket]
 
 
 class StatusCheck(ResponseModel):
@@ -284,7 +361,7 @@ class StatusTotalsUnknown(ResponseModel):
     error: ErrorCodeValue
 
 
-class StatusDisk(ResponseModel):
+class StatusDisk(RecordView):
     """Local blob storage only: the disk holding the blobs."""
 
     path: str

@@ -453,13 +453,29 @@ async function preview(file) {
         image: () => el("img", { src: url, alt: file.file_name }),
         audio: () => el("audio", { src: url, controls: "" }),
         video: () => el("video", { src: url, controls: "" }),
-        pdf: () => el("iframe", { src: url, title: file.file_name }),
+        pdf: () => pdfFrame(dialog, url, file.file_name),
       }[kind[1]]();
     }
     body.replaceChildren(node);
   } catch (error) {
     body.replaceChildren(el("p", { class: "error", role: "alert", text: error.message }));
   }
+}
+
+// Chromium's PDF viewer takes the focus once it has drawn the file, and Escape typed
+// there never reaches the dialog: the first time it does, the focus goes back to Close.
+function pdfFrame(dialog, url, title) {
+  const frame = el("iframe", { src: url, title });
+  const giveBack = () => {
+    if (document.activeElement !== frame) return;
+    window.removeEventListener("blur", giveBack);
+    setTimeout(() => $("preview-close").focus()); // once the frame has the focus
+  };
+  window.addEventListener("blur", giveBack);
+  dialog.addEventListener("close", () => window.removeEventListener("blur", giveBack), {
+    once: true,
+  });
+  return frame;
 }
 
 // -- uploads --------------------------------------------------------------------------
