@@ -36,7 +36,7 @@ import bench
 # count as theirs; the stopwatch around store calls (filedrop/metrics.py) is "metrics"
 # only when neither the store nor its client library is running beneath it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("rate-limit counting", ("filedrop/ratelimit.py",)),
+    ("rate-limit counting", ("filedrop/services/ratelimit.py",)),
     ("auth lookup", ("filedrop/http/auth.py",)),
     ("boto3 call (botocore)", ("botocore/", "boto3/", "urllib3/", "filedrop/storage/s3.py")),
     ("metadata calls (pymongo)", ("pymongo/", "bson/", "filedrop/storage/mongo.py")),

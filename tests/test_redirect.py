@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from filedrop import create_app
 from filedrop.config import Settings
-from filedrop.service import url_lifetime
+from filedrop.services.files import url_lifetime
 from filedrop.storage.local import LocalBlobStore
 from filedrop.storage.metadata import utcnow
 from filedrop.storage.s3 import S3BlobStore

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from filedrop.checksums import ExpectedDigests, Hasher
 from filedrop.config import Settings, parse_size
 from filedrop.errors import ChecksumMismatch, InvalidFileName, InvalidRequest
 from filedrop.http.downloads import ascii_fallback, content_disposition
-from filedrop.mediatypes import detect, inline_safe
+from filedrop.services.checksums import ExpectedDigests, Hasher
+from filedrop.services.mediatypes import detect, inline_safe
 from filedrop.validation import declared_media_type, header_file_name, validate_file_name
 
 pytestmark = pytest.mark.unit
