@@ -38,10 +38,10 @@ import bench
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("rate-limit counting", ("filedrop/services/ratelimit.py",)),
     ("auth lookup", ("filedrop/http/auth.py",)),
-    ("boto3 call (botocore)", ("botocore/", "boto3/", "urllib3/", "filedrop/storage/s3.py")),
+    ("boto3 call (botocore)", ("botocore/", "boto3/", "urllib3/", "filedrop/storage/blobs/s3.py")),
     ("metadata calls (pymongo)", ("pymongo/", "bson/", "filedrop/storage/mongo/")),
     ("metadata calls (SQLite)", ("filedrop/storage/sqlite/",)),
-    ("local blob store", ("filedrop/storage/local.py",)),
+    ("local blob store", ("filedrop/storage/blobs/local.py",)),
     ("access log + JSON log line", ("filedrop/http/access_log.py", "filedrop/logs.py")),
     ("metrics", ("prometheus_client/", "filedrop/metrics.py")),
     ("JSON responses", ("flask/json/", "json/encoder.py", "json/__init__.py")),

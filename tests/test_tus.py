@@ -35,7 +35,7 @@ from filedrop.openapi import build_spec
 from filedrop.services import uploads
 from filedrop.services.fsck import fsck
 from filedrop.storage.blobs import BlobNotFound
-from filedrop.storage.s3 import S3BlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from tests.fixtures import FAST, PART_SIZE, Backend
 from tests.helpers import Generated
 from tests.live import CuttingProxy

@@ -274,7 +274,7 @@ def test_s3_requests_carry_no_expect_100_continue() -> None:
     """The handshake desyncs kept-alive connections on SeaweedFS/MinIO (see s3.py)."""
     from botocore.awsrequest import AWSResponse
 
-    from filedrop.storage.s3 import S3BlobStore
+    from filedrop.storage.blobs.s3 import S3BlobStore
 
     store = S3BlobStore.connect(
         "http://127.0.0.1:9", "a", "b", "us-east-1", "bucket", timeout_s=0.2
@@ -296,7 +296,7 @@ def test_s3_timestamps_parse_fast_and_exactly() -> None:
     botocore uses, costs 15 times as much per call); anything else, botocore's."""
     from botocore.awsrequest import AWSResponse
 
-    from filedrop.storage.s3 import S3BlobStore, _timestamp
+    from filedrop.storage.blobs.s3 import S3BlobStore, _timestamp
 
     expected = datetime(2026, 12, 6, 19, 44, 21, tzinfo=UTC)
     assert _timestamp("Sun, 06 Dec 2026 19:44:21 GMT") == expected

@@ -28,9 +28,9 @@ from filedrop.backends import make_blob_store, make_metadata_store
 from filedrop.errors import DatabaseUnavailable, StorageUnavailable
 from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage.blobs import BlobNotFound
-from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.blobs.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from filedrop.storage.mongo import MongoMetadataStore
-from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
 from filedrop.storage.sqlite import files as sqlite_files
 from filedrop.storage.sqlite import limits as sqlite_limits
@@ -140,7 +140,7 @@ def test_disk_errors_are_storage_unavailable_and_leave_nothing(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("filedrop.storage.local.os.fsync", full)
+    monkeypatch.setattr("filedrop.storage.blobs.local.os.fsync", full)
     with pytest.raises(StorageUnavailable):
         blobs.put_stream(key, [b"abc"])
     monkeypatch.undo()
