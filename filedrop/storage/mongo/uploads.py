@@ -61,6 +61,8 @@ def _upload_from_doc(doc: dict[str, Any]) -> UploadRecord:
 
 
 class MongoUploads(MongoDatabase):
+    # -- S3 multipart uploads ----------------------------------------------------------
+
     def insert_multipart(self, upload: MultipartRecord) -> None:
         doc = asdict(upload)
         doc["_id"] = doc.pop("upload_id")
@@ -95,6 +97,8 @@ class MongoUploads(MongoDatabase):
             if doc is not None:
                 self._parts.delete_many({"upload_id": upload_id})
         return _multipart_from_doc(doc) if doc else None
+
+    # -- resumable (tus) uploads -------------------------------------------------------
 
     def insert_upload(self, upload: UploadRecord) -> None:
         with _mongo_errors("store an upload"):

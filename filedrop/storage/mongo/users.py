@@ -32,6 +32,8 @@ def _key_from_doc(doc: dict[str, Any]) -> KeyRecord:
 
 
 class MongoUsers(MongoDatabase):
+    # -- users -------------------------------------------------------------------------
+
     def create_user(self, user: UserRecord) -> None:
         doc = {name: getattr(user, name) for name in _USER_FIELDS}
         doc["_id"] = user.user_id
@@ -62,6 +64,8 @@ class MongoUsers(MongoDatabase):
         with _mongo_errors("rotate a key"):
             result = self._users.update_one({"_id": user_id}, {"$set": {"key_hash": key_hash}})
         return result.matched_count == 1
+
+    # -- API keys ----------------------------------------------------------------------
 
     def insert_key(self, key: KeyRecord) -> None:
         doc = {name: getattr(key, name) for name in _KEY_FIELDS}
@@ -94,6 +98,8 @@ class MongoUsers(MongoDatabase):
     def delete_keys(self, owner: str) -> int:
         with _mongo_errors("delete keys"):
             return self._keys.delete_many({"owner": owner}).deleted_count
+
+    # -- quota counters ----------------------------------------------------------------
 
     def reserve(self, user_id: str, size: int, files: int) -> bool:
         with _mongo_errors("reserve quota"):

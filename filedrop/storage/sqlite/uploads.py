@@ -58,6 +58,8 @@ def _part(row: tuple[Any, ...]) -> PartRecord:
 
 
 class SqliteUploads(SqliteDatabase):
+    # -- S3 multipart uploads ----------------------------------------------------------
+
     def insert_multipart(self, upload: MultipartRecord) -> None:
         values = [getattr(upload, column) for column in _MULTIPART_COLUMNS]
         values[_MULTIPART_COLUMNS.index("created_at")] = to_millis(upload.created_at)
@@ -109,6 +111,8 @@ class SqliteUploads(SqliteDatabase):
                 conn.execute("DELETE FROM s3_multiparts WHERE upload_id = ?", (upload_id,))
                 conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
         return _multipart(row) if row else None
+
+    # -- resumable (tus) uploads -------------------------------------------------------
 
     def insert_upload(self, upload: UploadRecord) -> None:
         values = [_upload_column(column, getattr(upload, column)) for column in _UPLOAD_COLUMNS]

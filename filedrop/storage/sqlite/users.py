@@ -41,6 +41,8 @@ def _user(row: tuple[Any, ...]) -> UserRecord:
 
 
 class SqliteUsers(SqliteDatabase):
+    # -- users and their quota counters ------------------------------------------------
+
     def create_user(self, user: UserRecord) -> None:
         values = [getattr(user, column) for column in _USER_COLUMNS]
         values[_USER_COLUMNS.index("created_at")] = to_millis(user.created_at)
@@ -102,6 +104,8 @@ class SqliteUsers(SqliteDatabase):
                 "UPDATE users SET bytes_used = ?, file_count = ? WHERE user_id = ?",
                 (bytes_used, file_count, user_id),
             )
+
+    # -- API keys ----------------------------------------------------------------------
 
     def insert_key(self, key: KeyRecord) -> None:
         values = [getattr(key, column) for column in _KEY_COLUMNS]
