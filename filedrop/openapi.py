@@ -23,10 +23,10 @@ from typing import Any
 
 from . import __version__
 from .errors import FileDropError
-from .folders import MAX_FOLDER_LENGTH
 from .http.errors import HTTP_CODES
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 from .http.models import base, requests, responses, values
+from .services.folders import MAX_FOLDER_LENGTH
 from .validation import MAX_NAME_LENGTH
 
 OPENAPI_VERSION = "3.1.0"

@@ -9,9 +9,9 @@ from flask import Blueprint, Request, Response, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
-from ..service import FileService, Placement
+from ..services.checksums import ExpectedDigests
+from ..services.files import FileService, Placement
 from ..storage.metadata import FileRecord
 from ..validation import header_file_name, validate_file_name
 from .bodies import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidRequest, LinkGone, LinkNotFound, LinkPasswordRequired
-from ..links import LinkService
+from ..services.links import LinkService
 from .context import current_owner, get_links, get_settings
 from .downloads import serve
 from .models.requests import NewLinkRequest

@@ -22,13 +22,13 @@ from pydantic import (
 
 from ...config import parse_size
 from ...errors import InvalidRequest
-from ...expiry import expiry_moment
-from ...folders import validate_folder
-from ...keys import is_bucket_name
-from ...links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
-from ...service import OnConflict, Placement
+from ...services.expiry import expiry_moment
+from ...services.files import OnConflict, Placement
+from ...services.folders import validate_folder
+from ...services.keys import is_bucket_name
+from ...services.links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
+from ...services.users import MAX_USER_NAME
 from ...storage.metadata import ListCursor, utcnow
-from ...users import MAX_USER_NAME
 from .base import RequestModel, domain_rule, schema_ref
 from .values import (
     ON_CONFLICT_TEXT,

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ...buckets import Bucket as BucketValue
-from ...keys import NewKey as MadeKey
-from ...links import LinkState
+from ...services.buckets import Bucket as BucketValue
+from ...services.keys import NewKey as MadeKey
+from ...services.links import LinkState
 from ...storage.metadata import LinkRecord, UploadRecord, UserRecord
 from .base import RecordView, ResponseModel
 from .values import (

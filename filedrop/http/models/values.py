@@ -16,8 +16,8 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from ...errors import InvalidRequest
-from ...expiry import MAX_EXPIRES_IN
-from ...folders import validate_folder
+from ...services.expiry import MAX_EXPIRES_IN
+from ...services.folders import validate_folder
 from ...storage.metadata import iso_ms
 from .base import domain_rule, schema_ref
 

@@ -25,14 +25,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from .errors import (
+from ..errors import (
     FileNotFound,
     LinkGone,
     LinkNotFound,
     LinkPasswordRequired,
 )
-from .service import Download, FileService, HeadersFor, url_lifetime
-from .storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
+from ..storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
+from .files import Download, FileService, HeadersFor, url_lifetime
 
 TOKEN_BYTES = 32
 MAX_DOWNLOADS = 10**9
