@@ -36,12 +36,12 @@ import bench
 # count as theirs; the stopwatch around store calls (filedrop/metrics.py) is "metrics"
 # only when neither the store nor its client library is running beneath it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("rate-limit counting", ("filedrop/ratelimit.py",)),
+    ("rate-limit counting", ("filedrop/services/ratelimit.py",)),
     ("auth lookup", ("filedrop/http/auth.py",)),
-    ("boto3 call (botocore)", ("botocore/", "boto3/", "urllib3/", "filedrop/storage/s3.py")),
-    ("metadata calls (pymongo)", ("pymongo/", "bson/", "filedrop/storage/mongo.py")),
-    ("metadata calls (SQLite)", ("filedrop/storage/sqlite.py",)),
-    ("local blob store", ("filedrop/storage/local.py",)),
+    ("boto3 call (botocore)", ("botocore/", "boto3/", "urllib3/", "filedrop/storage/blobs/s3.py")),
+    ("metadata calls (pymongo)", ("pymongo/", "bson/", "filedrop/storage/mongo/")),
+    ("metadata calls (SQLite)", ("filedrop/storage/sqlite/",)),
+    ("local blob store", ("filedrop/storage/blobs/local.py",)),
     ("access log + JSON log line", ("filedrop/http/access_log.py", "filedrop/logs.py")),
     ("metrics", ("prometheus_client/", "filedrop/metrics.py")),
     ("JSON responses", ("flask/json/", "json/encoder.py", "json/__init__.py")),

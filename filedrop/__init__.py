@@ -33,9 +33,7 @@ def create_app(
     """Build the app. Tests pass their own stores; otherwise settings choose them."""
     from . import cli, logs
     from .backends import describe, make_blob_store, make_metadata_store
-    from .buckets import BucketService
     from .flaskapp import FileDropFlask
-    from .folders import FolderService
     from .http import (
         access_log,
         admin,
@@ -52,14 +50,16 @@ def create_app(
     )
     from .http import metrics as metrics_http
     from .http.errors import register_error_handlers
-    from .keys import KeyService, secret_box
-    from .links import LinkService
     from .metrics import Metrics, Timed
-    from .multipart import MAX_S3_API_PART, MultipartService
-    from .ratelimit import RateLimiter
-    from .service import FileService
-    from .uploads import UploadService
-    from .users import UserService
+    from .services.buckets import BucketService
+    from .services.files import FileService
+    from .services.folders import FolderService
+    from .services.keys import KeyService, secret_box
+    from .services.links import LinkService
+    from .services.multipart import MAX_S3_API_PART, MultipartService
+    from .services.ratelimit import RateLimiter
+    from .services.uploads import UploadService
+    from .services.users import UserService
 
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)

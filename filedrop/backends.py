@@ -12,10 +12,10 @@ from typing import Any
 
 from .config import Settings, SettingsError
 from .storage.blobs import BlobStore
-from .storage.local import LocalBlobStore
+from .storage.blobs.local import LocalBlobStore
+from .storage.blobs.s3 import S3BlobStore
 from .storage.metadata import CatalogStore, FileStore
 from .storage.mongo import MongoMetadataStore
-from .storage.s3 import S3BlobStore
 from .storage.sqlite import SqliteMetadataStore
 
 # Embedded mode's layout under DATA_DIR.

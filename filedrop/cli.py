@@ -18,14 +18,14 @@ from flask.cli import with_appcontext
 from .backends import bucket_report, describe
 from .config import parse_size
 from .errors import FileDropError
-from .expiry import purge
-from .fsck import fsck
-from .links import LinkService
-from .multipart import MultipartService
-from .service import FileService
+from .services.expiry import purge
+from .services.files import FileService
+from .services.fsck import fsck
+from .services.links import LinkService
+from .services.multipart import MultipartService
+from .services.uploads import UploadService
+from .services.users import UserService
 from .storage.metadata import CatalogStore, utcnow
-from .uploads import UploadService
-from .users import UserService
 
 
 def _service() -> FileService:

@@ -22,12 +22,12 @@ from typing import Any
 
 from . import __version__
 from .errors import FileDropError
-from .expiry import MAX_EXPIRES_IN
-from .folders import MAX_FOLDER_LENGTH
 from .http.errors import HTTP_CODES
 from .http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
-from .links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
-from .service import ON_CONFLICT
+from .services.expiry import MAX_EXPIRES_IN
+from .services.files import ON_CONFLICT
+from .services.folders import MAX_FOLDER_LENGTH
+from .services.links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from .validation import MAX_NAME_LENGTH
 
 OPENAPI_VERSION = "3.1.0"

@@ -25,10 +25,10 @@ from moto import mock_aws
 from filedrop import create_app
 from filedrop.config import Settings
 from filedrop.storage.blobs import BlobStore
-from filedrop.storage.local import LocalBlobStore
+from filedrop.storage.blobs.local import LocalBlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from filedrop.storage.metadata import CatalogStore
 from filedrop.storage.mongo import MongoMetadataStore
-from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
 from tests import servers
 

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from filedrop import create_app
-from filedrop.fsck import fsck
+from filedrop.services.fsck import fsck
 from tests.fixtures import Backend
 from tests.helpers import error_code, upload_ok
 from tests.test_users import _admin, _app, _new_user

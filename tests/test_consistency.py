@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from filedrop import create_app
-from filedrop.fsck import fsck
 from filedrop.ids import new_blob_key
+from filedrop.services.fsck import fsck
 from filedrop.storage.metadata import FileRecord, utcnow
 from tests.fixtures import PART_SIZE, S3_BACKENDS, Backend
 from tests.helpers import error_code, pattern, upload_ok

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from filedrop.expiry import purge
-from filedrop.fsck import fsck
+from filedrop.services.expiry import purge
+from filedrop.services.fsck import fsck
 from filedrop.storage.metadata import utcnow
 from tests.fixtures import Backend
 from tests.helpers import error_code, upload, upload_ok

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from filedrop.fsck import fsck
+from filedrop.services.fsck import fsck
 from filedrop.storage.sqlite import SqliteMetadataStore
 from tests.fixtures import EMBEDDED, FAST, Backend
 from tests.helpers import error_code, upload

@@ -57,10 +57,11 @@ from hypothesis import strategies as st
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, TestResponse
 
-from filedrop import create_app, mediatypes
+from filedrop import create_app
 from filedrop.http.docs import DOCS_CSP, PAGE_ASSETS
 from filedrop.http.server_errors import JsonErrorRequestHandler
 from filedrop.http.web import PAGE_CSP
+from filedrop.services import mediatypes
 from filedrop.validation import BIDI_CONTROLS
 from tests.fixtures import Backend
 from tests.helpers import RawReply, error_code, exchange, upload_ok

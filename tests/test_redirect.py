@@ -21,10 +21,10 @@ from werkzeug.test import TestResponse
 
 from filedrop import create_app
 from filedrop.config import Settings
-from filedrop.service import url_lifetime
-from filedrop.storage.local import LocalBlobStore
+from filedrop.services.files import url_lifetime
+from filedrop.storage.blobs.local import LocalBlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from filedrop.storage.metadata import utcnow
-from filedrop.storage.s3 import S3BlobStore
 from tests import servers
 from tests.fixtures import EMBEDDED, S3_BACKENDS, Backend, _make_backend
 from tests.helpers import error_code, pattern

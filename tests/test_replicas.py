@@ -16,7 +16,7 @@ import requests
 
 from filedrop.backends import make_blob_store, make_metadata_store
 from filedrop.config import Settings
-from filedrop.fsck import fsck
+from filedrop.services.fsck import fsck
 from tests import servers
 from tests.helpers import pattern
 from tests.live import Gunicorn, create_user, keyed_settings, start_gunicorn

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from filedrop import create_app
-from filedrop.links import hash_token
+from filedrop.services.links import hash_token
 from tests.fixtures import FAST, Backend
 from tests.helpers import error_code, pattern, upload_ok
 from tests.test_openapi import ADMIN_TOKEN, assert_documented, bearer, keyed_client

@@ -29,12 +29,13 @@ from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 from werkzeug.serving import make_server
 
-from filedrop import create_app, uploads
-from filedrop.fsck import fsck
+from filedrop import create_app
 from filedrop.ids import STAGING_PREFIX, new_blob_key, new_file_id
 from filedrop.openapi import build_spec
+from filedrop.services import uploads
+from filedrop.services.fsck import fsck
 from filedrop.storage.blobs import BlobNotFound
-from filedrop.storage.s3 import S3BlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from tests.fixtures import FAST, PART_SIZE, Backend
 from tests.helpers import Generated
 from tests.live import CuttingProxy

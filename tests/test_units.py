@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from filedrop.checksums import ExpectedDigests, Hasher
 from filedrop.config import Settings, parse_size
 from filedrop.errors import ChecksumMismatch, InvalidFileName, InvalidRequest
 from filedrop.http.downloads import ascii_fallback, content_disposition
-from filedrop.mediatypes import detect, inline_safe
+from filedrop.services.checksums import ExpectedDigests, Hasher
+from filedrop.services.mediatypes import detect, inline_safe
 from filedrop.validation import declared_media_type, header_file_name, validate_file_name
 
 pytestmark = pytest.mark.unit
@@ -274,7 +274,7 @@ def test_s3_requests_carry_no_expect_100_continue() -> None:
     """The handshake desyncs kept-alive connections on SeaweedFS/MinIO (see s3.py)."""
     from botocore.awsrequest import AWSResponse
 
-    from filedrop.storage.s3 import S3BlobStore
+    from filedrop.storage.blobs.s3 import S3BlobStore
 
     store = S3BlobStore.connect(
         "http://127.0.0.1:9", "a", "b", "us-east-1", "bucket", timeout_s=0.2
@@ -296,7 +296,7 @@ def test_s3_timestamps_parse_fast_and_exactly() -> None:
     botocore uses, costs 15 times as much per call); anything else, botocore's."""
     from botocore.awsrequest import AWSResponse
 
-    from filedrop.storage.s3 import S3BlobStore, _timestamp
+    from filedrop.storage.blobs.s3 import S3BlobStore, _timestamp
 
     expected = datetime(2026, 12, 6, 19, 44, 21, tzinfo=UTC)
     assert _timestamp("Sun, 06 Dec 2026 19:44:21 GMT") == expected

@@ -18,12 +18,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from filedrop import create_app, ratelimit, users
+from filedrop import create_app
 from filedrop.errors import RateLimited, Unauthorized
-from filedrop.fsck import fsck
-from filedrop.keys import KeyService, SecretBox
-from filedrop.ratelimit import RateLimiter
-from filedrop.service import FileService
+from filedrop.services import ratelimit, users
+from filedrop.services.files import FileService
+from filedrop.services.fsck import fsck
+from filedrop.services.keys import KeyService, SecretBox
+from filedrop.services.ratelimit import RateLimiter
+from filedrop.services.users import UserService, hash_key
 from filedrop.storage.metadata import (
     FolderStore,
     KeyRecord,
@@ -32,7 +34,6 @@ from filedrop.storage.metadata import (
     UserStore,
     utcnow,
 )
-from filedrop.users import UserService, hash_key
 from tests.fixtures import Backend
 from tests.helpers import error_code
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from .. import __version__
 from ..config import parse_size
 from ..errors import FileDropError, Forbidden, InvalidRequest
-from ..keys import NewKey
+from ..services.keys import NewKey
 from .context import current_caller, current_owner, get_service, get_users
 from .jsonbody import read_json_object
 

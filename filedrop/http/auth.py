@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 
 from ..errors import Forbidden, Unauthorized
-from ..ratelimit import RateLimiter
-from ..users import IMPLICIT_USER, is_admin_token
+from ..services.ratelimit import RateLimiter
+from ..services.users import IMPLICIT_USER, is_admin_token
 from .context import get_settings, get_users
 from .scope import enforce_key_limits
 

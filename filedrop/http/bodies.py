@@ -18,7 +18,7 @@ overwrite a file with the text ``file_name=x``. tus (``/uploads/``) takes
 content only as :data:`OFFSET_STREAM`.
 
 :class:`RawBody` and :class:`MultipartBody` implement
-:class:`filedrop.service.Incoming`. The multipart reader uses Werkzeug's
+:class:`filedrop.services.files.Incoming`. The multipart reader uses Werkzeug's
 sans-IO decoder so the file part flows to storage chunk by chunk while small
 fields (``file_name``) are collected on the way, before or after the file.
 """

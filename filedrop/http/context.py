@@ -6,16 +6,16 @@ import re
 
 from flask import current_app, g, request
 
-from ..buckets import BucketService
 from ..config import Settings
-from ..folders import FolderService
 from ..ids import new_request_id
-from ..keys import Caller
-from ..links import LinkService
-from ..service import FileService
+from ..services.buckets import BucketService
+from ..services.files import FileService
+from ..services.folders import FolderService
+from ..services.keys import Caller
+from ..services.links import LinkService
+from ..services.uploads import UploadService
+from ..services.users import UserService
 from ..storage.metadata import UserRecord
-from ..uploads import UploadService
-from ..users import UserService
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

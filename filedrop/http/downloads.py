@@ -11,9 +11,9 @@ from flask import Request, Response
 from werkzeug.datastructures import ETags
 from werkzeug.http import parse_etags
 
-from .. import mediatypes
 from ..errors import RangeNotSatisfiable
-from ..service import Download, FileService
+from ..services import mediatypes
+from ..services.files import Download, FileService
 from ..storage.blobs import BlobReader
 from ..storage.metadata import FileRecord
 

@@ -14,10 +14,10 @@ from flask import Blueprint, Request, Response, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
-from ..folders import validate_folder
-from ..service import FileService, Placement
+from ..services.checksums import ExpectedDigests
+from ..services.files import FileService, Placement
+from ..services.folders import validate_folder
 from ..storage.metadata import FileRecord, ListCursor
 from ..validation import bool_param, header_file_name, int_param, validate_file_name
 from .bodies import (

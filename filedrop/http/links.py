@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidRequest, LinkGone, LinkNotFound, LinkPasswordRequired
-from ..links import ACTIVE, LinkService
+from ..services.links import ACTIVE, LinkService
 from .bodies import has_body
 from .context import current_owner, get_links, get_settings
 from .downloads import serve

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from flask import Request, Response
 
-from ..service import HeadersFor
+from ..services.files import HeadersFor
 from ..storage.metadata import FileRecord
 from .context import get_settings
 from .downloads import content_headers

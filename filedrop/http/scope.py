@@ -12,8 +12,8 @@ from __future__ import annotations
 from flask import request
 
 from ..errors import FileNotFound, FolderNotFound, Forbidden
-from ..folders import validate_folder
-from ..keys import Caller
+from ..services.folders import validate_folder
+from ..services.keys import Caller
 from .context import current_caller, current_owner, get_service
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})

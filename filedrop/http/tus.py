@@ -1,5 +1,5 @@
 """Resumable uploads over tus 1.0.0 at ``/uploads/``: the protocol's headers in,
-:class:`filedrop.uploads.UploadService` behind.
+:class:`filedrop.services.uploads.UploadService` behind.
 
 Extensions: creation, creation-with-upload, termination, expiration and
 checksum (sha1, md5, sha256, sha512). ``GET /uploads/{id}`` (not part of tus)
@@ -25,9 +25,8 @@ from ..errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
-from ..folders import validate_folder
-from ..storage.metadata import UploadRecord
-from ..uploads import (
+from ..services.folders import validate_folder
+from ..services.uploads import (
     CHECKSUM_ALGORITHMS,
     TUS_EXTENSIONS,
     TUS_VERSION,
@@ -36,6 +35,7 @@ from ..uploads import (
     UploadChecksum,
     public_status,
 )
+from ..storage.metadata import UploadRecord
 from ..validation import declared_media_type, validate_file_name
 from .bodies import OFFSET_STREAM, RequestBody, has_body
 from .context import current_owner, get_settings, get_uploads

@@ -27,12 +27,14 @@ from filedrop import create_app
 from filedrop.backends import make_blob_store, make_metadata_store
 from filedrop.errors import DatabaseUnavailable, StorageUnavailable
 from filedrop.ids import new_blob_key, new_file_id
-from filedrop.storage import sqlite as sqlite_module
 from filedrop.storage.blobs import BlobNotFound
-from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.blobs.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.blobs.s3 import S3BlobStore
 from filedrop.storage.mongo import MongoMetadataStore
-from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
+from filedrop.storage.sqlite import files as sqlite_files
+from filedrop.storage.sqlite import limits as sqlite_limits
+from filedrop.storage.sqlite import schema as sqlite_schema
 from tests.fixtures import _settings
 from tests.helpers import pattern, upload_ok
 from tests.records import chunks, file_record, read_blob, user_record
@@ -138,7 +140,7 @@ def test_disk_errors_are_storage_unavailable_and_leave_nothing(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("filedrop.storage.local.os.fsync", full)
+    monkeypatch.setattr("filedrop.storage.blobs.local.os.fsync", full)
     with pytest.raises(StorageUnavailable):
         blobs.put_stream(key, [b"abc"])
     monkeypatch.undo()
@@ -311,7 +313,7 @@ def test_memory_stays_bounded_while_streaming_in_and_out(tmp_path: Path) -> None
 def test_iter_all_pages_through_every_owner(
     meta: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "_SCAN_PAGE", 3)
+    monkeypatch.setattr(sqlite_files, "_SCAN_PAGE", 3)
     records = [file_record(owner=f"user{n % 3}") for n in range(10)]
     for record in records:
         meta.insert(record)
@@ -355,7 +357,7 @@ def test_hit_counts_per_bucket_and_window_and_prunes_old_windows(
     assert meta.hit("key-b", now, 60) == 1
     assert meta.hit("key-a", now + 60, 60) == 1
     meta.hit("old", now - 3600, 60)
-    monkeypatch.setattr(sqlite_module, "_PRUNE_EVERY", 1)
+    monkeypatch.setattr(sqlite_limits, "_PRUNE_EVERY", 1)
     meta.hit("key-a", now, 60)
     conn = sqlite3.connect(meta.path)
     buckets = {row[0] for row in conn.execute("SELECT bucket FROM rate_limits")}
@@ -511,7 +513,7 @@ def _user_version(path: Path) -> int:
 
 
 def test_a_new_database_starts_at_the_latest_schema_version(meta: SqliteMetadataStore) -> None:
-    assert _user_version(meta.path) == sqlite_module.SCHEMA_VERSION == len(sqlite_module.MIGRATIONS)
+    assert _user_version(meta.path) == sqlite_schema.SCHEMA_VERSION == len(sqlite_schema.MIGRATIONS)
 
 
 def test_each_migration_runs_once_and_in_order(
@@ -522,12 +524,12 @@ def test_each_migration_runs_once_and_in_order(
     first.insert(file_record())
     first.close()
     ran: list[int] = []
-    top = sqlite_module.SCHEMA_VERSION
+    top = sqlite_schema.SCHEMA_VERSION
     later = (
         (top + 1, lambda conn: ran.append(top + 1)),
         (top + 2, lambda conn: ran.append(top + 2) or conn.execute("CREATE TABLE extra (x INT)")),
     )
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, *later))
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", (*sqlite_schema.MIGRATIONS, *later))
     for _ in range(2):  # the second store finds nothing left to do
         store = SqliteMetadataStore(path)
         assert len(store.list("alice", 10, None, None)) == 1
@@ -545,8 +547,8 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         conn.execute("CREATE TABLE half_done (x INTEGER)")
         raise sqlite3.OperationalError("disk I/O error")
 
-    top = sqlite_module.SCHEMA_VERSION
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, (top + 1, broken)))
+    top = sqlite_schema.SCHEMA_VERSION
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", (*sqlite_schema.MIGRATIONS, (top + 1, broken)))
     with pytest.raises(DatabaseUnavailable):
         SqliteMetadataStore(path).check()
     assert _user_version(path) == top
@@ -567,4 +569,4 @@ def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -
     store = SqliteMetadataStore(path)
     assert store.get("alice", record.file_id) == record
     store.close()
-    assert _user_version(path) == sqlite_module.SCHEMA_VERSION
+    assert _user_version(path) == sqlite_schema.SCHEMA_VERSION

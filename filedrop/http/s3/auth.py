@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 
-from ...keys import Caller
-from ...ratelimit import RateLimiter
+from ...services.keys import Caller
+from ...services.ratelimit import RateLimiter
+from ...services.users import IMPLICIT_USER
 from ...storage.metadata import utcnow
-from ...users import IMPLICIT_USER
 from ..context import get_settings, get_users
 from . import sigv4
 from .errors import S3Error

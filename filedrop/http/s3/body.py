@@ -28,7 +28,7 @@ def declared_size(req: Request) -> int | None:
 
 
 class S3Body:
-    """:class:`filedrop.service.Incoming` for PutObject and UploadPart."""
+    """:class:`filedrop.services.files.Incoming` for PutObject and UploadPart."""
 
     def __init__(
         self, req: Request, signing: Signing, file_name: str | None, chunk_size: int

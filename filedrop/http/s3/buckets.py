@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 from flask import Response, request
 
-from ...buckets import Entry, ObjectPath
 from ...errors import FileDropError, FolderNotFound
-from ...keys import is_bucket_name
+from ...services.buckets import Entry, ObjectPath
+from ...services.keys import is_bucket_name
 from ..context import current_caller
 from . import bp
 from .auth import check_bucket_reach

@@ -6,7 +6,7 @@ import hashlib
 
 from flask import request
 
-from ...buckets import BucketService
+from ...services.buckets import BucketService
 from ...storage.metadata import FileRecord
 from ..context import current_owner, get_buckets
 from .auth import check_bucket_reach

@@ -22,7 +22,7 @@ from ...errors import (
     RateLimited,
     Unauthorized,
 )
-from ...multipart import InvalidPart, NoSuchUpload
+from ...services.multipart import InvalidPart, NoSuchUpload
 
 _STATUS = {
     "AccessDenied": 403,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from ...buckets import ObjectPath
 from ...errors import InvalidRequest
-from ...multipart import MultipartService, Target
+from ...services.buckets import ObjectPath
+from ...services.multipart import MultipartService, Target
 from ...storage.metadata import MultipartRecord
 from ...validation import declared_media_type
 from ..context import get_settings

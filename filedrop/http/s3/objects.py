@@ -10,10 +10,10 @@ from urllib.parse import unquote
 from flask import Response, request
 from werkzeug.http import parse_date, parse_etags
 
-from ...buckets import ObjectPath
-from ...checksums import ExpectedDigests
 from ...errors import FileNotFound, InvalidRequest
-from ...service import Placement
+from ...services.buckets import ObjectPath
+from ...services.checksums import ExpectedDigests
+from ...services.files import Placement
 from ...storage.blobs import BlobReader
 from ...storage.metadata import FileRecord
 from ..context import current_user, get_folders, get_service, get_settings

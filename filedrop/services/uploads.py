@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import (
+from ..errors import (
     BodyInterrupted,
     DatabaseUnavailable,
     FileTooLarge,
@@ -61,7 +61,7 @@ from .errors import (
     UploadLocked,
     UploadNotFound,
 )
-from .ids import (
+from ..ids import (
     STAGING_PREFIX,
     new_blob_key,
     new_file_id,
@@ -69,9 +69,9 @@ from .ids import (
     new_upload_id,
     upload_id_of_staging_key,
 )
-from .service import SNIFF_BYTES, FileService, Measured
-from .storage.blobs import BlobNotFound
-from .storage.metadata import UploadRecord, UploadStore, iso_ms, utcnow
+from ..storage.blobs import BlobNotFound
+from ..storage.metadata import UploadRecord, UploadStore, iso_ms, utcnow
+from .files import SNIFF_BYTES, FileService, Measured
 
 log = logging.getLogger("filedrop.uploads")
 

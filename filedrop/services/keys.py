@@ -22,9 +22,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .config import Settings
-from .errors import FileDropError, Forbidden, InvalidRequest, KeyNotFound, Unauthorized
-from .storage.metadata import CatalogStore, KeyRecord, UserRecord, utcnow
+from ..config import Settings
+from ..errors import FileDropError, Forbidden, InvalidRequest, KeyNotFound, Unauthorized
+from ..storage.metadata import CatalogStore, KeyRecord, UserRecord, utcnow
 
 KEY_PREFIX = "fd_"
 ACCESS_KEY_PREFIX = "FD"

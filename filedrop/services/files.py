@@ -20,9 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from . import mediatypes
-from .checksums import ExpectedDigests, Hasher
-from .errors import (
+from ..errors import (
     DatabaseUnavailable,
     FileDropError,
     FileExists,
@@ -33,12 +31,14 @@ from .errors import (
     QuotaExceeded,
     StorageUnavailable,
 )
+from ..ids import new_blob_key, new_file_id
+from ..storage.blobs import BlobNotFound, BlobReader, BlobStore
+from ..storage.metadata import FileRecord, FileStore, ListCursor, QuotaStore, UserRecord, utcnow
+from ..validation import validate_file_name
+from . import mediatypes
+from .checksums import ExpectedDigests, Hasher
 from .expiry import parse_expiry
 from .folders import ROOT, numbered_name, validate_folder
-from .ids import new_blob_key, new_file_id
-from .storage.blobs import BlobNotFound, BlobReader, BlobStore
-from .storage.metadata import FileRecord, FileStore, ListCursor, QuotaStore, UserRecord, utcnow
-from .validation import validate_file_name
 
 log = logging.getLogger("filedrop.service")
 

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import StorageUnavailable
-from .blobs import BlobInfo, BlobNotFound, DiskUsage
+from ...errors import StorageUnavailable
+from . import BlobInfo, BlobNotFound, DiskUsage
 
 log = logging.getLogger("filedrop.local")
 

@@ -17,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
 from botocore.utils import parse_timestamp
 
-from ..errors import StorageUnavailable
-from .blobs import BlobInfo, BlobNotFound
+from ...errors import StorageUnavailable
+from . import BlobInfo, BlobNotFound
 
 log = logging.getLogger("filedrop.s3")
 

@@ -15,17 +15,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .errors import (
+from ..errors import (
     FileDropError,
     FileTooLarge,
     InvalidRequest,
     StorageUnavailable,
     UploadNotFound,
 )
-from .ids import new_blob_key, new_file_id
-from .service import FileService
-from .storage.blobs import BlobNotFound
-from .storage.metadata import FileRecord, MultipartRecord, MultipartStore, PartRecord, utcnow
+from ..ids import new_blob_key, new_file_id
+from ..storage.blobs import BlobNotFound
+from ..storage.metadata import FileRecord, MultipartRecord, MultipartStore, PartRecord, utcnow
+from .files import FileService
 
 log = logging.getLogger("filedrop.multipart")
 

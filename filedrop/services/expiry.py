@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from .files import FileService
     from .links import LinkService
-    from .service import FileService
 
 # Far enough for anyone, near enough that the date arithmetic never overflows.
 MAX_EXPIRES_IN = 100 * 365 * 24 * 3600

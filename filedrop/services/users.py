@@ -1,5 +1,5 @@
 """Users and their API keys: keys are random, shown once, stored only as hashes
-(the S3 secret of each key encrypted; see :mod:`filedrop.keys`)."""
+(the S3 secret of each key encrypted; see :mod:`filedrop.services.keys`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import threading
 import time
 import unicodedata
 
-from .errors import InvalidRequest, Unauthorized, UserNotFound
+from ..errors import InvalidRequest, Unauthorized, UserNotFound
+from ..storage.metadata import FolderStore, KeyRecord, UserRecord, UserStore, utcnow
+from .files import FileService
 from .keys import Caller, KeyService, NewKey, hash_key
-from .service import FileService
-from .storage.metadata import FolderStore, KeyRecord, UserRecord, UserStore, utcnow
 
 log = logging.getLogger("filedrop.users")
 

@@ -24,16 +24,16 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from .errors import (
+from ..errors import (
     FileNotFound,
     InvalidRequest,
     LinkGone,
     LinkNotFound,
     LinkPasswordRequired,
 )
+from ..storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
 from .expiry import parse_expiry
-from .service import Download, FileService, HeadersFor, url_lifetime
-from .storage.metadata import FileRecord, LinkRecord, LinkStore, utcnow
+from .files import Download, FileService, HeadersFor, url_lifetime
 
 TOKEN_BYTES = 32
 MAX_DOWNLOADS = 10**9

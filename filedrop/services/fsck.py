@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .ids import BLOB_PREFIX
-from .storage.blobs import BlobStore
-from .storage.metadata import FileStore, MultipartStore, UploadStore, UserStore
+from ..ids import BLOB_PREFIX
+from ..storage.blobs import BlobStore
+from ..storage.metadata import FileStore, MultipartStore, UploadStore, UserStore
 
 
 class FsckStore(FileStore, UploadStore, MultipartStore, UserStore, Protocol):

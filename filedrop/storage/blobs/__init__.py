@@ -1,4 +1,8 @@
-"""The blob-store interface: a handful of streaming verbs over opaque keys."""
+"""The blob-store interface: a handful of streaming verbs over opaque keys.
+
+Its implementations live beside it: :mod:`.s3` (any S3-compatible server) and
+:mod:`.local` (a directory on disk, for embedded mode).
+"""
 
 from __future__ import annotations
 

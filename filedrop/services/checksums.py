@@ -7,7 +7,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass, field
 
-from .errors import ChecksumMismatch, InvalidRequest
+from ..errors import ChecksumMismatch, InvalidRequest
 
 _ALGORITHMS = {"sha-256": "sha256", "md5": "md5"}
 

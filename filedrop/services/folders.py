@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FolderNotEmpty, FolderNotFound, InvalidFolder, InvalidRequest
-from .storage.metadata import FolderStore, utcnow
-from .validation import MAX_NAME_LENGTH, unsafe_characters
+from ..errors import FolderNotEmpty, FolderNotFound, InvalidFolder, InvalidRequest
+from ..storage.metadata import FolderStore, utcnow
+from ..validation import MAX_NAME_LENGTH, unsafe_characters
 
 if TYPE_CHECKING:
-    from .service import FileService
+    from .files import FileService
 
 ROOT = "/"
 MAX_FOLDER_LENGTH = 1024

@@ -18,8 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .errors import RateLimited
-from .storage.metadata import RateLimitStore
+from ..errors import RateLimited
+from ..storage.metadata import RateLimitStore
 
 MAX_LEASE = 16
 _LEASE_DIVISOR = 16  # a lease is at most this fraction of what is left of the window

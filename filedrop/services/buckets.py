@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import (
+from ..errors import (
     FolderNotEmpty,
     FolderNotFound,
     InvalidFileName,
     InvalidFolder,
     InvalidRequest,
 )
+from ..storage.metadata import FileRecord, utcnow
+from ..validation import validate_file_name
 from .folders import ROOT, FolderService, validate_folder
 from .keys import is_bucket_name
-from .storage.metadata import FileRecord, utcnow
-from .validation import validate_file_name
 
 _USAGE_PAGE = 1000
 MAX_KEY_BYTES = 1024

@@ -1,0 +1,47 @@
+"""The collections' indexes, created at startup (MongoDB needs no table migrations)."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING
+
+from .connection import MongoDatabase, _mongo_errors
+
+
+class MongoSchema(MongoDatabase):
+    def ensure_indexes(self) -> None:
+        with _mongo_errors("create indexes"):
+            self._files.create_index(
+                [
+                    ("owner", ASCENDING),
+                    ("folder", ASCENDING),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="owner_folder_newest_first",
+            )
+            self._files.create_index("expires_at", name="expires_at")
+            self._folders.create_index(
+                [("owner", ASCENDING), ("path", ASCENDING)], name="owner_path"
+            )
+            self._links.create_index(
+                [("owner", ASCENDING), ("file_id", ASCENDING), ("created_at", DESCENDING)],
+                name="owner_file_newest_first",
+            )
+            self._links.create_index(
+                [("owner", ASCENDING), ("link_id", ASCENDING)], name="owner_link_id"
+            )
+            self._link_claims.create_index("link", name="link")
+            self._uploads.create_index("expires_at", name="expires_at")
+            self._users.create_index("key_hash", unique=True, name="key_hash")
+            self._keys.create_index("key_hash", unique=True, name="key_hash")
+            self._multiparts.create_index([("owner", 1), ("created_at", 1)], name="owner")
+            self._parts.create_index([("upload_id", 1), ("number", 1)], name="upload")
+            self._keys.create_index("access_key_id", unique=True, name="access_key_id")
+            self._keys.create_index([("owner", ASCENDING), ("created_at", ASCENDING)], name="owner")
+            self._files.create_index(
+                [("owner", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="owner_newest_first",
+            )
+            self._files.create_index(
+                [("owner", ASCENDING), ("file_name", ASCENDING)], name="owner_name"
+            )
