@@ -14,20 +14,27 @@ pools in a long-lived worker process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError, ClientError
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from tests import servers
 from tests.helpers import Generated
 from tests.live import CuttingProxy, Gunicorn, create_user, keyed_settings, start_gunicorn
+from tests.sigv4_helpers import signed_headers
 
 pytestmark = pytest.mark.live
 
@@ -220,3 +227,115 @@ def test_object_store_killed_mid_download_never_passes_for_the_whole_file(
     again = live.call("GET", f"/files/{file_id}")
     assert hashlib.sha256(again.content).hexdigest() == content.sha256()
     assert live.app.workers() == workers
+
+
+# -- the S3 API ------------------------------------------------------------------
+
+
+@dataclass
+class LiveS3:
+    live: Live
+    credentials: Credentials
+    client: Any
+
+    def put_cut_by_a_kill(self, path: str, size: int, kill: Callable[[], None]) -> tuple[int, str]:
+        """PUT ``size`` bytes to ``path`` (signed, UNSIGNED-PAYLOAD), running ``kill``
+        once a third of them went out: the answer's status and body."""
+        url = self.live.app.url
+        headers = signed_headers(self.credentials, "PUT", url + path, payload="UNSIGNED-PAYLOAD")
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=ANSWER_WITHIN_S)
+        try:
+            conn.putrequest("PUT", path, skip_accept_encoding=True)
+            for name, value in {**headers, "Content-Length": str(size)}.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            block = hashlib.shake_256(path.encode()).digest(MiB)
+            with contextlib.suppress(OSError):  # the worker may answer before the end
+                for sent in range(0, size, MiB):
+                    if sent == size // 3 // MiB * MiB:
+                        kill()
+                    conn.send(block[: min(MiB, size - sent)])
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def live_s3(live: Live) -> LiveS3:
+    made = live.call("POST", "/me/keys", json={"name": "s3-faults"})
+    assert made.status_code == 201, made.text
+    credentials = Credentials(made.json()["access_key_id"], made.json()["secret_access_key"])
+    config = Config(
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 1},
+        read_timeout=ANSWER_WITHIN_S,
+        request_checksum_calculation="when_required",
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"{live.app.url}/s3",
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        region_name="us-east-1",
+        config=config,
+    )
+    client.create_bucket(Bucket="faults")
+    return LiveS3(live, credentials, client)
+
+
+def _assert_s3_503(status: int, body: str) -> None:
+    assert status == 503, body
+    assert "<Code>ServiceUnavailable</Code>" in body, body
+
+
+@pytest.mark.parametrize("server", ["seaweedfs", "ferretdb"])
+def test_s3_api_server_killed_mid_put_is_503_xml_nothing_half_made(
+    live_s3: LiveS3, server: str, request: pytest.FixtureRequest
+) -> None:
+    victim = request.getfixturevalue(server)
+    s3 = live_s3.client
+    s3.put_object(Bucket="faults", Key="kept", Body=b"kept")
+    upload_id = s3.create_multipart_upload(Bucket="faults", Key="parts")["UploadId"]
+    workers = live_s3.live.app.workers()
+    size = 3 * PART_SIZE  # PutObject goes multipart to storage; the part streams
+    try:
+        _assert_s3_503(*live_s3.put_cut_by_a_kill(f"/s3/faults/{server}", size, victim.kill))
+        _ensure_up(victim)
+        part = f"/s3/faults/parts?partNumber=1&uploadId={upload_id}"
+        _assert_s3_503(*live_s3.put_cut_by_a_kill(part, size, victim.kill))
+        with pytest.raises(ClientError) as exc:  # and a read while it is down
+            s3.get_object(Bucket="faults", Key="kept")
+        assert exc.value.response["Error"]["Code"] == "ServiceUnavailable"
+    finally:
+        _ensure_up(victim)
+    listed = s3.list_objects_v2(Bucket="faults")["Contents"]
+    assert [o["Key"] for o in listed] == ["kept"]  # no object half made
+    assert s3.list_parts(Bucket="faults", Key="parts", UploadId=upload_id).get("Parts", []) == []
+    s3.upload_part(Bucket="faults", Key="parts", UploadId=upload_id, PartNumber=1, Body=b"p")
+    s3.abort_multipart_upload(Bucket="faults", Key="parts", UploadId=upload_id)
+    assert s3.get_object(Bucket="faults", Key="kept")["Body"].read() == b"kept"
+    assert live_s3.live.app.workers() == workers
+
+
+def test_s3_api_object_store_killed_mid_get_breaks_the_connection(
+    live_s3: LiveS3, seaweedfs: servers.S3Server
+) -> None:
+    size = 64 * MiB
+    content = Generated(size, seed=11)
+    live_s3.client.upload_fileobj(content, "faults", "big")
+    body = live_s3.client.get_object(Bucket="faults", Key="big")["Body"]
+    received = len(body.read(MiB))
+    try:
+        seaweedfs.kill()
+        with pytest.raises((BotoCoreError, OSError)):
+            for chunk in body.iter_chunks(MiB):
+                received += len(chunk)
+        assert received < size
+    finally:
+        body.close()
+        _ensure_up(seaweedfs)
+    again = live_s3.client.get_object(Bucket="faults", Key="big")["Body"].read()
+    assert hashlib.sha256(again).hexdigest() == content.sha256()
+    live_s3.client.delete_object(Bucket="faults", Key="big")

@@ -33,7 +33,9 @@ import stat
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,8 @@ TEMP_FILE_LIMIT = 8 * MiB  # any file the worker holds that is larger than this 
 WARM_UP_SIZE = 24 * MiB  # several S3 parts: the multipart path is warm too
 SAMPLE_EVERY_S = 0.05
 CHUNK = MiB
+S3_PART = 16 * MiB  # S3 API multipart uploads: parts of this size, so many at once
+S3_PARTS_AT_ONCE = 4
 TRANSFER_TIMEOUT_S = 600.0  # a socket that stalls this long fails the test
 
 
@@ -347,11 +351,59 @@ def upload_s3_put(url: str, content: Content, name: str) -> dict[str, Any]:
     return found
 
 
+def _s3_request(url: str, method: str, path: str, body: bytes = b"") -> tuple[str, str]:
+    """An unsigned S3 API request (keys are off) that must succeed: (its body, its ETag)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=TRANSFER_TIMEOUT_S)
+    try:
+        headers = {"Content-Length": str(len(body)), "x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        assert response.status == 200, text[:500]
+        return text, response.headers.get("ETag", "")
+    finally:
+        conn.close()
+
+
+def upload_s3_multipart(url: str, content: Content, name: str) -> dict[str, Any]:
+    """An S3 multipart upload as the AWS CLI and rclone send one: parts of
+    ``S3_PART`` bytes, ``S3_PARTS_AT_ONCE`` of them in flight."""
+    requests.post(f"{url}/folders", json={"path": "/membucket"}, timeout=30).raise_for_status()
+    path = f"/s3/membucket/{name}"
+    created, _ = _s3_request(url, "POST", f"{path}?uploads")
+    upload_id = ET.fromstring(created).findtext("{*}UploadId")
+
+    def send(number: int, part: bytes) -> str:
+        return _s3_request(url, "PUT", f"{path}?partNumber={number}&uploadId={upload_id}", part)[1]
+
+    etags: list[Future[str]] = []
+    with ThreadPoolExecutor(S3_PARTS_AT_ONCE) as pool:
+        part = bytearray()
+        for chunk in content.chunks():
+            part += chunk
+            if len(part) == S3_PART or content.sent == content.size:
+                while sum(not f.done() for f in etags) >= S3_PARTS_AT_ONCE:
+                    time.sleep(0.01)  # keep this process's memory bounded too
+                etags.append(pool.submit(send, len(etags) + 1, bytes(part)))
+                part = bytearray()
+    listed = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{f.result()}</ETag></Part>"
+        for n, f in enumerate(etags, 1)
+    )
+    document = f"<CompleteMultipartUpload>{listed}</CompleteMultipartUpload>".encode()
+    _s3_request(url, "POST", f"{path}?uploadId={upload_id}", document)
+    files = requests.get(f"{url}/files?folder=/membucket", timeout=30).json()["files"]
+    found: dict[str, Any] = next(f for f in files if f["file_name"] == name)
+    return found
+
+
 UPLOADERS: dict[str, Callable[[str, Content, str], dict[str, Any]]] = {
     "raw-chunked": upload_chunked,
     "raw-content-length": upload_with_length,
     "multipart": upload_multipart,
     "s3-put": upload_s3_put,
+    "s3-multipart": upload_s3_multipart,
 }
 
 

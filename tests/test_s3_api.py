@@ -3,6 +3,7 @@ gunicorn on SeaweedFS+FerretDB and MinIO+FerretDB (one server per module and bac
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from collections.abc import Iterator
@@ -270,6 +271,23 @@ def test_multipart_upload_makes_one_file_with_the_multipart_etag(
     assert [f["sha256"] for f in files] == [hashlib.sha256(content).hexdigest()]
     assert live.rest(user, "GET", "/me").json()["usage"]["bytes_used"] == len(content)
     assert s3.list_multipart_uploads(Bucket="big").get("Uploads", []) == []
+
+
+def test_a_part_that_fails_its_checksum_is_not_recorded(s3: Any) -> None:
+    s3.create_bucket(Bucket="chk")
+    upload_id = s3.create_multipart_upload(Bucket="chk", Key="x")["UploadId"]
+    good = b"g" * (5 * MiB)
+    part = {"Bucket": "chk", "Key": "x", "UploadId": upload_id, "PartNumber": 1}
+    etag = s3.upload_part(**part, Body=good)["ETag"]
+    wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    with pytest.raises(ClientError) as exc:  # every byte goes up before the check fails
+        s3.upload_part(**part, Body=b"b" * (5 * MiB), ChecksumSHA256=wrong)
+    assert code(exc) == "BadDigest"
+    listed = s3.list_parts(Bucket="chk", Key="x", UploadId=upload_id)["Parts"]
+    assert [(p["PartNumber"], p["ETag"]) for p in listed] == [(1, etag)]
+    done = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    s3.complete_multipart_upload(Bucket="chk", Key="x", UploadId=upload_id, MultipartUpload=done)
+    assert s3.get_object(Bucket="chk", Key="x")["Body"].read() == good
 
 
 def test_multipart_parts_listing_errors_and_abort(s3: Any) -> None:

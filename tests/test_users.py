@@ -26,7 +26,14 @@ from filedrop.services.fsck import fsck
 from filedrop.services.keys import KeyService, SecretBox
 from filedrop.services.ratelimit import RateLimiter
 from filedrop.services.users import UserService, hash_key
-from filedrop.storage.metadata import FolderStore, KeyStore, UserRecord, UserStore, utcnow
+from filedrop.storage.metadata import (
+    FolderStore,
+    KeyRecord,
+    KeyStore,
+    UserRecord,
+    UserStore,
+    utcnow,
+)
 from tests.fixtures import Backend
 from tests.helpers import error_code
 
@@ -450,6 +457,7 @@ class _KeyStore:
 
     def __init__(self) -> None:
         self.users: dict[str, UserRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}  # by access key id: S3 keys
         self.lookups = 0
 
     def add(self, user_id: str, key: str) -> None:
@@ -478,11 +486,18 @@ class _KeyStore:
     def find_key_by_hash(self, digest: str) -> None:
         return None
 
-    def insert_key(self, key: object) -> None:
-        pass
+    def insert_key(self, key: KeyRecord) -> None:
+        self.keys[key.access_key_id] = key
+
+    def find_key_by_access_key(self, access_key_id: str) -> KeyRecord | None:
+        self.lookups += 1
+        return self.keys.get(access_key_id)
 
     def delete_keys(self, owner: str) -> int:
-        return 0
+        gone = [k for k, record in self.keys.items() if record.owner == owner]
+        for access_key_id in gone:
+            del self.keys[access_key_id]
+        return len(gone)
 
 
 def _workers(store: _KeyStore, cache_s: float, n: int = 2) -> list[UserService]:
@@ -564,3 +579,26 @@ def test_a_lookup_racing_a_revocation_is_not_cached(monkeypatch: pytest.MonkeyPa
     assert _accepts(worker, "key-1")  # the request already under way
     monkeypatch.setattr(store, "find_by_key_hash", lookup)
     assert not _accepts(worker, "key-1")
+
+
+def test_an_s3_key_is_cached_and_revoked_like_a_bearer_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = _monotonic_clock(monkeypatch)
+    store = _KeyStore()
+    store.add("u1", "key-1")
+    here, elsewhere = _workers(store, cache_s=5)
+    made = here.keys.create("u1", "s3")
+    access_key_id = made.record.access_key_id
+
+    def accepts(worker: UserService) -> bool:
+        return _succeeds(lambda: worker.authenticate_s3(access_key_id), Unauthorized)
+
+    for _ in range(5):
+        caller, secret = here.authenticate_s3(access_key_id)
+        assert caller.user.user_id == "u1" and secret == made.secret_access_key
+    assert store.lookups == 1  # looked up and decrypted once
+    assert accepts(elsewhere) and store.lookups == 2
+    here.rotate_key("u1")
+    assert not accepts(here)  # at once here
+    assert accepts(elsewhere)  # another process: until its entry expires
+    now[0] += 5
+    assert not accepts(elsewhere)

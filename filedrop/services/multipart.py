@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,8 +31,8 @@ log = logging.getLogger("filedrop.multipart")
 
 MIN_PART = 5 * 1024**2  # S3's rule for every part but the last
 MAX_PART_NUMBER = 10000
-# A part is held in memory on its way to the backend (which takes it in one request).
-MAX_S3_API_PART = 64 * 1024**2
+# S3's own limit; a part streams to the backend, never held in memory.
+MAX_S3_API_PART = 5 * 1024**3
 
 
 class NoSuchUpload(UploadNotFound):
@@ -107,31 +107,30 @@ class MultipartService:
         return upload
 
     def upload_part(
-        self, upload: MultipartRecord, number: int, chunks: Iterable[bytes], size: int | None
+        self, upload: MultipartRecord, number: int, chunks: Iterable[bytes], size: int
     ) -> PartRecord:
-        """Read one part (held whole: the backend takes a part in one request; at most
-        ``max_part`` bytes) and store it."""
+        """Stream one part of ``size`` bytes (at most ``max_part``) to the backend. It is
+        recorded only once the chunks ran out without error: a part whose body fails
+        its checks is never recorded, so completion never uses it."""
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidRequest(f"Part numbers go from 1 to {MAX_PART_NUMBER}")
-        if size is not None and size > self.max_part:
+        if size > self.max_part:
             raise FileTooLarge(f"A part holds at most {self.max_part} bytes")
-        self.files.check_room(upload.owner, size or 0)
+        self.files.check_room(upload.owner, size)
         md5 = hashlib.md5()
-        pieces: list[bytes] = []
-        total = 0
-        for chunk in chunks:
-            total += len(chunk)
-            if total > self.max_part:
-                raise FileTooLarge(f"A part holds at most {self.max_part} bytes")
-            md5.update(chunk)
-            pieces.append(chunk)
-        body = b"".join(pieces)
-        del pieces
+
+        def hashed() -> Iterator[bytes]:
+            for chunk in chunks:
+                md5.update(chunk)
+                yield chunk
+
         try:
-            blob_etag = self.blobs.upload_part(upload.blob_key, upload.multipart_id, number, body)
+            blob_etag = self.blobs.upload_part_stream(
+                upload.blob_key, upload.multipart_id, number, hashed(), size
+            )
         except BlobNotFound:
             raise NoSuchUpload("The specified upload does not exist") from None
-        part = PartRecord(upload.upload_id, number, md5.hexdigest(), blob_etag, total, utcnow())
+        part = PartRecord(upload.upload_id, number, md5.hexdigest(), blob_etag, size, utcnow())
         self.store.put_part(part)
         return part
 

@@ -32,8 +32,8 @@ def validate_user_name(name: str) -> str:
 
 
 class KeyCache:
-    """Callers (user and key) by bearer-key hash, each kept for ``ttl_s`` seconds after
-    it was read.
+    """Callers (user and key) by bearer-key hash, or by S3 access key id with the key's
+    secret, each kept for ``ttl_s`` seconds after it was read.
 
     A key revoked here (rotated, deleted, or its user deleted) is dropped at once; other
     processes forget it within ``ttl_s``. A lookup that started before a revocation
@@ -42,34 +42,35 @@ class KeyCache:
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._callers: dict[str, tuple[Caller, float]] = {}
+        self._callers: dict[str, tuple[Caller, str, float]] = {}
         self._revocations = 0
         self._lock = threading.Lock()
 
-    def get(self, digest: str) -> Caller | None:
-        hit = self._callers.get(digest)
-        if hit is None or hit[1] <= time.monotonic():
+    def get(self, name: str) -> tuple[Caller, str] | None:
+        """The caller, and the S3 secret ("" for a bearer key)."""
+        hit = self._callers.get(name)
+        if hit is None or hit[2] <= time.monotonic():
             return None
-        return hit[0]
+        return hit[0], hit[1]
 
     def epoch(self) -> int:
         """Pass to :meth:`put`: revocations since then keep its caller out."""
         return self._revocations
 
-    def put(self, digest: str, caller: Caller, epoch: int) -> None:
+    def put(self, name: str, caller: Caller, epoch: int, secret: str = "") -> None:
         with self._lock:
             if epoch != self._revocations:
                 return
             if len(self._callers) >= _KEY_CACHE_MAX:
                 self._callers.clear()
-            self._callers[digest] = (caller, time.monotonic() + self.ttl_s)
+            self._callers[name] = (caller, secret, time.monotonic() + self.ttl_s)
 
     def revoke(self, user_id: str) -> None:
         with self._lock:
             self._revocations += 1
-            stale = [d for d, (c, _) in self._callers.items() if c.user.user_id == user_id]
-            for digest in stale:
-                del self._callers[digest]
+            stale = [n for n, (c, _, _) in self._callers.items() if c.user.user_id == user_id]
+            for name in stale:
+                del self._callers[name]
 
 
 class UserService:
@@ -173,7 +174,7 @@ class UserService:
         digest = hash_key(key)
         cached = self._cache.get(digest) if self._cache else None
         if cached is not None:
-            return cached
+            return cached[0]
         epoch = self._cache.epoch() if self._cache else 0
         caller = self._look_up(key, digest)
         if self._cache:
@@ -195,12 +196,21 @@ class UserService:
 
     def authenticate_s3(self, access_key_id: str) -> tuple[Caller, str]:
         """The caller an S3 access key id stands for, and the secret to check its
-        signature with (401 unless it is a live key)."""
+        signature with (401 unless it is a live key). Cached like bearer keys: the
+        secret is decrypted once per ``key_cache_s``, not on every request."""
+        name = "s3:" + access_key_id  # bearer-key hashes are hex: no clash
+        cached = self._cache.get(name) if self._cache else None
+        if cached is not None:
+            return cached
+        epoch = self._cache.epoch() if self._cache else 0
         record, secret = self.keys.by_access_key(access_key_id)
         user = self.store.get_user(record.owner)
         if user is None:
             raise Unauthorized("The access key id is not valid")
-        return Caller(user, record), secret
+        caller = Caller(user, record)
+        if self._cache:
+            self._cache.put(name, caller, epoch, secret)
+        return caller, secret
 
     def _revoke(self, user_id: str) -> None:
         if self._cache:

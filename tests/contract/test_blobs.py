@@ -129,6 +129,27 @@ def test_multipart_upload_is_invisible_until_complete(blob_store: BlobStore) -> 
     assert read_blob(blob_store, key, 0, 2) == b"aaa"
 
 
+def test_a_part_streams_and_a_failing_stream_keeps_the_part_before(
+    blob_store: BlobStore,
+) -> None:
+    key = _key()
+    upload_id = blob_store.start_multipart(key)
+    first = b"a" * PART_SIZE
+    etag1 = blob_store.upload_part_stream(key, upload_id, 1, chunks(first, 64 * 1024), PART_SIZE)
+
+    def failing_at_the_end() -> Iterator[bytes]:
+        yield b"z" * PART_SIZE  # every byte, then the check after them fails
+        raise ValueError("checksum mismatch")
+
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        blob_store.upload_part_stream(key, upload_id, 1, failing_at_the_end(), PART_SIZE)
+    with pytest.raises(ValueError):  # fewer bytes than declared: nothing is sent whole
+        blob_store.upload_part_stream(key, upload_id, 2, iter([b"ta"]), 4)
+    etag2 = blob_store.upload_part_stream(key, upload_id, 2, iter([b"ta", b"", b"il"]), 4)
+    blob_store.complete_multipart(key, upload_id, [(1, etag1), (2, etag2)])
+    assert read_blob(blob_store, key, PART_SIZE - 2) == b"aatail"
+
+
 def test_an_unknown_multipart_upload(blob_store: BlobStore, request: pytest.FixtureRequest) -> None:
     _xfail_on_moto(request, "upload_part to an aborted upload raises KeyError, not NoSuchUpload")
     key = _key()

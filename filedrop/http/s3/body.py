@@ -78,6 +78,8 @@ class S3Body:
         size = 0
         for chunk in source:
             size += len(chunk)
+            if self._size is not None and size > self._size:
+                raise S3Error("IncompleteBody", f"The body holds more than {self._size} bytes")
             if content_sha is not None:
                 content_sha.update(chunk)
             for digest in digests.values():

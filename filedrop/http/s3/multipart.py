@@ -78,8 +78,11 @@ def _upload_part(upload: MultipartRecord) -> Response:
     raw = request.args.get("partNumber", "")
     if not raw.isdigit():
         raise S3Error("InvalidArgument", "partNumber must be a number from 1 to 10000")
+    size = declared_size(request)
+    if size is None:
+        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header")
     body = S3Body(request, current_signing(), None, get_settings().chunk_size)
-    part = get_multipart().upload_part(upload, int(raw), body.chunks(), declared_size(request))
+    part = get_multipart().upload_part(upload, int(raw), body.chunks(), size)
     headers = {"ETag": f'"{part.md5}"'}
     for name, value in body.checksums.items():
         headers[f"x-amz-checksum-{name}"] = value

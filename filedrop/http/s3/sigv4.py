@@ -319,20 +319,43 @@ class AwsChunkedDecoder:
         self._stream = stream
         self._read_size = read_size
         self._signer = signer
-        self._buffer = b""
+        # What was read and not yet decoded is _buffer[_pos:]: taking from it moves _pos,
+        # never copies the rest (chunks are 64 KiB for the AWS SDKs, reads 1 MiB).
+        self._buffer = bytearray()
+        self._pos = 0
         self.trailers: dict[str, str] = {}
 
     def _fill(self) -> bool:
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
         more = self._stream.read(self._read_size)
         self._buffer += more
         return bool(more)
 
     def _line(self, limit: int) -> bytes:
-        while b"\r\n" not in self._buffer:
-            if len(self._buffer) > limit or not self._fill():
+        while (end := self._buffer.find(b"\r\n", self._pos)) < 0:
+            if len(self._buffer) - self._pos > limit or not self._fill():
                 raise S3Error("IncompleteBody", "The aws-chunked body is malformed or cut short")
-        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        line = bytes(self._buffer[self._pos : end])
+        self._pos = end + 2
         return line
+
+    def _take(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes of data (at least one), copied once."""
+        if self._pos == len(self._buffer):
+            if limit >= self._read_size:  # nothing buffered: read straight into the piece
+                piece = self._stream.read(self._read_size)
+                if not piece:
+                    raise S3Error("IncompleteBody", "The aws-chunked body ended inside a chunk")
+                return piece
+            if not self._fill():
+                raise S3Error("IncompleteBody", "The aws-chunked body ended inside a chunk")
+        end = min(len(self._buffer), self._pos + limit)
+        with memoryview(self._buffer) as view:
+            piece = view[self._pos : end].tobytes()
+        self._pos = end
+        return piece
 
     def chunks(self) -> Iterator[bytes]:
         while True:
@@ -358,9 +381,7 @@ class AwsChunkedDecoder:
             # A signed chunk is handed on only once its signature checks out: hold it
             # (its size is the client's chunk size, 64 KiB for the AWS SDKs; capped below).
             while remaining:
-                if not self._buffer and not self._fill():
-                    raise S3Error("IncompleteBody", "The aws-chunked body ended inside a chunk")
-                piece, self._buffer = self._buffer[:remaining], self._buffer[remaining:]
+                piece = self._take(remaining)
                 remaining -= len(piece)
                 if hasher is None:
                     yield piece

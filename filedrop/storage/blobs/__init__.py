@@ -89,6 +89,17 @@ class BlobStore(Protocol):
         hold at least 5 MiB (S3's rule). An unknown upload raises BlobNotFound.
         """
 
+    def upload_part_stream(
+        self, key: str, upload_id: str, number: int, chunks: Iterable[bytes], size: int
+    ) -> str:
+        """:meth:`upload_part` for a part of ``size`` bytes read from ``chunks`` as it
+        goes up, holding a chunk or two in memory, never the part.
+
+        If reading raises, or yields other than ``size`` bytes, nothing is stored
+        (a part stored earlier under that number stays) and the error propagates.
+        A failure of storage is never retried: the chunks cannot be read again.
+        """
+
     def complete_multipart(
         self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
     ) -> None:

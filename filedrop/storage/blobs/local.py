@@ -228,10 +228,15 @@ class LocalBlobStore:
         directory = self._upload_dir(upload_id)
         with _os_errors("start a multipart upload"):
             self._make_dirs(directory)
-            self._write_durably(directory / "key", key.encode())
+            self._write_durably(directory / "key", (key.encode(),))
         return upload_id
 
     def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
+        return self.upload_part_stream(key, upload_id, number, (body,), len(body))
+
+    def upload_part_stream(
+        self, key: str, upload_id: str, number: int, chunks: Iterable[bytes], size: int
+    ) -> str:
         directory = self._upload_dir(upload_id)
         if not 1 <= number <= 99999:
             raise ValueError(f"part number out of range: {number}")
@@ -241,17 +246,23 @@ class LocalBlobStore:
             if not directory.is_dir():
                 raise FileNotFoundError(directory)
             replaced = list(directory.glob(f"{number:05d}.*"))
-            self._write_durably(directory / f"{number:05d}.{etag}", body)
+            self._write_durably(directory / f"{number:05d}.{etag}", chunks, size)
             for old in replaced:
                 old.unlink(missing_ok=True)
         return etag
 
-    def _write_durably(self, path: Path, data: bytes) -> None:
-        """Write ``path`` whole or not at all: temp file, fsync, rename, fsync the directory."""
+    def _write_durably(self, path: Path, chunks: Iterable[bytes], size: int | None = None) -> None:
+        """Write ``path`` whole or not at all: temp file, fsync, rename, fsync the directory.
+        ``size``: the bytes the chunks must hold (else nothing is written)."""
         temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
             with temp.open("xb") as handle:
-                handle.write(data)
+                written = 0
+                for chunk in chunks:
+                    written += len(chunk)
+                    handle.write(chunk)
+                if size is not None and written != size:
+                    raise ValueError(f"the chunks held {written} bytes, not {size}")
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, path)

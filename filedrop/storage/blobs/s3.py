@@ -93,6 +93,11 @@ class S3BlobStore:
         self._part_size = max(part_size, 5 * 1024**2)  # S3's minimum for all but the last part
         self._concurrency = max(1, concurrency)
         self._chunk_size = chunk_size
+        # Parts streamed from a request go up unsigned: signing hashes a body before
+        # sending it, and a stream can be read only once.
+        client.meta.events.register(
+            "before-sign.s3.UploadPart", _unsigned_streams, unique_id="filedrop-unsigned-streams"
+        )
 
     @classmethod
     def connect(
@@ -221,6 +226,26 @@ class S3BlobStore:
 
     def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
         etag: str = self._upload_part(key, upload_id, number, body)["ETag"]
+        return etag
+
+    def upload_part_stream(
+        self, key: str, upload_id: str, number: int, chunks: Iterable[bytes], size: int
+    ) -> str:
+        body = _ChunkStream(chunks, size)
+        try:
+            with _s3_errors("upload a part"):
+                etag: str = self._s3.upload_part(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                    ContentLength=size,
+                )["ETag"]
+        except Exception:
+            if body.failure is not None:  # botocore wraps it (HTTPClientError): unwrap
+                raise body.failure from None
+            raise
         return etag
 
     def complete_multipart(
@@ -366,3 +391,55 @@ def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
     while head:
         yield head.pop(0)
     yield from rest
+
+
+class _ChunkStream:
+    """``size`` bytes of chunks as a request body botocore reads. It has no ``seek``:
+    a retry cannot rewind it and fails (UnseekableStreamError) rather than resend a
+    spent stream. The last chunk is held back until the chunks are exhausted, so a
+    stream that raises at its end (a checksum that does not match) fails before
+    storage has the whole body, and storage never keeps the part."""
+
+    def __init__(self, chunks: Iterable[bytes], size: int) -> None:
+        self._chunks = iter(chunks)
+        self._left = size
+        self._current = memoryview(b"")
+        self.failure: Exception | None = None  # what reading the chunks raised
+        self._ahead = self._pull()
+
+    def _pull(self) -> bytes | None:
+        for chunk in self._chunks:
+            if chunk:
+                return chunk
+        return None
+
+    def read(self, amount: int = -1) -> bytes:
+        try:
+            if amount < 0:  # to the end (moto reads so; botocore's HTTP client never does)
+                return b"".join(iter(lambda: self._read(1 << 20), b""))
+            return self._read(amount)
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+    def _read(self, amount: int) -> bytes:
+        if not self._current:
+            if self._ahead is None:
+                if self._left:
+                    raise ValueError(f"the chunks ended {self._left} bytes short")
+                return b""
+            if len(self._ahead) > self._left:
+                raise ValueError("the chunks held more bytes than the declared size")
+            self._current, self._ahead = memoryview(self._ahead), self._pull()
+            self._left -= len(self._current)
+        piece, self._current = self._current[:amount], self._current[amount:]
+        return bytes(piece)
+
+
+def _unsigned_streams(request: Any, **_: Any) -> None:
+    """Send a :class:`_ChunkStream` body as UNSIGNED-PAYLOAD (a per-request override
+    of the client's ``payload_signing_enabled``)."""
+    if isinstance(request.data, _ChunkStream):
+        config = request.context["client_config"]
+        s3: Any = {**(config.s3 or {}), "payload_signing_enabled": False}
+        request.context["client_config"] = config.merge(Config(s3=s3))
