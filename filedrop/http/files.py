@@ -18,7 +18,7 @@ from ..checksums import ExpectedDigests
 from ..errors import FileDropError, FileTooLarge, InvalidRequest, NoFile
 from ..folders import validate_folder
 from ..service import FileService, Placement
-from ..storage.metadata import FileRecord, ListCursor
+from ..storage.metadata import SORTS, FileRecord, ListCursor, ListOrder
 from ..validation import bool_param, header_file_name, int_param, validate_file_name
 from .bodies import (
     MULTIPART,
@@ -260,7 +260,8 @@ def delete(file_id: str) -> Response:
 @bp.get("/files")
 def list_files() -> Response:
     limit = int_param(request.args.get("limit"), "limit", 100, 1, 1000)
-    after = _decode_cursor(request.args.get("cursor"))
+    order = _list_order(request.args.get("sort") or "date", request.args.get("order") or None)
+    after = _decode_cursor(request.args.get("cursor"), order)
     prefix = request.args.get("prefix") or None
     raw_folder = request.args.get("folder")
     asked = None if raw_folder is None else validate_folder(raw_folder)
@@ -268,13 +269,13 @@ def list_files() -> Response:
     # A bucket-scoped key asking for no folder sees everything in its bucket.
     recursive = bool_param(request.args.get("recursive"), "recursive") or folder != asked
     owner = current_owner()
-    records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive)
+    records, cursor = get_service().list(owner, limit, after, prefix, folder, recursive, order)
     body: dict[str, Any] = {"files": [r.public() for r in records]}
     if folder is not None:
         # The direct subfolders, complete, on the first page; later pages carry files only.
         subfolders = get_folders().subfolders(owner, folder) if after is None else []
         body["folders"] = [f.public() for f in subfolders]
-    body["next_cursor"] = _encode_cursor(cursor) if cursor else None
+    body["next_cursor"] = _encode_cursor(cursor, order) if cursor else None
     return jsonify(body)
 
 
@@ -349,22 +350,48 @@ def _chunk_size() -> int:
     return get_settings().chunk_size
 
 
-def _encode_cursor(cursor: ListCursor) -> str:
-    millis = int(cursor.created_at.timestamp() * 1000)
-    raw = json.dumps([millis, cursor.file_id], separators=(",", ":")).encode()
+# Each sort's direction when ``order`` is not given: newest, A to Z, largest first.
+_DEFAULT_DESCENDING = {"date": True, "name": False, "size": True}
+
+
+def _list_order(sort: str, order: str | None) -> ListOrder:
+    if sort not in SORTS:
+        raise InvalidRequest("sort must be one of: " + ", ".join(SORTS))
+    if order not in (None, "asc", "desc"):
+        raise InvalidRequest("order must be asc or desc")
+    descending = _DEFAULT_DESCENDING[sort] if order is None else order == "desc"
+    return ListOrder(sort, descending)
+
+
+def _encode_cursor(cursor: ListCursor, order: ListOrder) -> str:
+    """An opaque token naming its order, so it is refused under any other."""
+    key = cursor.key
+    if isinstance(key, datetime):
+        key = int(key.timestamp() * 1000)
+    fields = [order.sort, "desc" if order.descending else "asc", key, cursor.file_id]
+    raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(token: str | None) -> ListCursor | None:
+def _decode_cursor(token: str | None, order: ListOrder) -> ListCursor | None:
     if not token:
         return None
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        millis, file_id = json.loads(raw)
-        if not isinstance(millis, int) or not isinstance(file_id, str):
+        fields = json.loads(raw)
+        if isinstance(fields, list) and len(fields) == 2:
+            fields = ["date", "desc", *fields]  # tokens from before sorting: newest first
+        sort, direction, key, file_id = fields
+        if not isinstance(file_id, str) or sort not in SORTS or direction not in ("asc", "desc"):
             raise ValueError
-        created = datetime.fromtimestamp(millis / 1000, UTC)
+        if not isinstance(key, str if sort == "name" else int) or isinstance(key, bool):
+            raise ValueError
+        if sort == "date" and isinstance(key, int):
+            created = datetime.fromtimestamp(key / 1000, UTC)
+            key = created.replace(microsecond=key % 1000 * 1000)
     # RecursionError: a token of nested "[[[…" that json cannot follow; never one of ours.
     except (ValueError, TypeError, binascii.Error, OverflowError, OSError, RecursionError):
         raise InvalidRequest("cursor is not one this server gave out") from None
-    return ListCursor(created.replace(microsecond=millis % 1000 * 1000), file_id)
+    if ListOrder(sort, direction == "desc") != order:
+        raise InvalidRequest(f"cursor was given out for sort={sort}&order={direction}")
+    return ListCursor(key, file_id)

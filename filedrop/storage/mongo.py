@@ -19,16 +19,19 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from ..errors import DatabaseUnavailable
 from .metadata import (
     FILE_CHANGEABLE_FIELDS,
+    NEWEST_FIRST,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
     KeyRecord,
     LinkRecord,
     ListCursor,
+    ListOrder,
     MultipartRecord,
     PartRecord,
     UploadRecord,
     UserRecord,
     field_names,
+    name_key,
     refuse_unknown,
 )
 
@@ -83,6 +86,7 @@ def _to_doc(record: FileRecord) -> dict[str, Any]:
     doc["folder"] = record.folder
     doc["expires_at"] = record.expires_at
     doc["md5_etag"] = record.md5_etag
+    doc["name_key"] = name_key(record.file_name)
     return doc
 
 
@@ -267,9 +271,12 @@ class MongoMetadataStore:
         query: dict[str, Any] = {"_id": file_id, "owner": owner}
         if if_sha256 is not None:
             query["sha256"] = if_sha256
+        stored = dict(changes)
+        if "file_name" in changes:
+            stored["name_key"] = name_key(changes["file_name"])
         with _mongo_errors("update file metadata"):
             doc = self._files.find_one_and_update(
-                query, {"$set": changes}, return_document=ReturnDocument.BEFORE
+                query, {"$set": stored}, return_document=ReturnDocument.BEFORE
             )
             records = self._with_access([doc] if doc else [])
         return records[0] if records else None
@@ -294,17 +301,20 @@ class MongoMetadataStore:
         folder: str | None = None,
         recursive: bool = False,
         live_at: datetime | None = None,
+        order: ListOrder = NEWEST_FIRST,
     ) -> builtins.list[FileRecord]:
         query: dict[str, Any] = {"owner": owner}
         if prefix:
             query["file_name"] = {"$regex": "^" + re.escape(prefix)}
         clauses: builtins.list[dict[str, Any]] = []
+        field = {"name": "name_key", "size": "file_size", "date": "created_at"}[order.sort]
+        direction, beyond = (DESCENDING, "$lt") if order.descending else (ASCENDING, "$gt")
         if after is not None:
             clauses.append(
                 {
                     "$or": [
-                        {"created_at": {"$lt": after.created_at}},
-                        {"created_at": after.created_at, "_id": {"$lt": after.file_id}},
+                        {field: {beyond: after.key}},
+                        {field: after.key, "_id": {beyond: after.file_id}},
                     ]
                 }
             )
@@ -316,7 +326,7 @@ class MongoMetadataStore:
         with _mongo_errors("list files"):
             docs = list(
                 self._files.find(_all_of(query, clauses))
-                .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+                .sort([(field, direction), ("_id", direction)])
                 .limit(limit)
             )
             return self._with_access(docs)
@@ -765,6 +775,17 @@ class MongoMetadataStore:
             self._files.create_index(
                 [("owner", ASCENDING), ("file_name", ASCENDING)], name="owner_name"
             )
+            for field in ("name_key", "file_size"):
+                self._files.create_index(
+                    [("owner", 1), ("folder", 1), (field, 1), ("_id", 1)],
+                    name=f"owner_folder_by_{field}",
+                )
+            # Records stored before name order get their sort key (one write each, once).
+            for doc in self._files.find({"name_key": {"$exists": False}}, {"file_name": 1}):
+                key = name_key(doc["file_name"])
+                # Only if not renamed meanwhile (the rename set the key itself).
+                same = {"_id": doc["_id"], "file_name": doc["file_name"]}
+                self._files.update_one(same, {"$set": {"name_key": key}})
 
     def check(self) -> None:
         with _mongo_errors("answer a ping"):

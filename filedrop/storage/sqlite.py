@@ -28,16 +28,19 @@ from typing import Any
 from ..errors import DatabaseUnavailable
 from .metadata import (
     FILE_CHANGEABLE_FIELDS,
+    NEWEST_FIRST,
     UPLOAD_PROGRESS_FIELDS,
     FileRecord,
     KeyRecord,
     LinkRecord,
     ListCursor,
+    ListOrder,
     MultipartRecord,
     PartRecord,
     UploadRecord,
     UserRecord,
     field_names,
+    name_key,
     refuse_unknown,
 )
 
@@ -303,6 +306,27 @@ def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _FOLDERS_AND_LINKS)
 
 
+# A name_key column (what name order sorts by, see name_key) and an index per order a
+# folder listing can take.
+_SORT_INDEXES = """
+CREATE INDEX IF NOT EXISTS files_owner_folder_by_name
+    ON files (owner, folder, name_key, file_id);
+CREATE INDEX IF NOT EXISTS files_owner_folder_by_size
+    ON files (owner, folder, file_size, file_id);
+"""
+
+
+def _add_name_key_and_sort_indexes(conn: sqlite3.Connection) -> None:
+    """The name_key column, filled in for the files already stored; the sort indexes."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    if "name_key" not in present:
+        conn.execute("ALTER TABLE files ADD COLUMN name_key TEXT NOT NULL DEFAULT ''")
+    # Python's casefold, as on insert: SQLite's lower() folds ASCII only.
+    conn.create_function("name_key", 1, name_key, deterministic=True)
+    conn.execute("UPDATE files SET name_key = name_key(file_name)")
+    _execute_script(conn, _SORT_INDEXES)
+
+
 # The schema's history: each step brings a database from the version before it to its
 # own, in order, and the version reached is kept in the file (PRAGMA user_version).
 # Files from before numbered migrations say 0 whatever they hold, so every step
@@ -312,6 +336,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (1, _create_base_tables),
     (2, _add_folders_expiry_and_links),
     (3, _add_md5_keys_and_multipart),
+    (4, _add_name_key_and_sort_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -507,10 +532,12 @@ class SqliteMetadataStore:
 
     def insert(self, record: FileRecord) -> None:
         values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
-        placeholders = ", ".join("?" * len(_FILE_COLUMNS))
+        values.append(name_key(record.file_name))
+        columns = (*_FILE_COLUMNS, "name_key")
+        placeholders = ", ".join("?" * len(columns))
         with self._write("store file metadata") as conn:
             conn.execute(
-                f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({placeholders})", values
+                f"INSERT INTO files ({', '.join(columns)}) VALUES ({placeholders})", values
             )
 
     def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
@@ -523,8 +550,11 @@ class SqliteMetadataStore:
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
     ) -> FileRecord | None:
         refuse_unknown(changes, FILE_CHANGEABLE_FIELDS, "changeable file record")
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        values = [_stored(column, value) for column, value in changes.items()]
+        columns = {column: _stored(column, value) for column, value in changes.items()}
+        if "file_name" in changes:
+            columns["name_key"] = name_key(changes["file_name"])
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        values = list(columns.values())
         with self._write("update file metadata") as conn:
             before = self._locked_get(conn, owner, file_id, if_sha256)
             if before is not None and changes:
@@ -561,6 +591,7 @@ class SqliteMetadataStore:
         folder: str | None = None,
         recursive: bool = False,
         live_at: datetime | None = None,
+        order: ListOrder = NEWEST_FIRST,
     ) -> builtins.list[FileRecord]:
         sql = f"{_FILE_SELECT} WHERE owner = ?"
         params: builtins.list[Any] = [owner]
@@ -568,10 +599,12 @@ class SqliteMetadataStore:
             # Literal prefix, in characters: no LIKE wildcards (% and _) to escape.
             sql += " AND substr(file_name, 1, length(?)) = ?"
             params += [prefix, prefix]
+        column = {"name": "name_key", "size": "file_size", "date": "created_at"}[order.sort]
+        direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         if after is not None:
-            created = to_millis(after.created_at)
-            sql += " AND (created_at < ? OR (created_at = ? AND file_id < ?))"
-            params += [created, created, after.file_id]
+            key = to_millis(after.key) if isinstance(after.key, datetime) else after.key
+            sql += f" AND ({column} {beyond} ? OR ({column} = ? AND file_id {beyond} ?))"
+            params += [key, key, after.file_id]
         if folder is not None and not recursive:
             sql += " AND folder = ?"
             params.append(folder)
@@ -582,7 +615,7 @@ class SqliteMetadataStore:
         live, live_params = _live(live_at)
         sql += live
         params += live_params
-        sql += " ORDER BY created_at DESC, file_id DESC LIMIT ?"
+        sql += f" ORDER BY {column} {direction}, file_id {direction} LIMIT ?"
         params.append(limit)
         return [_record(row) for row in self._read("list files", sql, tuple(params))]
 

@@ -30,6 +30,7 @@ from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage import sqlite as sqlite_module
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.local import InvalidBlobKey, LocalBlobStore
+from filedrop.storage.metadata import FileRecord, ListOrder, field_names
 from filedrop.storage.mongo import MongoMetadataStore
 from filedrop.storage.s3 import S3BlobStore
 from filedrop.storage.sqlite import SqliteMetadataStore
@@ -568,3 +569,29 @@ def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -
     assert store.get("alice", record.file_id) == record
     store.close()
     assert _user_version(path) == sqlite_module.SCHEMA_VERSION
+
+
+def test_the_name_key_migration_fills_in_the_files_already_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files stored before name order sort by their casefolded names once migrated."""
+    path = tmp_path / "meta.sqlite3"
+    before = tuple(step for step in sqlite_module.MIGRATIONS if step[1] is not _NAME_KEY_STEP)
+    with monkeypatch.context() as patched:
+        patched.setattr(sqlite_module, "MIGRATIONS", before)
+        SqliteMetadataStore(path).ensure_indexes()
+    records = [file_record(name=name) for name in ("b.txt", "Straße.txt", "A.txt", "c.txt")]
+    columns = field_names(FileRecord)
+    with sqlite3.connect(path) as conn:  # rows as the older release wrote them
+        for record in records:
+            values = [sqlite_module._stored(c, getattr(record, c)) for c in columns]
+            marks = ", ".join("?" * len(columns))
+            conn.execute(f"INSERT INTO files ({', '.join(columns)}) VALUES ({marks})", values)
+    store = SqliteMetadataStore(path)
+    listed = store.list("alice", 10, None, None, order=ListOrder("name", descending=False))
+    assert [r.file_name for r in listed] == ["A.txt", "b.txt", "c.txt", "Straße.txt"]
+    store.close()
+    assert _user_version(path) == sqlite_module.SCHEMA_VERSION
+
+
+_NAME_KEY_STEP = sqlite_module._add_name_key_and_sort_indexes
