@@ -545,6 +545,27 @@ _PARAMETERS: dict[str, Obj] = {
         "description": "Opaque: `next_cursor` of the previous page.",
         "schema": {"type": "string"},
     },
+    "Sort": {
+        "name": "sort",
+        "in": "query",
+        "description": (
+            "What the listing is ordered by, over every file (not one page): `date` "
+            "(`created_at`), `name` (case-insensitive: names compared by their Unicode "
+            "casefold, then code point by code point, so `apple` < `Banana` < `éclair`) "
+            "or `size` (bytes). Files that tie are ordered by `file_id`, the same direction."
+        ),
+        "schema": {"enum": ["date", "name", "size"], "default": "date"},
+    },
+    "Order": {
+        "name": "order",
+        "in": "query",
+        "description": (
+            "`asc` or `desc`. The default follows `sort`: newest first (`date`: `desc`), "
+            "A to Z (`name`: `asc`), largest first (`size`: `desc`). A `cursor` belongs "
+            "to the `sort` and `order` it was given out for; under any other it is a 400."
+        ),
+        "schema": {"enum": ["asc", "desc"]},
+    },
     "Prefix": {
         "name": "prefix",
         "in": "query",
@@ -1164,10 +1185,18 @@ def _file_paths() -> Obj:
             "get": {
                 "tags": ["files"],
                 "operationId": "listFiles",
-                "summary": "List files, newest first",
-                "description": "Pages never skip or repeat a file while files are being added.",
+                "summary": "List files, newest first or by name, size or date",
+                "description": (
+                    "Each page continues strictly after the last file of the one before, "
+                    "so pages never skip or repeat a file while files are being added "
+                    "(newest first, a new file lands before the first page; in another "
+                    "order it shows up where it sorts, if that is still ahead). A file "
+                    "renamed or replaced meanwhile may move across the page boundary."
+                ),
                 "parameters": [
                     _param("Limit"),
+                    _param("Sort"),
+                    _param("Order"),
                     _param("Cursor"),
                     _param("Prefix"),
                     _param("FolderFilter"),
