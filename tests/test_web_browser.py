@@ -511,6 +511,7 @@ def test_sorting_asks_the_server_for_every_file_of_the_folder(
     expect(shown).to_have_text(names[:200])
     page.get_by_role("button", name="Load more").click()
     expect(shown).to_have_text(names)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=shots / f"{site.name}-sorted-by-name-desktop.png")
 
     page.get_by_role("button", name="Name", exact=True).click()
