@@ -119,6 +119,11 @@ class ListOrder:
     sort: str = "date"
     descending: bool = True
 
+    @property
+    def field(self) -> str:
+        """The column (SQLite) or document field (MongoDB) holding the sort key."""
+        return {"name": "name_key", "size": "file_size", "date": "created_at"}[self.sort]
+
     def key(self, record: FileRecord) -> datetime | int | str:
         """The value ``record`` sorts by under this order (what a cursor carries)."""
         if self.sort == "name":

@@ -307,7 +307,7 @@ class MongoMetadataStore:
         if prefix:
             query["file_name"] = {"$regex": "^" + re.escape(prefix)}
         clauses: builtins.list[dict[str, Any]] = []
-        field = {"name": "name_key", "size": "file_size", "date": "created_at"}[order.sort]
+        field = order.field
         direction, beyond = (DESCENDING, "$lt") if order.descending else (ASCENDING, "$gt")
         if after is not None:
             clauses.append(

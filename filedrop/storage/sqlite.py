@@ -599,7 +599,7 @@ class SqliteMetadataStore:
             # Literal prefix, in characters: no LIKE wildcards (% and _) to escape.
             sql += " AND substr(file_name, 1, length(?)) = ?"
             params += [prefix, prefix]
-        column = {"name": "name_key", "size": "file_size", "date": "created_at"}[order.sort]
+        column = order.field
         direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         if after is not None:
             key = to_millis(after.key) if isinstance(after.key, datetime) else after.key
