@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 from urllib.parse import quote
 
@@ -315,6 +317,38 @@ def test_a_cursor_is_refused_under_another_order(client: FlaskClient) -> None:
         response = client.get(f"/files?limit=1&{other}&cursor={cursor}")
         assert response.status_code == 400, other
         assert "sort=name&order=asc" in response.get_json()["error"]["message"]
+
+
+def test_empty_sort_and_order_are_their_defaults(client: FlaskClient) -> None:
+    for name in ("b.txt", "a.txt", "c.txt"):
+        upload_ok(client, b"x", name)
+    newest = _every_page(client, "")
+    assert _every_page(client, "sort=&order=") == newest == ["c.txt", "a.txt", "b.txt"]
+    assert _every_page(client, "sort=name&order=") == ["a.txt", "b.txt", "c.txt"]
+
+
+@pytest.mark.parametrize("query", ["sort=colour", "order=up", "sort=name&order=DESC"])
+def test_a_bad_sort_or_order_is_named_in_the_400(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/files?{query}")
+    assert response.status_code == 400
+    field = "order" if "order" in query else "sort"
+    assert response.get_json()["error"]["message"].startswith(f"{field}: ")
+
+
+def test_a_cursor_from_before_sorting_still_lists_newest_first(client: FlaskClient) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        upload_ok(client, b"x", name)
+    first = client.get("/files?limit=1").get_json()
+    sort, order, millis, file_id = json.loads(_unpadded_b64(first["next_cursor"]))
+    assert (sort, order) == ("date", "desc")
+    old = base64.urlsafe_b64encode(json.dumps([millis, file_id]).encode()).decode()
+    rest = client.get(f"/files?cursor={old}").get_json()["files"]
+    assert [f["file_name"] for f in rest] == ["b.txt", "a.txt"]
+    assert client.get(f"/files?sort=name&cursor={old}").status_code == 400
+
+
+def _unpadded_b64(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
 
 
 @pytest.mark.parametrize(
