@@ -1009,8 +1009,14 @@ def _file_paths() -> Obj:
             "get": {
                 "tags": ["files"],
                 "operationId": "listFiles",
-                "summary": "List files, newest first",
-                "description": "Pages never skip or repeat a file while files are being added.",
+                "summary": "List files, newest first or by name, size or date",
+                "description": (
+                    "Each page continues strictly after the last file of the one before, "
+                    "so pages never skip or repeat a file while files are being added "
+                    "(newest first, a new file lands before the first page; in another "
+                    "order it shows up where it sorts, if that is still ahead). A file "
+                    "renamed or replaced meanwhile may move across the page boundary."
+                ),
                 "parameters": [
                     *base.query_parameters(requests.FileListQuery),
                     _param("X-Request-Id"),
@@ -1426,8 +1432,9 @@ def _sharing_schemas() -> Obj:
     }
 
 
-def _shared_download_responses(head: bool) -> Obj:
-    """As a file's download, but a link's errors: unknown (404), ended (410), password."""
+def _shared_download_responses(head: bool, pages: tuple[str, ...] = ()) -> Obj:
+    """As a file's download, but a link's errors: unknown (404), ended (410), password.
+    ``pages``: the statuses a browser gets as the link's HTML page instead of JSON."""
     responses = _download_responses(head, not_found_code="LINK_NOT_FOUND")
     for status in ("200", "206", "304", *(() if head else ("307",))):
         responses[status]["headers"]["Referrer-Policy"] = _ref("headers", "Referrer-Policy")
@@ -1438,7 +1445,17 @@ def _shared_download_responses(head: bool) -> Obj:
             del response["content"]
     responses["403"] = password
     responses["410"] = gone
+    for status in pages:
+        response = responses[status] = copy.deepcopy(responses[status])
+        response["description"] += _LINK_PAGE_INSTEAD
+        response["content"]["text/html"] = {"schema": {"type": "string"}}
     return responses
+
+
+_LINK_PAGE_INSTEAD = (
+    "\n\nA browser (`Accept` prefers `text/html`) gets the link's HTML page with "
+    "this status instead of JSON: the reason, and the password form when one is asked."
+)
 
 
 def _sharing_paths() -> Obj:
@@ -1659,7 +1676,8 @@ def _sharing_paths() -> Obj:
                     "Download button that posts to this URL. The page counts no download."
                 ),
                 "parameters": shared_download_params,
-                "responses": _shared_download_responses(head=False),
+                # A browser lacking the password gets the page's form, with 200.
+                "responses": _shared_download_responses(head=False, pages=("404", "410")),
             },
             "post": {
                 "tags": ["links"],
@@ -1683,7 +1701,7 @@ def _sharing_paths() -> Obj:
                     },
                 },
                 "responses": {
-                    **_shared_download_responses(head=False),
+                    **_shared_download_responses(head=False, pages=("403", "404", "410")),
                     "400": _error(400, "INVALID_REQUEST"),
                 },
             },

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 from urllib.parse import quote
 
@@ -281,8 +283,88 @@ def test_listing_prefix_is_literal(client: FlaskClient) -> None:
     assert names("rep") == ["report.pdf"]
 
 
+def _every_page(client: FlaskClient, query: str) -> list[str]:
+    names: list[str] = []
+    cursor = ""
+    while True:
+        page = client.get(f"/files?limit=2&{query}&cursor={cursor}").get_json()
+        names += [f["file_name"] for f in page["files"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return names
+
+
+def test_listing_sorts_by_name_size_or_date_across_pages(client: FlaskClient) -> None:
+    sizes = {"b.txt": 30, "Apple.txt": 5, "apple2.txt": 30, "Zoo.txt": 1, "éte.txt": 12}
+    for name, size in sizes.items():
+        upload_ok(client, b"x" * size, name)
+    by_name = ["Apple.txt", "apple2.txt", "b.txt", "Zoo.txt", "éte.txt"]  # case-insensitive
+    assert _every_page(client, "sort=name") == by_name
+    assert _every_page(client, "sort=name&order=desc") == by_name[::-1]
+    largest = _every_page(client, "sort=size")
+    assert [sizes[n] for n in largest] == [30, 30, 12, 5, 1]
+    assert _every_page(client, "sort=size&order=asc") == largest[::-1]
+    assert _every_page(client, "sort=date&order=asc") == list(sizes)
+    assert _every_page(client, "sort=date") == _every_page(client, "") == list(sizes)[::-1]
+
+
+def test_a_cursor_is_refused_under_another_order(client: FlaskClient) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        upload_ok(client, b"x", name)
+    cursor = client.get("/files?limit=1&sort=name").get_json()["next_cursor"]
+    assert client.get(f"/files?limit=1&sort=name&order=asc&cursor={cursor}").status_code == 200
+    for other in ("sort=name&order=desc", "sort=size", "sort=date", ""):
+        response = client.get(f"/files?limit=1&{other}&cursor={cursor}")
+        assert response.status_code == 400, other
+        assert "sort=name&order=asc" in response.get_json()["error"]["message"]
+
+
+def test_empty_sort_and_order_are_their_defaults(client: FlaskClient) -> None:
+    for name in ("b.txt", "a.txt", "c.txt"):
+        upload_ok(client, b"x", name)
+    newest = _every_page(client, "")
+    assert _every_page(client, "sort=&order=") == newest == ["c.txt", "a.txt", "b.txt"]
+    assert _every_page(client, "sort=name&order=") == ["a.txt", "b.txt", "c.txt"]
+
+
+@pytest.mark.parametrize("query", ["sort=colour", "order=up", "sort=name&order=DESC"])
+def test_a_bad_sort_or_order_is_named_in_the_400(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/files?{query}")
+    assert response.status_code == 400
+    field = "order" if "order" in query else "sort"
+    assert response.get_json()["error"]["message"].startswith(f"{field}: ")
+
+
+def test_a_cursor_from_before_sorting_still_lists_newest_first(client: FlaskClient) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        upload_ok(client, b"x", name)
+    first = client.get("/files?limit=1").get_json()
+    sort, order, millis, file_id = json.loads(_unpadded_b64(first["next_cursor"]))
+    assert (sort, order) == ("date", "desc")
+    old = base64.urlsafe_b64encode(json.dumps([millis, file_id]).encode()).decode()
+    rest = client.get(f"/files?cursor={old}").get_json()["files"]
+    assert [f["file_name"] for f in rest] == ["b.txt", "a.txt"]
+    assert client.get(f"/files?sort=name&cursor={old}").status_code == 400
+
+
+def _unpadded_b64(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=1001", "limit=abc", "cursor=!!!", "cursor=bm90LWpzb24"]
+    "query",
+    [
+        "limit=0",
+        "limit=1001",
+        "limit=abc",
+        "cursor=!!!",
+        "cursor=bm90LWpzb24",
+        "sort=colour",
+        "sort=NAME",
+        "order=up",
+        # ["name", "asc", 5, "f"]: a name cursor must carry a name
+        "sort=name&cursor=WyJuYW1lIiwiYXNjIiw1LCJmIl0",
+    ],
 )
 def test_bad_list_parameters_are_400(client: FlaskClient, query: str) -> None:
     response = client.get(f"/files?{query}")

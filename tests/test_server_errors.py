@@ -68,6 +68,12 @@ REFUSED: dict[str, tuple[bytes, tuple[int, str] | None, tuple[int, str] | None]]
         (400, "INVALID_REQUEST"),
         None,
     ),
+    "expect-unknown": (
+        b"POST /files/upload HTTP/1.1\r\nHost: x\r\nX-File-Name: e.txt\r\n"
+        b"Content-Length: 5\r\nExpect: foo\r\nConnection: close\r\n\r\nhello",
+        (417, "EXPECTATION_FAILED"),
+        (417, "EXPECTATION_FAILED"),
+    ),
     "bad-version": (
         b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
         (400, "INVALID_REQUEST"),

@@ -79,6 +79,16 @@ def test_the_page_loads_only_its_own_small_assets(client: FlaskClient) -> None:
         assert ".innerHTML" not in source.read_text()  # names are always text
 
 
+@pytest.mark.parametrize("path", ["/", "/d/not-a-token"])
+def test_pages_link_a_favicon_that_is_served(client: FlaskClient, path: str) -> None:
+    """Without one a browser asks for /favicon.ico and logs a 404 on every page."""
+    html = client.get(path, headers=BROWSER).get_data(as_text=True)
+    (icon,) = re.findall(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', html)
+    served = client.get(icon)
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+    assert served.data.startswith(b"<svg") and len(served.data) < 1024
+
+
 def test_the_readme_quotes_the_pages_policy_as_sent(client: FlaskClient) -> None:
     readme = " ".join((WEB_DIR.parents[2] / "README.md").read_text().split())
     sent = client.get("/", headers=BROWSER).headers["Content-Security-Policy"]

@@ -488,6 +488,60 @@ def test_paging_and_the_name_filter(site: Site, context: BrowserContext) -> None
     assert site.api("DELETE", "/folders", params={"path": "/many", "recursive": "true"}).ok
 
 
+def test_sorting_asks_the_server_for_every_file_of_the_folder(
+    site: Site, context: BrowserContext, shots: Path
+) -> None:
+    """205 files: a header's order holds across the first page of 200 and Load more,
+    where sorting only the loaded page would not."""
+    # Mixed case (binary order would put every "Q" first) and distinct sizes in an
+    # order of their own (37 and 205 share no factor).
+    names = [f"{'Q' if n % 2 else 'q'}-{n:03d}.txt" for n in range(205)]
+    sizes = {name: (n * 37) % 205 + 1 for n, name in enumerate(names)}
+    parts = [("file", (name, b"x" * sizes[name], "text/plain")) for name in names]
+    made = site.api("POST", "/files/upload", params={"folder": "/sorted"}, files=parts)
+    assert made.status_code == 201, made.text
+    page = open_app(context, site)
+    page.goto(site.url + "/#/sorted")
+    shown = page.get_by_role("table").get_by_role("button", name=re.compile(r"^[qQ]-\d{3}\.txt$"))
+    expect(shown).to_have_count(200)
+    header = page.get_by_role("columnheader", name="Name")
+
+    page.get_by_role("button", name="Name", exact=True).click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    expect(shown).to_have_text(names[:200])
+    page.get_by_role("button", name="Load more").click()
+    expect(shown).to_have_text(names)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=shots / f"{site.name}-sorted-by-name-desktop.png")
+
+    page.get_by_role("button", name="Name", exact=True).click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    expect(shown).to_have_text(names[::-1][:200])
+
+    largest = sorted(names, key=lambda name: sizes[name], reverse=True)
+    page.get_by_role("button", name="Size", exact=True).click()
+    expect(page.get_by_role("columnheader", name="Size")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    expect(shown).to_have_text(largest[:200])
+    page.get_by_role("button", name="Load more").click()
+    expect(shown).to_have_text(largest)
+    page.get_by_role("button", name="Size", exact=True).click()
+    expect(shown).to_have_text(largest[::-1][:200])
+
+    # Each row's buttons keep their verb as their name and say which file they act on.
+    download = row(page, "q-000.txt").get_by_role("button", name="Download", exact=True)
+    expect(download).to_have_accessible_description("q-000.txt")
+
+    # Enter in a delete confirmation cancels: the focus starts on Cancel.
+    row(page, "q-000.txt").get_by_role("button", name="Delete", exact=True).click()
+    expect(dialog(page).get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog(page)).to_be_hidden()
+    expect(row(page, "q-000.txt")).to_be_visible()
+    assert site.api("DELETE", "/folders", params={"path": "/sorted", "recursive": "true"}).ok
+
+
 def test_a_dropped_folder_uploads_with_its_tree(site: Site, context: BrowserContext) -> None:
     """Dropping a folder walks its entries (the File System API a real drop hands over)."""
     page = open_app(context, site)
@@ -528,9 +582,19 @@ def test_pages_run_within_their_content_security_policy(
 ) -> None:
     """The app, a link's page and Swagger UI at /docs work, and the browser refuses nothing."""
     refused: list[str] = []
+    missing: list[str] = []
     page = context.new_page()
     page.on("console", lambda message: refused.append(message.text))
     page.on("pageerror", lambda error: refused.append(str(error)))
+    # Anything a page asks for itself (a favicon too) is there; /d/not-a-token is a 404 page.
+    page.on(
+        "response",
+        lambda answer: (
+            answer.status == 404
+            and answer.request.resource_type != "document"
+            and missing.append(answer.url)
+        ),
+    )
     page.goto(site.url + "/docs")
     expect(page.get_by_role("heading", name=re.compile("FILE DROP"))).to_be_visible()
     expect(page.get_by_text("/files/upload").first).to_be_visible()
@@ -545,3 +609,4 @@ def test_pages_run_within_their_content_security_policy(
     expect(page.get_by_role("heading", name="Link unavailable")).to_be_visible()
     csp_messages = [text for text in refused if "Content Security Policy" in text]
     assert csp_messages == [], csp_messages
+    assert missing == []

@@ -272,13 +272,13 @@ def list_files() -> Response:
     folder = scoped_listing(asked.folder)
     # A bucket-scoped key asking for no folder sees everything in its bucket.
     recursive = asked.recursive or folder != asked.folder
-    owner, after = current_owner(), asked.cursor
+    owner, after, order = current_owner(), asked.after, asked.list_order
     records, cursor = get_service().list(
-        owner, asked.limit, after, asked.prefix or None, folder, recursive
+        owner, asked.limit, after, asked.prefix or None, folder, recursive, order
     )
     body = FileList(
         files=[FileMetadata.of(r) for r in records],
-        next_cursor=encode_cursor(cursor) if cursor else None,
+        next_cursor=encode_cursor(cursor, order) if cursor else None,
     )
     if folder is not None:
         # The direct subfolders, complete, on the first page; later pages carry files only.

@@ -1,5 +1,6 @@
 """Requests the HTTP server refuses itself, before the app sees them: a request
-line or a header past the server's limits, a line that is not HTTP.
+line or a header past the server's limits, a line that is not HTTP, an ``Expect``
+the server cannot meet.
 
 gunicorn (production) and Werkzeug's server (``python app.py``) answer those
 with an HTML page of their own; the API promises JSON for every error. Each server
@@ -75,6 +76,11 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
         for name, value in self.headers.raw_items():
             if len(name) + len(value) + 4 > HEADER_FIELD_MAX:  # "Name: value\r\n"
                 self.send_error(431, f"header {name[:64]} over {HEADER_FIELD_MAX} bytes")
+                return False
+        # As gunicorn: 100-continue (any case) is the one expectation a server can meet.
+        for expect in self.headers.get_all("Expect") or []:
+            if expect.strip().lower() != "100-continue":
+                self.send_error(417, f"Unable to comply with expectation: {expect!r}")
                 return False
         return True
 

@@ -32,7 +32,16 @@ from ..errors import (
 )
 from ..ids import new_blob_key, new_file_id
 from ..storage.blobs import BlobNotFound, BlobReader, BlobStore
-from ..storage.metadata import FileRecord, FileStore, ListCursor, QuotaStore, UserRecord, utcnow
+from ..storage.metadata import (
+    NEWEST_FIRST,
+    FileRecord,
+    FileStore,
+    ListCursor,
+    ListOrder,
+    QuotaStore,
+    UserRecord,
+    utcnow,
+)
 from ..validation import validate_file_name
 from . import mediatypes
 from .checksums import ExpectedDigests, Hasher
@@ -574,14 +583,22 @@ class FileService:
         prefix: str | None,
         folder: str | None = None,
         recursive: bool = False,
+        order: ListOrder = NEWEST_FIRST,
     ) -> tuple[list[FileRecord], ListCursor | None]:
-        """A page of live files, newest first: all of them, or those in ``folder``
-        (and beneath it, if ``recursive``)."""
+        """A page of live files in ``order`` (newest first unless told): all of them,
+        or those in ``folder`` (and beneath it, if ``recursive``)."""
         records = self.meta.list(
-            owner, limit + 1, after, prefix, folder=folder, recursive=recursive, live_at=utcnow()
+            owner,
+            limit + 1,
+            after,
+            prefix,
+            folder=folder,
+            recursive=recursive,
+            live_at=utcnow(),
+            order=order,
         )
         page, more = records[:limit], len(records) > limit
-        cursor = ListCursor(page[-1].created_at, page[-1].file_id) if more else None
+        cursor = ListCursor(order.key(page[-1]), page[-1].file_id) if more else None
         return page, cursor
 
     # -- internals ------------------------------------------------------------

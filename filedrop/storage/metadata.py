@@ -80,11 +80,47 @@ def refuse_unknown(changes: dict[str, Any], allowed: frozenset[str], what: str) 
         raise ValueError(f"not {what} fields: {sorted(unknown)}")
 
 
+# What a listing can be sorted by: the file's name (case-insensitively, by
+# ``name_key``), its size in bytes, or when it was created.
+SORTS = ("name", "size", "date")
+
+
+def name_key(file_name: str) -> str:
+    """What a name sorts by: its casefold, so "apple" < "Banana" < "cherry" in every store
+    (each store keeps it beside the name; ties are broken by file_id)."""
+    return file_name.casefold()
+
+
+@dataclass(frozen=True)
+class ListOrder:
+    """A listing's order: ``sort`` (one of SORTS), then file_id, the same direction."""
+
+    sort: str = "date"
+    descending: bool = True
+
+    @property
+    def field(self) -> str:
+        """The column (SQLite) or document field (MongoDB) holding the sort key."""
+        return {"name": "name_key", "size": "file_size", "date": "created_at"}[self.sort]
+
+    def key(self, record: FileRecord) -> datetime | int | str:
+        """The value ``record`` sorts by under this order (what a cursor carries)."""
+        if self.sort == "name":
+            return name_key(record.file_name)
+        return record.file_size if self.sort == "size" else record.created_at
+
+
+NEWEST_FIRST = ListOrder()
+
+
 @dataclass(frozen=True)
 class ListCursor:
-    """Where a newest-first listing stopped: the last (created_at, file_id) shown."""
+    """Where a listing stopped: the last file shown, by its sort key and file_id.
 
-    created_at: datetime
+    ``key`` is what ListOrder.key gave for it: a datetime (date), an int (size) or a
+    casefolded name (name)."""
+
+    key: datetime | int | str
     file_id: str
 
 
@@ -128,8 +164,12 @@ class FileStore(Protocol):
         folder: str | None = None,
         recursive: bool = False,
         live_at: datetime | None = None,
+        order: ListOrder = NEWEST_FIRST,
     ) -> list[FileRecord]:
-        """Newest first by (created_at, file_id), strictly after ``after``.
+        """Files by ``order``: its sort key, then file_id, both ascending or both
+        descending; strictly after ``after`` (a cursor made under the same order).
+        The default is newest first, by (created_at, file_id). Name order compares
+        name_key (casefolded names) by code point, the same in every store.
 
         ``prefix``: only names starting with it, matched literally (no wildcards).
         ``folder``: only files in it (and beneath it, if ``recursive``); None: all.

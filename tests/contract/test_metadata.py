@@ -19,9 +19,12 @@ import pytest
 
 from filedrop.ids import new_blob_key, new_file_id, new_upload_id
 from filedrop.storage.metadata import (
+    NEWEST_FIRST,
     FileRecord,
+    FileStore,
     LinkRecord,
     ListCursor,
+    ListOrder,
     UploadRecord,
     utcnow,
 )
@@ -169,12 +172,76 @@ def test_list_is_newest_first_and_a_cursor_pages_through_ties(meta_store: MetaUn
         store.insert(record)
     expected = [*sorted(_ids(tied), reverse=True), older.file_id]
     assert _ids(store.list("alice", 10, None, None)) == expected
+    assert _paged(store, NEWEST_FIRST) == expected
+
+
+def _paged(store: FileStore, order: ListOrder, folder: str | None = None) -> list[str]:
+    """Every file_id of alice's listing in ``order``, two a page, through cursors."""
     seen: list[str] = []
     cursor = None
-    while page := store.list("alice", 2, cursor, None):
+    while page := store.list("alice", 2, cursor, None, folder=folder, order=order):
         seen += _ids(page)
-        cursor = ListCursor(page[-1].created_at, page[-1].file_id)
-    assert seen == expected
+        cursor = ListCursor(order.key(page[-1]), page[-1].file_id)
+    return seen
+
+
+# Names whose casefolds tie ("Apple", "apple", "APPLE"; "Straße", "STRASSE"), sort
+# differently by code point than by casefold ("Zebra" < "apple" in binary), and reach
+# beyond ASCII ("Éclair" casefolds to "éclair", after every ASCII letter).
+_NAMES = ["banana", "Apple", "apple", "Zebra", "Éclair", "APPLE", "Straße", "STRASSE", "cherry"]
+
+
+def _by(order: ListOrder, records: list[FileRecord]) -> list[str]:
+    ranked = sorted(records, key=lambda r: (order.key(r), r.file_id), reverse=order.descending)
+    return _ids(ranked)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_list_by_name_is_casefolded_with_ties_by_file_id(
+    meta_store: MetaUnderTest, descending: bool
+) -> None:
+    store = meta_store.store
+    records = [file_record(name=name, folder="/docs") for name in _NAMES]
+    for record in [*records, file_record(name="aardvark"), file_record(owner="bob", name="a")]:
+        store.insert(record)
+    order = ListOrder("name", descending)
+    expected = _by(order, records)
+    listed = store.list("alice", 20, None, None, folder="/docs", order=order)
+    folded = ["apple"] * 3 + ["banana", "cherry", "strasse", "strasse", "zebra", "éclair"]
+    assert [r.file_name.casefold() for r in listed] == (folded[::-1] if descending else folded)
+    assert _ids(listed) == expected
+    assert _paged(store, order, folder="/docs") == expected
+
+
+def test_a_rename_moves_a_file_in_name_order(meta_store: MetaUnderTest) -> None:
+    store = meta_store.store
+    first, second = file_record(name="a.txt"), file_record(name="b.txt")
+    for record in (first, second):
+        store.insert(record)
+    store.update("alice", first.file_id, {"file_name": "C.txt"})
+    order = ListOrder("name", descending=False)
+    assert _ids(store.list("alice", 10, None, None, order=order)) == [
+        second.file_id,
+        first.file_id,
+    ]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_list_by_size_and_by_date_both_ways_with_ties_by_file_id(
+    meta_store: MetaUnderTest, descending: bool
+) -> None:
+    store = meta_store.store
+    moment = utcnow()
+    records = [
+        replace(file_record(created_at=moment - timedelta(seconds=n % 3)), file_size=size)
+        for n, size in enumerate([5, 0, 5, 10**12, 7, 5, 0])
+    ]
+    for record in records:
+        store.insert(record)
+    for sort in ("size", "date"):
+        order = ListOrder(sort, descending)
+        assert _ids(store.list("alice", 20, None, None, order=order)) == _by(order, records)
+        assert _paged(store, order) == _by(order, records)
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from filedrop.ids import new_blob_key, new_file_id
 from filedrop.storage.blobs import BlobNotFound
 from filedrop.storage.blobs.local import InvalidBlobKey, LocalBlobStore
 from filedrop.storage.blobs.s3 import S3BlobStore
+from filedrop.storage.metadata import FileRecord, ListOrder, field_names
 from filedrop.storage.mongo import MongoMetadataStore
 from filedrop.storage.sqlite import SqliteMetadataStore
 from filedrop.storage.sqlite import files as sqlite_files
@@ -570,3 +571,29 @@ def test_a_database_from_before_numbered_migrations_is_adopted(tmp_path: Path) -
     assert store.get("alice", record.file_id) == record
     store.close()
     assert _user_version(path) == sqlite_schema.SCHEMA_VERSION
+
+
+def test_the_name_key_migration_fills_in_the_files_already_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files stored before name order sort by their casefolded names once migrated."""
+    path = tmp_path / "meta.sqlite3"
+    before = tuple(step for step in sqlite_schema.MIGRATIONS if step[1] is not _NAME_KEY_STEP)
+    with monkeypatch.context() as patched:
+        patched.setattr(sqlite_schema, "MIGRATIONS", before)
+        SqliteMetadataStore(path).ensure_indexes()
+    records = [file_record(name=name) for name in ("b.txt", "Straße.txt", "A.txt", "c.txt")]
+    columns = field_names(FileRecord)
+    with sqlite3.connect(path) as conn:  # rows as the older release wrote them
+        for record in records:
+            values = [sqlite_files._stored(c, getattr(record, c)) for c in columns]
+            marks = ", ".join("?" * len(columns))
+            conn.execute(f"INSERT INTO files ({', '.join(columns)}) VALUES ({marks})", values)
+    store = SqliteMetadataStore(path)
+    listed = store.list("alice", 10, None, None, order=ListOrder("name", descending=False))
+    assert [r.file_name for r in listed] == ["A.txt", "b.txt", "c.txt", "Straße.txt"]
+    store.close()
+    assert _user_version(path) == sqlite_schema.SCHEMA_VERSION
+
+
+_NAME_KEY_STEP = sqlite_schema._add_name_key_and_sort_indexes

@@ -60,11 +60,15 @@ def domain_rule(rule: Callable[[Any], Any]) -> BeforeValidator:
         try:
             return rule(value)
         except FileDropError as exc:
-            raise PydanticCustomError(
-                DOMAIN_ERROR, "{message}", {"message": exc.message, "error": exc}
-            ) from None
+            raise domain_error(exc) from None
 
     return BeforeValidator(check)
+
+
+def domain_error(exc: FileDropError) -> PydanticCustomError:
+    """``exc`` as a validation error that :func:`filedrop.http.parsing.parse` raises as is
+    (for a rule of the whole model, in a model validator)."""
+    return PydanticCustomError(DOMAIN_ERROR, "{message}", {"message": exc.message, "error": exc})
 
 
 # -- the document's schemas ------------------------------------------------------

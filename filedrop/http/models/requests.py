@@ -7,8 +7,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BeforeValidator,
@@ -18,6 +19,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     WithJsonSchema,
+    model_validator,
 )
 
 from ...config import parse_size
@@ -28,8 +30,8 @@ from ...services.folders import validate_folder
 from ...services.keys import is_bucket_name
 from ...services.links import MAX_DOWNLOADS, MAX_PASSWORD_LENGTH
 from ...services.users import MAX_USER_NAME
-from ...storage.metadata import ListCursor, utcnow
-from .base import RequestModel, domain_rule, schema_ref
+from ...storage.metadata import SORTS, ListCursor, ListOrder, utcnow
+from .base import RequestModel, domain_error, domain_rule, schema_ref
 from .values import (
     ON_CONFLICT_TEXT,
     Absent,
@@ -264,26 +266,45 @@ QUERY_FOLDER_SCHEMA: dict[str, Any] = {"allOf": [schema_ref("FolderPath")], "max
 QueryFolder = Annotated[str, WithJsonSchema(QUERY_FOLDER_SCHEMA), domain_rule(validate_folder)]
 
 
-def encode_cursor(cursor: ListCursor) -> str:
-    """The ``next_cursor`` of a page: where it stopped, opaque to clients."""
-    millis = int(cursor.created_at.timestamp() * 1000)
-    raw = json.dumps([millis, cursor.file_id], separators=(",", ":")).encode()
+@dataclass(frozen=True)
+class PageCursor:
+    """A ``cursor`` parameter: where a listing stopped, and the order it was listed in."""
+
+    order: ListOrder
+    position: ListCursor
+
+
+def encode_cursor(cursor: ListCursor, order: ListOrder) -> str:
+    """The ``next_cursor`` of a page: where it stopped and in which order, opaque to
+    clients (so it is refused under any other order)."""
+    key = cursor.key
+    if isinstance(key, datetime):
+        key = int(key.timestamp() * 1000)
+    fields = [order.sort, "desc" if order.descending else "asc", key, cursor.file_id]
+    raw = json.dumps(fields, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(token: object) -> ListCursor:
+def _decode_cursor(token: object) -> PageCursor:
     try:
         if not isinstance(token, str):
             raise TypeError
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        millis, file_id = json.loads(raw)
-        if not isinstance(millis, int) or not isinstance(file_id, str):
+        fields = json.loads(raw)
+        if isinstance(fields, list) and len(fields) == 2:
+            fields = ["date", "desc", *fields]  # tokens from before sorting: newest first
+        sort, direction, key, file_id = fields
+        if not isinstance(file_id, str) or sort not in SORTS or direction not in ("asc", "desc"):
             raise ValueError
-        created = datetime.fromtimestamp(millis / 1000, UTC)
+        if not isinstance(key, str if sort == "name" else int) or isinstance(key, bool):
+            raise ValueError
+        if sort == "date" and isinstance(key, int):
+            created = datetime.fromtimestamp(key / 1000, UTC)
+            key = created.replace(microsecond=key % 1000 * 1000)
     # RecursionError: a token of nested "[[[…" that json cannot follow; never one of ours.
     except (ValueError, TypeError, binascii.Error, OverflowError, OSError, RecursionError):
         raise InvalidRequest("cursor is not one this server gave out") from None
-    return ListCursor(created.replace(microsecond=millis % 1000 * 1000), file_id)
+    return PageCursor(ListOrder(sort, direction == "desc"), ListCursor(key, file_id))
 
 
 def _no_empty(value: object) -> object:
@@ -291,11 +312,32 @@ def _no_empty(value: object) -> object:
     return None if value == "" else value
 
 
-Cursor = Annotated[ListCursor, WithJsonSchema({"type": "string"}), domain_rule(_decode_cursor)]
+Cursor = Annotated[PageCursor, WithJsonSchema({"type": "string"}), domain_rule(_decode_cursor)]
+SortName = Literal["date", "name", "size"]
+# Each sort's direction when ``order`` is not given: newest, A to Z, largest first.
+_DEFAULT_DESCENDING = {"date": True, "name": False, "size": True}
 
 
 class FileListQuery(RequestModel):
     limit: int = Field(100, ge=1, le=MAX_LIST_LIMIT, description="Page size.")
+    sort: Annotated[SortName | Absent, BeforeValidator(_no_empty)] = Field(
+        None,
+        description=(
+            "What the listing is ordered by, over every file (not one page): `date` "
+            "(`created_at`), `name` (case-insensitive: names compared by their Unicode "
+            "casefold, then code point by code point, so `apple` < `Banana` < `éclair`) "
+            "or `size` (bytes). Files that tie are ordered by `file_id`, the same direction."
+        ),
+        json_schema_extra={"default": "date"},
+    )
+    order: Annotated[Literal["asc", "desc"] | Absent, BeforeValidator(_no_empty)] = Field(
+        None,
+        description=(
+            "`asc` or `desc`. The default follows `sort`: newest first (`date`: `desc`), "
+            "A to Z (`name`: `asc`), largest first (`size`: `desc`). A `cursor` belongs "
+            "to the `sort` and `order` it was given out for; under any other it is a 400."
+        ),
+    )
     cursor: Annotated[Cursor | Absent, BeforeValidator(_no_empty)] = Field(
         None, description="Opaque: `next_cursor` of the previous page."
     )
@@ -310,6 +352,28 @@ class FileListQuery(RequestModel):
     recursive: QueryFlag = Field(
         False, description="With `folder`: every file beneath it, not only those directly in it."
     )
+
+    @property
+    def list_order(self) -> ListOrder:
+        """The order asked for, each sort's own direction unless ``order`` says."""
+        sort = self.sort or "date"
+        descending = _DEFAULT_DESCENDING[sort] if self.order is None else self.order == "desc"
+        return ListOrder(sort, descending)
+
+    @property
+    def after(self) -> ListCursor | None:
+        """Where the previous page stopped, if a cursor was given."""
+        return self.cursor.position if self.cursor else None
+
+    @model_validator(mode="after")
+    def _cursor_fits_order(self) -> Self:
+        given = self.cursor.order if self.cursor else self.list_order
+        if given != self.list_order:
+            direction = "desc" if given.descending else "asc"
+            raise domain_error(
+                InvalidRequest(f"cursor was given out for sort={given.sort}&order={direction}")
+            )
+        return self
 
 
 class FolderDeleteQuery(RequestModel):

@@ -14,9 +14,12 @@ from pymongo.errors import PyMongoError
 
 from ..metadata import (
     FILE_CHANGEABLE_FIELDS,
+    NEWEST_FIRST,
     FileRecord,
     ListCursor,
+    ListOrder,
     field_names,
+    name_key,
     refuse_unknown,
 )
 from .connection import _ROOT, MongoDatabase, _live_query, _mongo_errors, _utc, _utc_or_none
@@ -40,6 +43,7 @@ def _to_doc(record: FileRecord) -> dict[str, Any]:
     doc["folder"] = record.folder
     doc["expires_at"] = record.expires_at
     doc["md5_etag"] = record.md5_etag
+    doc["name_key"] = name_key(record.file_name)
     return doc
 
 
@@ -122,9 +126,12 @@ class MongoFiles(MongoDatabase):
         query: dict[str, Any] = {"_id": file_id, "owner": owner}
         if if_sha256 is not None:
             query["sha256"] = if_sha256
+        stored = dict(changes)
+        if "file_name" in changes:
+            stored["name_key"] = name_key(changes["file_name"])
         with _mongo_errors("update file metadata"):
             doc = self._files.find_one_and_update(
-                query, {"$set": changes}, return_document=ReturnDocument.BEFORE
+                query, {"$set": stored}, return_document=ReturnDocument.BEFORE
             )
             records = self._with_access([doc] if doc else [])
         return records[0] if records else None
@@ -149,17 +156,20 @@ class MongoFiles(MongoDatabase):
         folder: str | None = None,
         recursive: bool = False,
         live_at: datetime | None = None,
+        order: ListOrder = NEWEST_FIRST,
     ) -> builtins.list[FileRecord]:
         query: dict[str, Any] = {"owner": owner}
         if prefix:
             query["file_name"] = {"$regex": "^" + re.escape(prefix)}
         clauses: builtins.list[dict[str, Any]] = []
+        field = order.field
+        direction, beyond = (DESCENDING, "$lt") if order.descending else (ASCENDING, "$gt")
         if after is not None:
             clauses.append(
                 {
                     "$or": [
-                        {"created_at": {"$lt": after.created_at}},
-                        {"created_at": after.created_at, "_id": {"$lt": after.file_id}},
+                        {field: {beyond: after.key}},
+                        {field: after.key, "_id": {beyond: after.file_id}},
                     ]
                 }
             )
@@ -171,7 +181,7 @@ class MongoFiles(MongoDatabase):
         with _mongo_errors("list files"):
             docs = list(
                 self._files.find(_all_of(query, clauses))
-                .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+                .sort([(field, direction), ("_id", direction)])
                 .limit(limit)
             )
             return self._with_access(docs)

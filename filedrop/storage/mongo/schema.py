@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING
 
+from ..metadata import name_key
 from .connection import MongoDatabase, _mongo_errors
 
 
@@ -45,3 +46,14 @@ class MongoSchema(MongoDatabase):
             self._files.create_index(
                 [("owner", ASCENDING), ("file_name", ASCENDING)], name="owner_name"
             )
+            for field in ("name_key", "file_size"):
+                self._files.create_index(
+                    [("owner", 1), ("folder", 1), (field, 1), ("_id", 1)],
+                    name=f"owner_folder_by_{field}",
+                )
+            # Records stored before name order get their sort key (one write each, once).
+            for doc in self._files.find({"name_key": {"$exists": False}}, {"file_name": 1}):
+                key = name_key(doc["file_name"])
+                # Only if not renamed meanwhile (the rename set the key itself).
+                same = {"_id": doc["_id"], "file_name": doc["file_name"]}
+                self._files.update_one(same, {"$set": {"name_key": key}})

@@ -10,9 +10,12 @@ from typing import Any
 
 from ..metadata import (
     FILE_CHANGEABLE_FIELDS,
+    NEWEST_FIRST,
     FileRecord,
     ListCursor,
+    ListOrder,
     field_names,
+    name_key,
     refuse_unknown,
 )
 from .connection import _SCAN_PAGE, SqliteDatabase, _live, from_millis, to_millis
@@ -42,10 +45,12 @@ def _stored(column: str, value: Any) -> Any:
 class SqliteFiles(SqliteDatabase):
     def insert(self, record: FileRecord) -> None:
         values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
-        placeholders = ", ".join("?" * len(_FILE_COLUMNS))
+        values.append(name_key(record.file_name))
+        columns = (*_FILE_COLUMNS, "name_key")
+        placeholders = ", ".join("?" * len(columns))
         with self._write("store file metadata") as conn:
             conn.execute(
-                f"INSERT INTO files ({', '.join(_FILE_COLUMNS)}) VALUES ({placeholders})", values
+                f"INSERT INTO files ({', '.join(columns)}) VALUES ({placeholders})", values
             )
 
     def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
@@ -58,8 +63,11 @@ class SqliteFiles(SqliteDatabase):
         self, owner: str, file_id: str, changes: dict[str, Any], if_sha256: str | None = None
     ) -> FileRecord | None:
         refuse_unknown(changes, FILE_CHANGEABLE_FIELDS, "changeable file record")
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        values = [_stored(column, value) for column, value in changes.items()]
+        columns = {column: _stored(column, value) for column, value in changes.items()}
+        if "file_name" in changes:
+            columns["name_key"] = name_key(changes["file_name"])
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        values = list(columns.values())
         with self._write("update file metadata") as conn:
             before = self._locked_get(conn, owner, file_id, if_sha256)
             if before is not None and changes:
@@ -96,6 +104,7 @@ class SqliteFiles(SqliteDatabase):
         folder: str | None = None,
         recursive: bool = False,
         live_at: datetime | None = None,
+        order: ListOrder = NEWEST_FIRST,
     ) -> builtins.list[FileRecord]:
         sql = f"{_FILE_SELECT} WHERE owner = ?"
         params: builtins.list[Any] = [owner]
@@ -103,10 +112,12 @@ class SqliteFiles(SqliteDatabase):
             # Literal prefix, in characters: no LIKE wildcards (% and _) to escape.
             sql += " AND substr(file_name, 1, length(?)) = ?"
             params += [prefix, prefix]
+        column = order.field
+        direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         if after is not None:
-            created = to_millis(after.created_at)
-            sql += " AND (created_at < ? OR (created_at = ? AND file_id < ?))"
-            params += [created, created, after.file_id]
+            key = to_millis(after.key) if isinstance(after.key, datetime) else after.key
+            sql += f" AND ({column} {beyond} ? OR ({column} = ? AND file_id {beyond} ?))"
+            params += [key, key, after.file_id]
         if folder is not None and not recursive:
             sql += " AND folder = ?"
             params.append(folder)
@@ -117,7 +128,7 @@ class SqliteFiles(SqliteDatabase):
         live, live_params = _live(live_at)
         sql += live
         params += live_params
-        sql += " ORDER BY created_at DESC, file_id DESC LIMIT ?"
+        sql += f" ORDER BY {column} {direction}, file_id {direction} LIMIT ?"
         params.append(limit)
         return [_record(row) for row in self._read("list files", sql, tuple(params))]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ..metadata import name_key
+
 _BASE_TABLES = """
 CREATE TABLE IF NOT EXISTS files (
     file_id    TEXT PRIMARY KEY,
@@ -165,6 +167,27 @@ def _add_folders_expiry_and_links(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _FOLDERS_AND_LINKS)
 
 
+# A name_key column (what name order sorts by, see name_key) and an index per order a
+# folder listing can take.
+_SORT_INDEXES = """
+CREATE INDEX IF NOT EXISTS files_owner_folder_by_name
+    ON files (owner, folder, name_key, file_id);
+CREATE INDEX IF NOT EXISTS files_owner_folder_by_size
+    ON files (owner, folder, file_size, file_id);
+"""
+
+
+def _add_name_key_and_sort_indexes(conn: sqlite3.Connection) -> None:
+    """The name_key column, filled in for the files already stored; the sort indexes."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    if "name_key" not in present:
+        conn.execute("ALTER TABLE files ADD COLUMN name_key TEXT NOT NULL DEFAULT ''")
+    # Python's casefold, as on insert: SQLite's lower() folds ASCII only.
+    conn.create_function("name_key", 1, name_key, deterministic=True)
+    conn.execute("UPDATE files SET name_key = name_key(file_name)")
+    _execute_script(conn, _SORT_INDEXES)
+
+
 # The schema's history: each step brings a database from the version before it to its
 # own, in order, and the version reached is kept in the file (PRAGMA user_version).
 # Files from before numbered migrations say 0 whatever they hold, so every step
@@ -174,6 +197,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (1, _create_base_tables),
     (2, _add_folders_expiry_and_links),
     (3, _add_md5_keys_and_multipart),
+    (4, _add_name_key_and_sort_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

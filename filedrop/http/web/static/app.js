@@ -155,7 +155,9 @@ function openFolder(folder) {
 
 async function loadPage(fresh) {
   const generation = fresh ? ++state.generation : state.generation;
-  const params = { folder: state.folder, limit: PAGE_SIZE, prefix: state.filter };
+  // The server sorts every file of the folder; pages continue in that order.
+  const order = state.sort.descending ? "desc" : "asc";
+  const params = { folder: state.folder, limit: PAGE_SIZE, prefix: state.filter, sort: state.sort.key, order };
   if (!fresh) params.cursor = state.cursor;
   $("load-more").disabled = true;
   try {
@@ -191,21 +193,6 @@ function renderCrumbs() {
   $("crumbs").replaceChildren(...items);
 }
 
-function sortedFiles() {
-  const { key, descending } = state.sort;
-  const value = {
-    name: (file) => file.file_name.toLocaleLowerCase(),
-    size: (file) => file.file_size,
-    date: (file) => file.updated_at,
-  }[key];
-  const files = [...state.files].sort((a, b) => {
-    const left = value(a);
-    const right = value(b);
-    return left < right ? -1 : left > right ? 1 : 0;
-  });
-  return descending ? files.reverse() : files;
-}
-
 function renderRows() {
   const shown = new Set(state.files.map((file) => file.file_id));
   for (const id of state.selected) if (!shown.has(id)) state.selected.delete(id);
@@ -214,7 +201,7 @@ function renderRows() {
     ? state.folders.filter((f) => f.name.toLocaleLowerCase().startsWith(state.filter.toLocaleLowerCase()))
     : state.folders;
   for (const folder of folders) rows.push(folderRow(folder));
-  for (const file of sortedFiles()) rows.push(fileRow(file));
+  for (const file of state.files) rows.push(fileRow(file));
   $("rows").replaceChildren(...rows);
   $("empty").hidden = rows.length > 0;
   $("load-more").hidden = !state.cursor;
@@ -253,17 +240,19 @@ function fileRow(file) {
     el("span", { text: file.file_name }),
   ]);
   name.addEventListener("click", () => preview(file));
+  // Each button's name stays its verb; the row's file name is its description.
+  const nameId = `name-${file.file_id}`;
   const action = (label, handler) => {
-    const button = el("button", { type: "button", class: "small", text: label });
+    const button = el("button", { type: "button", class: "small", text: label, "aria-describedby": nameId });
     button.addEventListener("click", () => handler(file));
     return button;
   };
   return el("tr", { "data-file-id": file.file_id }, [
     el("td", { class: "check" }, [box]),
-    el("td", { class: "name" }, [name]),
+    el("td", { class: "name", id: nameId }, [name]),
     el("td", { class: "num", text: formatBytes(file.file_size) }),
     el("td", { class: "type-col muted", text: file.file_type }),
-    el("td", { class: "date", text: formatDate(file.updated_at) }),
+    el("td", { class: "date", text: formatDate(file.created_at) }),
     el("td", { class: "actions" }, [
       action("Download", download),
       action("Share", share),
@@ -582,7 +571,7 @@ function bindControls() {
         key,
         descending: state.sort.key === key ? !state.sort.descending : key !== "name",
       };
-      renderRows();
+      loadPage(true);
     });
   }
   $("preview-close").addEventListener("click", () => $("preview").close());

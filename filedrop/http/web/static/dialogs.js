@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 
 // Opens the dialog with `body`; `submit` runs on OK and may throw (the message shows,
 // the dialog stays). Resolves true when submitted, false when cancelled.
-function open({ title, body, ok, submit, cancelLabel = "Cancel", okHidden = false }) {
+// `focusCancel`: for what cannot be undone, so Enter cancels unless OK is chosen.
+function open({ title, body, ok, submit, cancelLabel = "Cancel", okHidden = false, focusCancel = false }) {
   const dialog = $("dialog");
   const form = $("dialog-form");
   $("dialog-title").textContent = title;
@@ -47,7 +48,7 @@ function open({ title, body, ok, submit, cancelLabel = "Cancel", okHidden = fals
     dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
     const first = $("dialog-body").querySelector("input, select");
-    (first || okButton).focus();
+    (first || (focusCancel ? $("dialog-cancel") : okButton)).focus();
     if (first && first.select) first.select();
   });
 }
@@ -85,7 +86,7 @@ export function ask({ title, fields, ok, submit }) {
 export function confirmAction(title, lines, ok) {
   const list = el("ul", { class: "confirm-list" }, lines.slice(0, 20).map((line) => el("li", { text: line })));
   const more = lines.length > 20 ? [el("p", { text: `and ${lines.length - 20} more` })] : [];
-  return open({ title, ok, body: [list, ...more], submit: async () => {} });
+  return open({ title, ok, body: [list, ...more], submit: async () => {}, focusCancel: true });
 }
 
 const EXPIRY_CHOICES = [
