@@ -4,6 +4,7 @@ server, or gunicorn on real S3 and FerretDB; users made through the admin API.""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,18 @@ def s3_client(endpoint: str, access_key: str, secret: str, **config: Any) -> Any
             **config,
         ),
     )
+
+
+def serve(request: Any, work: Path) -> Iterator[LiveS3]:
+    """A module fixture's body: FILE DROP for ``request.param`` (EMBEDDED or one of
+    GUNICORN_REAL), on the session's real servers where it needs them."""
+    real = None
+    if request.param != EMBEDDED:
+        s3 = request.getfixturevalue("seaweedfs" if "seaweedfs" in request.param else "minio")
+        real = (s3, request.getfixturevalue("ferretdb"))
+    server = start(request.param, work, real)
+    yield server
+    server.server.stop()
 
 
 def start(name: str, work: Path, real: tuple[servers.S3Server, servers.FerretDB] | None) -> LiveS3:

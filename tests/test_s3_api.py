@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.s3client import EMBEDDED, GUNICORN_REAL, LiveS3, User, start
+from tests.s3client import EMBEDDED, GUNICORN_REAL, LiveS3, User, serve
 
 pytestmark = pytest.mark.live
 
@@ -21,13 +21,7 @@ pytestmark = pytest.mark.live
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveS3]:
-    real = None
-    if request.param != EMBEDDED:
-        s3 = request.getfixturevalue("seaweedfs" if "seaweedfs" in request.param else "minio")
-        real = (s3, request.getfixturevalue("ferretdb"))
-    server = start(request.param, tmp_path_factory.mktemp("s3api"), real)
-    yield server
-    server.server.stop()
+    yield from serve(request, tmp_path_factory.mktemp("s3api"))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures import REQUIRE_SERVERS
-from tests.s3client import LiveS3, User, start
+from tests.s3client import EMBEDDED, GUNICORN_REAL, LiveS3, User, serve
 
 pytestmark = pytest.mark.live
 
@@ -35,14 +35,12 @@ def _tool(name: str, path: str | None) -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[EMBEDDED, *GUNICORN_REAL])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveS3]:
-    real = (request.getfixturevalue("seaweedfs"), request.getfixturevalue("ferretdb"))
-    server = start("seaweedfs+ferretdb", tmp_path_factory.mktemp("s3clients"), real)
-    yield server
-    server.server.stop()
+    """``python app.py`` in embedded mode, and gunicorn on SeaweedFS and on MinIO."""
+    yield from serve(request, tmp_path_factory.mktemp("s3clients"))
 
 
 @pytest.fixture(scope="module")
