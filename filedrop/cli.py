@@ -133,12 +133,20 @@ def _one_line_errors(command: click.Command) -> click.Command:
     return command
 
 
-def init_app(app: Flask) -> None:
+# Wrapped once, here: the commands are module objects that every app built in this
+# process shares, so wrapping them per app would nest a wrapper for each app.
+COMMANDS = tuple(
+    _one_line_errors(command)
     for command in (
         create_bucket_command,
         fsck_command,
         create_user_command,
         purge_uploads_command,
         purge_command,
-    ):
-        app.cli.add_command(_one_line_errors(command))
+    )
+)
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -319,3 +319,16 @@ def test_s3_timestamps_parse_fast_and_exactly() -> None:
 class _NoBody:
     def stream(self, *_: object, **__: object) -> Iterator[bytes]:
         yield b""
+
+
+def test_building_apps_does_not_wrap_the_cli_commands_again() -> None:
+    """Each app used to wrap the shared command objects once more: after a few thousand
+    apps (a test run) a CLI command died of RecursionError."""
+    from flask import Flask
+
+    from filedrop import cli
+
+    before = cli.create_user_command.callback
+    for name in ("one", "two", "three"):
+        cli.init_app(Flask(name))
+    assert cli.create_user_command.callback is before
