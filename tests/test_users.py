@@ -136,6 +136,18 @@ def test_users_never_see_each_others_files(auth_app: Flask) -> None:
     assert client.get(url, headers=_admin(alice)).data == b"alice's secret"
 
 
+def test_me_shows_usage_that_drifted_below_zero_as_zero(auth_app: Flask, backend: Backend) -> None:
+    """A store that loses racing updates (FerretDB) can leave usage below zero until
+    fsck recomputes it; /me must still answer, never a 500."""
+    client = auth_app.test_client()
+    user_id, key = _new_user(client)
+    backend.meta.release(user_id, 5, 1)
+    response = client.get("/me", headers=_admin(key))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["usage"]["bytes_used"] == 0
+    assert response.get_json()["usage"]["file_count"] == 0
+
+
 def test_me_reports_exact_usage(auth_app: Flask) -> None:
     client = auth_app.test_client()
     user_id, key = _new_user(client, quota_bytes=1000)

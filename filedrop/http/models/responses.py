@@ -4,7 +4,7 @@ return (never the records' own shape), dumped with :meth:`ResponseModel.to_json`
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field
 
@@ -195,6 +195,17 @@ class Usage(RecordView):
     file_count: Count
     bytes_used: Count
     quota_bytes: Count
+
+    @classmethod
+    def of(cls, record: object) -> Usage:
+        # A store that loses racing updates (FerretDB) can leave the counters below zero
+        # until fsck recomputes them from the files: show 0 rather than fail the request.
+        user = cast(UserRecord, record)
+        return cls(
+            file_count=max(0, user.file_count),
+            bytes_used=max(0, user.bytes_used),
+            quota_bytes=user.quota_bytes,
+        )
 
 
 class User(ResponseModel):
