@@ -26,6 +26,7 @@ from .models.responses import (
     StatusDisk,
     StatusTotals,
     StatusTotalsUnknown,
+    Usage,
     User,
     UserDeleted,
     UserEnvelope,
@@ -74,10 +75,11 @@ def status() -> Response:
     totals: StatusTotals | StatusTotalsUnknown
     try:
         users = get_users().list()
+        usage = [Usage.of(user) for user in users]  # drift below zero shows as 0
         totals = StatusTotals(
             users=len(users),
-            files=sum(u.file_count for u in users),
-            bytes=sum(u.bytes_used for u in users),
+            files=sum(u.file_count for u in usage),
+            bytes=sum(u.bytes_used for u in usage),
         )
     except FileDropError as exc:
         totals = StatusTotalsUnknown(error=exc.code)
