@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,6 +196,15 @@ class SqliteDatabase:
             finally:
                 if not synced:
                     conn.execute("PRAGMA synchronous = FULL")
+
+    def _insert(
+        self, action: str, table: str, columns: Sequence[str], values: Sequence[Any]
+    ) -> None:
+        """One row into ``table``: ``values`` in the order of ``columns``."""
+        placeholders = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+        with self._write(action) as conn:
+            conn.execute(sql, values)
 
     def _read(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with _sqlite_errors(action), self._conn() as conn:

@@ -46,12 +46,7 @@ class SqliteFiles(SqliteDatabase):
     def insert(self, record: FileRecord) -> None:
         values = [_stored(column, getattr(record, column)) for column in _FILE_COLUMNS]
         values.append(name_key(record.file_name))
-        columns = (*_FILE_COLUMNS, "name_key")
-        placeholders = ", ".join("?" * len(columns))
-        with self._write("store file metadata") as conn:
-            conn.execute(
-                f"INSERT INTO files ({', '.join(columns)}) VALUES ({placeholders})", values
-            )
+        self._insert("store file metadata", "files", (*_FILE_COLUMNS, "name_key"), values)
 
     def get(self, owner: str, file_id: str, counts: bool = True) -> FileRecord | None:
         # counts come with the row here, for free

@@ -30,11 +30,7 @@ class SqliteLinks(SqliteDatabase):
         for column in _LINK_DATETIMES:
             index = _LINK_COLUMNS.index(column)
             values[index] = None if values[index] is None else to_millis(values[index])
-        placeholders = ", ".join("?" * len(_LINK_COLUMNS))
-        with self._write("store a link") as conn:
-            conn.execute(
-                f"INSERT INTO links ({', '.join(_LINK_COLUMNS)}) VALUES ({placeholders})", values
-            )
+        self._insert("store a link", "links", _LINK_COLUMNS, values)
 
     def get_link(self, token_hash: str) -> LinkRecord | None:
         rows = self._read("read a link", f"{_LINK_SELECT} WHERE token_hash = ?", (token_hash,))

@@ -63,10 +63,7 @@ class SqliteUploads(SqliteDatabase):
     def insert_multipart(self, upload: MultipartRecord) -> None:
         values = [getattr(upload, column) for column in _MULTIPART_COLUMNS]
         values[_MULTIPART_COLUMNS.index("created_at")] = to_millis(upload.created_at)
-        columns = ", ".join(_MULTIPART_COLUMNS)
-        placeholders = ", ".join("?" * len(_MULTIPART_COLUMNS))
-        with self._write("store a multipart upload") as conn:
-            conn.execute(f"INSERT INTO s3_multiparts ({columns}) VALUES ({placeholders})", values)
+        self._insert("store a multipart upload", "s3_multiparts", _MULTIPART_COLUMNS, values)
 
     def get_multipart(self, owner: str, upload_id: str) -> MultipartRecord | None:
         sql = f"SELECT {', '.join(_MULTIPART_COLUMNS)} FROM s3_multiparts"
@@ -116,12 +113,7 @@ class SqliteUploads(SqliteDatabase):
 
     def insert_upload(self, upload: UploadRecord) -> None:
         values = [_upload_column(column, getattr(upload, column)) for column in _UPLOAD_COLUMNS]
-        placeholders = ", ".join("?" * len(_UPLOAD_COLUMNS))
-        with self._write("store an upload") as conn:
-            conn.execute(
-                f"INSERT INTO uploads ({', '.join(_UPLOAD_COLUMNS)}) VALUES ({placeholders})",
-                values,
-            )
+        self._insert("store an upload", "uploads", _UPLOAD_COLUMNS, values)
 
     def get_upload(self, owner: str, upload_id: str) -> UploadRecord | None:
         sql = f"{_UPLOAD_SELECT} WHERE upload_id = ? AND owner = ?"

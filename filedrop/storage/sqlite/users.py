@@ -46,11 +46,7 @@ class SqliteUsers(SqliteDatabase):
     def create_user(self, user: UserRecord) -> None:
         values = [getattr(user, column) for column in _USER_COLUMNS]
         values[_USER_COLUMNS.index("created_at")] = to_millis(user.created_at)
-        placeholders = ", ".join("?" * len(_USER_COLUMNS))
-        with self._write("store a user") as conn:
-            conn.execute(
-                f"INSERT INTO users ({', '.join(_USER_COLUMNS)}) VALUES ({placeholders})", values
-            )
+        self._insert("store a user", "users", _USER_COLUMNS, values)
 
     def get_user(self, user_id: str) -> UserRecord | None:
         rows = self._read("read a user", f"{_USER_SELECT} WHERE user_id = ?", (user_id,))
@@ -111,11 +107,7 @@ class SqliteUsers(SqliteDatabase):
         values = [getattr(key, column) for column in _KEY_COLUMNS]
         values[_KEY_COLUMNS.index("created_at")] = to_millis(key.created_at)
         values[_KEY_COLUMNS.index("read_only")] = int(key.read_only)
-        placeholders = ", ".join("?" * len(_KEY_COLUMNS))
-        with self._write("store a key") as conn:
-            conn.execute(
-                f"INSERT INTO api_keys ({', '.join(_KEY_COLUMNS)}) VALUES ({placeholders})", values
-            )
+        self._insert("store a key", "api_keys", _KEY_COLUMNS, values)
 
     def find_key_by_hash(self, key_hash: str) -> KeyRecord | None:
         rows = self._read("look up a key", f"{_KEY_SELECT} WHERE key_hash = ?", (key_hash,))
