@@ -948,7 +948,10 @@ def delete_files(fd: FileDrop, file_ids: list[str]) -> None:
         print(f"  cleanup: {len(failed)} of {len(file_ids)} deletes failed, e.g. {failed[0][:200]}")
 
 
-SMALL_OPS = ("upload", "download", "metadata")
+SMALL_OPS = ("upload", "download", "metadata", "floor")
+# The floor: a request that reads nothing (GET /healthz), so what the HTTP server, Flask,
+# the access log and the metrics cost every request, beside what each operation adds.
+FLOOR_PATH = "/healthz"
 
 
 def bench_small(
@@ -989,7 +992,12 @@ def bench_small(
             # "metadata" isolates the database: GET /files/{id}/metadata vs S3 HEAD Object.
             fd.metadata(random.choice(ids))
 
-        return {"upload": put, "download": get, "metadata": meta}
+        def floor(i: int) -> None:
+            status, _ = fd.request("GET", FLOOR_PATH)
+            if status != 200:
+                raise RuntimeError(f"{FLOOR_PATH} answered {status}")
+
+        return {"upload": put, "download": get, "metadata": meta, "floor": floor}
 
     def s3_put(i: int) -> None:
         key = f"{prefix}/{uuid.uuid4().hex}"
@@ -1015,7 +1023,8 @@ def bench_small(
     sides = [*ours, direct] if s3 is not None else ours
     for ops in sides:
         for name in SMALL_OPS:
-            run_load(ops[name], max(args.clients), WARM_UP_OPS, args.small_seconds)
+            if name in ops:
+                run_load(ops[name], max(args.clients), WARM_UP_OPS, args.small_seconds)
     turn = 0
     for name in SMALL_OPS:
         for clients in args.clients:
@@ -1028,10 +1037,11 @@ def bench_small(
                 meter = instances[index].meter
                 results[index] = measured(meter, op, clients, args.small_ops, args.small_seconds)
             theirs = None
-            if s3 is not None:
+            if s3 is not None and name in direct:
                 meter = instances[0].meter
                 theirs = measured(meter, direct[name], clients, args.small_ops, args.small_seconds)
-            small_rows(args, res, f"{label} {name}, {clients} clients{where}", results, theirs)
+            what = f"GET {FLOOR_PATH}" if name == "floor" else f"{label} {name}"
+            small_rows(args, res, f"{what}, {clients} clients{where}", results, theirs)
             if name == "upload":
                 held = ", ".join(f"{i.label} {len(made[i.label])}" for i in instances)
                 print(f"  files held: {held}", flush=True)

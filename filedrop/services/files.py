@@ -404,16 +404,18 @@ class FileService:
         declared_type: str | None,
         folder: str | None = None,
         measured: Measured | None = None,
+        md5_etag: str | None = None,
     ) -> FileRecord:
         """Make a blob stored by other means (an assembled resumable upload) the new file
         ``file_id`` in ``folder`` (the root if None; names may clash, as with
         ``on_conflict=allow``): metadata after the blob, the blob removed if that fails.
 
         The caller has already reserved the bytes against the owner's quota; the file
-        is counted here. Without ``measured`` the blob is read back once to hash it.
+        is counted here. Without ``measured`` the blob is read back once to hash it
+        (and to compute its MD5 unless ``md5_etag``, an assembled object's ETag, is given).
         """
         try:
-            measured = measured or self.measure(blob_key)
+            measured = measured or self.measure(blob_key, md5_etag)
             name = validate_file_name(file_name)
             now = utcnow()
             record = FileRecord(
@@ -440,9 +442,10 @@ class FileService:
             log.warning("could not count file %s for %s (fsck will fix usage)", file_id, owner)
         return record
 
-    def measure(self, blob_key: str) -> Measured:
-        """Hash a stored blob, streaming it once from storage a chunk at a time."""
-        hasher = Hasher({"md5"})
+    def measure(self, blob_key: str, md5_etag: str | None = None) -> Measured:
+        """Hash a stored blob, streaming it once from storage a chunk at a time: its
+        SHA-256 always, its MD5 only when no ``md5_etag`` is given."""
+        hasher = Hasher(None if md5_etag else {"md5"})
         head = b""
         reader = self.blobs.open(blob_key)
         try:
@@ -452,7 +455,9 @@ class FileService:
                     head += chunk[: SNIFF_BYTES - len(head)]
         finally:
             reader.close()
-        return Measured(hasher.sha256_hex, hasher.size, head, hasher.digest("md5").hex())
+        return Measured(
+            hasher.sha256_hex, hasher.size, head, md5_etag or hasher.digest("md5").hex()
+        )
 
     def delete(self, owner: str, file_id: str, if_match: ETagCondition | None) -> FileRecord:
         if if_match is not None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import (
@@ -117,20 +117,14 @@ class MultipartService:
         if size > self.max_part:
             raise FileTooLarge(f"A part holds at most {self.max_part} bytes")
         self.files.check_room(upload.owner, size)
-        md5 = hashlib.md5()
-
-        def hashed() -> Iterator[bytes]:
-            for chunk in chunks:
-                md5.update(chunk)
-                yield chunk
-
         try:
             blob_etag = self.blobs.upload_part_stream(
-                upload.blob_key, upload.multipart_id, number, hashed(), size
+                upload.blob_key, upload.multipart_id, number, chunks, size
             )
         except BlobNotFound:
             raise NoSuchUpload("The specified upload does not exist") from None
-        part = PartRecord(upload.upload_id, number, md5.hexdigest(), blob_etag, size, utcnow())
+        md5 = blob_etag.strip('"').lower()  # the store computed it as the part went by
+        part = PartRecord(upload.upload_id, number, md5, blob_etag, size, utcnow())
         self.store.put_part(part)
         return part
 
@@ -174,10 +168,8 @@ class MultipartService:
             self._abort_blob(upload)
             raise
         victims = self.meta.find_named(upload.owner, upload.folder, upload.file_name, utcnow())
-        measured = replace(
-            self.files.measure(upload.blob_key), md5_etag=multipart_etag(p.md5 for p in used)
-        )
         try:
+            # Read back once for the file's SHA-256; its ETag comes from the parts' MD5s.
             record = self.files.adopt(
                 upload.owner,
                 upload.file_id,
@@ -185,7 +177,7 @@ class MultipartService:
                 upload.file_name,
                 upload.file_type,
                 upload.folder,
-                measured,
+                md5_etag=multipart_etag(p.md5 for p in used),
             )
         except BaseException:
             self.files.release(upload.owner, size, 0)

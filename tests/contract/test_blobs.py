@@ -3,6 +3,7 @@ every implementation (moto, local disk, SeaweedFS, MinIO)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,6 +149,21 @@ def test_a_part_streams_and_a_failing_stream_keeps_the_part_before(
     etag2 = blob_store.upload_part_stream(key, upload_id, 2, iter([b"ta", b"", b"il"]), 4)
     blob_store.complete_multipart(key, upload_id, [(1, etag1), (2, etag2)])
     assert read_blob(blob_store, key, PART_SIZE - 2) == b"aatail"
+    # A streamed part's ETag is its MD5: the S3 API hands it to clients as it is.
+    assert etag1.strip('"') == hashlib.md5(first).hexdigest()
+    assert etag2.strip('"') == hashlib.md5(b"tail").hexdigest()
+
+
+def test_a_part_streamed_again_with_the_same_bytes_keeps_one_copy(
+    blob_store: BlobStore,
+) -> None:
+    key = _key()
+    upload_id = blob_store.start_multipart(key)
+    first = blob_store.upload_part_stream(key, upload_id, 1, iter([b"same"]), 4)
+    again = blob_store.upload_part_stream(key, upload_id, 1, iter([b"same"]), 4)
+    assert first == again
+    blob_store.complete_multipart(key, upload_id, [(1, again)])
+    assert read_blob(blob_store, key) == b"same"
 
 
 def test_an_unknown_multipart_upload(blob_store: BlobStore, request: pytest.FixtureRequest) -> None:

@@ -93,7 +93,10 @@ class BlobStore(Protocol):
         self, key: str, upload_id: str, number: int, chunks: Iterable[bytes], size: int
     ) -> str:
         """:meth:`upload_part` for a part of ``size`` bytes read from ``chunks`` as it
-        goes up, holding a chunk or two in memory, never the part.
+        goes up, holding a chunk or two in memory, never the part. Its ETag is the
+        hex MD5 of the part's bytes (quoted, from S3 servers): S3's part ETag, which
+        AWS S3 (unless SSE-KMS encrypts the bucket), MinIO and SeaweedFS compute as
+        they store the part, so the caller need not hash it again.
 
         If reading raises, or yields other than ``size`` bytes, nothing is stored
         (a part stored earlier under that number stays) and the error propagates.

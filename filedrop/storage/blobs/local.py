@@ -13,6 +13,7 @@ atomic way, on completion.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -232,28 +233,57 @@ class LocalBlobStore:
         return upload_id
 
     def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
-        return self.upload_part_stream(key, upload_id, number, (body,), len(body))
+        # A fresh random ETag per part stored: completing with a replaced part's old ETag fails.
+        etag = secrets.token_hex(8)
+        self._store_part(upload_id, number, (body,), len(body), lambda: etag)
+        return etag
 
     def upload_part_stream(
         self, key: str, upload_id: str, number: int, chunks: Iterable[bytes], size: int
     ) -> str:
+        md5 = hashlib.md5()
+
+        def hashed() -> Iterator[bytes]:
+            for chunk in chunks:
+                md5.update(chunk)
+                yield chunk
+
+        self._store_part(upload_id, number, hashed(), size, md5.hexdigest)
+        return md5.hexdigest()
+
+    def _store_part(
+        self,
+        upload_id: str,
+        number: int,
+        chunks: Iterable[bytes],
+        size: int,
+        etag: Callable[[], str],
+    ) -> None:
+        """Store part ``number`` as the file ``{number}.{etag()}``, naming it once every
+        chunk is written; the part's earlier copies go."""
         directory = self._upload_dir(upload_id)
         if not 1 <= number <= 99999:
             raise ValueError(f"part number out of range: {number}")
-        # A fresh random ETag per upload: completing with a replaced part's old ETag fails.
-        etag = secrets.token_hex(8)
         with _os_errors("upload a part"):
             if not directory.is_dir():
                 raise FileNotFoundError(directory)
-            replaced = list(directory.glob(f"{number:05d}.*"))
-            self._write_durably(directory / f"{number:05d}.{etag}", chunks, size)
-            for old in replaced:
+            replaced = set(directory.glob(f"{number:05d}.*"))
+            stored = self._write_durably(
+                directory / f"{number:05d}", chunks, size, lambda: f"{number:05d}.{etag()}"
+            )
+            for old in replaced - {stored}:
                 old.unlink(missing_ok=True)
-        return etag
 
-    def _write_durably(self, path: Path, chunks: Iterable[bytes], size: int | None = None) -> None:
+    def _write_durably(
+        self,
+        path: Path,
+        chunks: Iterable[bytes],
+        size: int | None = None,
+        final_name: Callable[[], str] | None = None,
+    ) -> Path:
         """Write ``path`` whole or not at all: temp file, fsync, rename, fsync the directory.
-        ``size``: the bytes the chunks must hold (else nothing is written)."""
+        ``size``: the bytes the chunks must hold (else nothing is written). ``final_name``:
+        the name to give it instead, asked once the chunks are written. Returns the path."""
         temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
             with temp.open("xb") as handle:
@@ -265,11 +295,14 @@ class LocalBlobStore:
                     raise ValueError(f"the chunks held {written} bytes, not {size}")
                 handle.flush()
                 os.fsync(handle.fileno())
+            if final_name is not None:
+                path = path.with_name(final_name())
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         _fsync_dir(path.parent)
+        return path
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]

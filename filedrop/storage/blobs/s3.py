@@ -398,12 +398,16 @@ class _ChunkStream:
     a retry cannot rewind it and fails (UnseekableStreamError) rather than resend a
     spent stream. The last chunk is held back until the chunks are exhausted, so a
     stream that raises at its end (a checksum that does not match) fails before
-    storage has the whole body, and storage never keeps the part."""
+    storage has the whole body, and storage never keeps the part.
+
+    ``read(amount)`` hands over the whole chunk at hand, however small ``amount``:
+    urllib3 asks for 16 KiB at a time and passes each block to ``sendall()``, and
+    64 trips through the HTTP client and the (gevent) socket per MiB cost the
+    worker more CPU than hashing that MiB. Only the HTTP client reads this body."""
 
     def __init__(self, chunks: Iterable[bytes], size: int) -> None:
         self._chunks = iter(chunks)
         self._left = size
-        self._current = memoryview(b"")
         self.failure: Exception | None = None  # what reading the chunks raised
         self._ahead = self._pull()
 
@@ -416,24 +420,23 @@ class _ChunkStream:
     def read(self, amount: int = -1) -> bytes:
         try:
             if amount < 0:  # to the end (moto reads so; botocore's HTTP client never does)
-                return b"".join(iter(lambda: self._read(1 << 20), b""))
-            return self._read(amount)
+                return b"".join(iter(self._read, b""))
+            return self._read()
         except Exception as exc:
             self.failure = exc
             raise
 
-    def _read(self, amount: int) -> bytes:
-        if not self._current:
-            if self._ahead is None:
-                if self._left:
-                    raise ValueError(f"the chunks ended {self._left} bytes short")
-                return b""
-            if len(self._ahead) > self._left:
-                raise ValueError("the chunks held more bytes than the declared size")
-            self._current, self._ahead = memoryview(self._ahead), self._pull()
-            self._left -= len(self._current)
-        piece, self._current = self._current[:amount], self._current[amount:]
-        return bytes(piece)
+    def _read(self) -> bytes:
+        chunk = self._ahead
+        if chunk is None:
+            if self._left:
+                raise ValueError(f"the chunks ended {self._left} bytes short")
+            return b""
+        if len(chunk) > self._left:
+            raise ValueError("the chunks held more bytes than the declared size")
+        self._left -= len(chunk)
+        self._ahead = self._pull()  # the next chunk (or the end, and its checks) first
+        return chunk
 
 
 def _unsigned_streams(request: Any, **_: Any) -> None:
