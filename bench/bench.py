@@ -1425,13 +1425,18 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def launch_gunicorn(
-    args: argparse.Namespace, app_dir: str, port: int, env: dict[str, str], log_path: Path
+    args: argparse.Namespace,
+    app_dir: str,
+    port: int,
+    env: dict[str, str],
+    log_path: Path,
+    module: str = "app:app",
 ) -> subprocess.Popen[bytes]:
     """gunicorn on 127.0.0.1:``port`` in its own process group, output to ``log_path``."""
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
     command += ["-w", str(args.workers), "--threads", str(args.threads)]
     command += ["-k", args.worker_class, "--timeout", "600", "--no-control-socket"]
-    command += [*args.gunicorn_arg, "app:app"]
+    command += [*args.gunicorn_arg, module]
     print(f"starting {' '.join(command[1:])} in {app_dir}", flush=True)
     print(f"gunicorn log: {log_path} (kept)", flush=True)
     with open(log_path, "wb") as log:
@@ -1624,15 +1629,54 @@ def stack_meter(
     return CpuMeter(parts)
 
 
+def bench_bare_flask(args: argparse.Namespace, started: Started, res: Results) -> None:
+    """The floor under every row above: ``GET /healthz`` on a Flask app that does
+    nothing else (bench/bare_flask.py), served by the same gunicorn settings."""
+    from tests import servers
+
+    if started.log_path is None:
+        return
+    port = servers.free_ports(1)[0]
+    url = f"http://127.0.0.1:{port}"
+    log_path = started.log_path.parent / "gunicorn-bare-flask.log"
+    here = str(Path(__file__).resolve().parent)
+    process = launch_gunicorn(args, here, port, kept_env(), log_path, "bare_flask:app")
+    started.others.append(process)
+    pids = wait_ready(url, process, args.workers, log_path)
+    fd = FileDrop(url, None)
+
+    def floor(i: int) -> None:
+        status, _ = fd.request("GET", FLOOR_PATH)
+        if status != 200:
+            raise RuntimeError(f"{FLOOR_PATH} answered {status}")
+
+    clients = max(args.clients)
+    run_load(floor, clients, WARM_UP_OPS, args.small_seconds)
+    meter = CpuMeter({"worker": [process.pid, *pids]})
+    result = measured(meter, floor, clients, args.small_ops, args.small_seconds)
+    res.add(
+        metric=f"GET {FLOOR_PATH}, {clients} clients, bare Flask (req/s)",
+        filedrop=round(result["rps"], 1),
+        note=f"{result['ops']} ops; bench/bare_flask.py, the same gunicorn settings",
+    )
+    res.add(
+        metric=f"GET {FLOOR_PATH}, {clients} clients, bare Flask worker CPU/request (ms)",
+        filedrop=round(result["cpu_ms"]["worker"], 2),
+        note="what Flask and gunicorn alone cost a request on this machine",
+    )
+
+
 def bench_small_everywhere(
     args: argparse.Namespace, started: Started, fd: FileDrop, s3: Any, res: Results
 ) -> None:
-    """The small-file rows on this tree (and --baseline-ref's), then in embedded mode."""
+    """The small-file rows on this tree (and --baseline-ref's), the bare-Flask floor,
+    then in embedded mode."""
     instances = [Instance("this tree", fd, stack_meter(args, started))]
     if args.baseline_ref:
         url, key, pids = start_baseline(args, started)
         instances.append(Instance("baseline", FileDrop(url, key), stack_meter(args, started, pids)))
     bench_small(args, instances, s3, res)
+    bench_bare_flask(args, started, res)
     if not args.small_embedded:
         return
     url, pids = this_embedded(args, started)

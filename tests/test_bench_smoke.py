@@ -88,3 +88,13 @@ def test_bench_runs_every_section_on_real_servers(tmp_path: Path) -> None:
             # CPU time comes in clock ticks (10 ms): 20 requests may show none.
             cpu = rows[f"4 KiB {name}, 2 clients{where} worker CPU/request (ms)"]
             assert cpu["filedrop"] >= 0 and cpu["baseline"] >= 0 and "vs_baseline" in cpu
+
+    # The floor under those rows: a request that reads nothing, on FILE DROP and on a
+    # Flask app that does nothing else, under the same gunicorn settings.
+    for metric in (
+        "GET /healthz, 2 clients (req/s)",
+        "GET /healthz, 2 clients, embedded (req/s)",
+        "GET /healthz, 2 clients, bare Flask (req/s)",
+    ):
+        assert rows[metric]["filedrop"] > 0, metric
+    assert rows["GET /healthz, 2 clients, bare Flask worker CPU/request (ms)"]["filedrop"] >= 0
