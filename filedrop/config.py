@@ -64,6 +64,15 @@ def exit_on_settings_error() -> Iterator[None]:
         raise SystemExit(3) from None
 
 
+def env_count(name: str, default: int) -> int:
+    """A count of at least 1 from the environment variable ``name`` (gunicorn's
+    WEB_CONCURRENCY and GUNICORN_THREADS); anything else is a SettingsError."""
+    raw = os.environ.get(name, str(default))
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
 def checkout_dir() -> Path | None:
     """The source checkout this package runs from (it holds ``app.py``), if any."""
     root = Path(__file__).resolve().parent.parent

@@ -28,6 +28,10 @@ def _load_app() -> Flask:
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes.")
 def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API with gunicorn, configured from the environment and .env."""
+    from .config import env_count, exit_on_settings_error
+
+    with exit_on_settings_error():
+        env_count("WEB_CONCURRENCY", 2)  # gunicorn parses it as it is imported, unchecked
     from gunicorn.app.wsgiapp import WSGIApplication
 
     argv = ["filedrop", "-c", "python:filedrop.gunicorn_conf", "filedrop.wsgi:app"]

@@ -21,17 +21,17 @@ worker, before the app is loaded).
 import os
 from typing import Any
 
-from filedrop.config import Settings, exit_on_settings_error, make_data_dir
+from filedrop.config import Settings, env_count, exit_on_settings_error, make_data_dir
 from filedrop.http.limits import HEADER_COUNT_MAX, HEADER_FIELD_MAX, REQUEST_LINE_MAX
 
 with exit_on_settings_error():
     make_data_dir(Settings.from_env())
+    workers = env_count("WEB_CONCURRENCY", 2)
+    threads = env_count("GUNICORN_THREADS", 8)  # gthread only
 
 # Loopback unless HOST says otherwise: embedded mode runs without keys by default.
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
 worker_connections = 1000  # gevent: requests in flight per worker
 # A 5 GiB upload on a slow link takes long; the heartbeat, not the request, is timed.
 timeout = 120

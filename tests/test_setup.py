@@ -84,6 +84,32 @@ def test_a_bad_setting_is_one_line_from_every_entry_point(
     assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("entry", "name", "value"),
+    [
+        ("filedrop serve", "WEB_CONCURRENCY", "abc"),
+        # Plain gunicorn parses a non-number itself as it is imported, before any
+        # config file runs: its traceback is not ours to shorten.
+        ("gunicorn", "WEB_CONCURRENCY", "0"),
+        ("filedrop serve", "WEB_CONCURRENCY", "0"),
+        ("gunicorn", "GUNICORN_THREADS", "-2"),
+        ("filedrop serve", "GUNICORN_THREADS", "many"),
+    ],
+)
+def test_a_bad_gunicorn_count_is_one_line(
+    entry: str, name: str, value: str, tmp_path: Path
+) -> None:
+    """The counts gunicorn's settings read from the environment are checked like
+    FILE DROP's own: one line naming the variable, before a worker starts."""
+    command, where = ENTRY_POINTS[entry]
+    port = str(servers.free_ports(1)[0])
+    cwd = REPO if where == "repo" else tmp_path
+    result = run(command, {name: value, "DATA_DIR": str(tmp_path / "data"), "PORT": port}, cwd)
+    line = assert_one_line(result, name, repr(value))
+    assert line.startswith("filedrop: "), line
+    assert "Listening at" not in result.stderr and "Booting worker" not in result.stderr
+
+
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_a_data_dir_that_cannot_be_made_is_one_line(entry: str, tmp_path: Path) -> None:
     """Embedded mode keeps everything in DATA_DIR: one it cannot create (here beneath
