@@ -401,9 +401,9 @@ class _ChunkStream:
     storage has the whole body, and storage never keeps the part.
 
     ``read(amount)`` hands over the whole chunk at hand, however small ``amount``:
-    urllib3 asks for 16 KiB at a time and passes each block to ``sendall()``, and
-    64 trips through the HTTP client and the (gevent) socket per MiB cost the
-    worker more CPU than hashing that MiB. Only the HTTP client reads this body."""
+    urllib3 asks for 16 KiB at a time and passes each block to ``sendall()``, so
+    a chunk goes out in one trip through the HTTP client and the (gevent) socket,
+    not 64 per MiB, and is never copied. Only the HTTP client reads this body."""
 
     def __init__(self, chunks: Iterable[bytes], size: int) -> None:
         self._chunks = iter(chunks)
