@@ -35,6 +35,10 @@ class InvalidFileName(FileDropError):
 class ChecksumMismatch(FileDropError):
     status, code = 400, "CHECKSUM_MISMATCH"
 
+    def __init__(self, message: str, algorithm: str | None = None) -> None:
+        super().__init__(message)
+        self.algorithm = algorithm  # hashlib's name of the digest that did not match
+
 
 class BodyInterrupted(InvalidRequest):
     """The request body stopped before its end (the client hung up, or broke the framing)."""

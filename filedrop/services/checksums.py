@@ -33,10 +33,16 @@ class ExpectedDigests:
             values["md5"] = _b64(content_md5.strip(), "Content-MD5")
         return cls(values)
 
+    def adding(self, name: str, value: bytes | None) -> ExpectedDigests:
+        """These digests and ``value`` for hashlib's ``name`` (None: nothing more)."""
+        return self if value is None else ExpectedDigests({**self.values, name: value})
+
     def verify(self, computed: Hasher) -> None:
         for name, expected in self.values.items():
             if computed.digest(name) != expected:
-                raise ChecksumMismatch(f"The content does not match the {name} digest sent")
+                raise ChecksumMismatch(
+                    f"The content does not match the {name} digest sent", algorithm=name
+                )
 
 
 class Hasher:

@@ -27,13 +27,28 @@ def declared_size(req: Request) -> int | None:
     return req.content_length
 
 
+def payload_mismatch() -> S3Error:
+    return S3Error(
+        "XAmzContentSHA256Mismatch",
+        "The provided 'x-amz-content-sha256' header does not match what was computed",
+    )
+
+
 class S3Body:
     """:class:`filedrop.services.files.Incoming` for PutObject and UploadPart."""
 
     def __init__(
-        self, req: Request, signing: Signing, file_name: str | None, chunk_size: int
+        self,
+        req: Request,
+        signing: Signing,
+        file_name: str | None,
+        chunk_size: int,
+        check_payload: bool = True,
     ) -> None:
+        """``check_payload`` False: the caller checks :attr:`signed_sha256` against the
+        content itself (the file service hashes every upload anyway)."""
         self._req = req
+        self._check_payload = check_payload
         self._signing = signing
         self._chunk_size = chunk_size
         self.file_name = file_name
@@ -42,6 +57,12 @@ class S3Body:
         self._size = declared_size(req)
         self._checksums = self._declared_checksums()
         self.checksums: dict[str, str] = {}  # computed, base64, for the response headers
+
+    @property
+    def signed_sha256(self) -> bytes | None:
+        """The content's SHA-256 that the signature covers, if the payload is signed so."""
+        payload = self._signing.payload
+        return bytes.fromhex(payload) if len(payload) == 64 else None
 
     def _declared_checksums(self) -> dict[str, str | None]:
         """Algorithm -> the base64 value sent (None: it comes as a trailer)."""
@@ -73,7 +94,7 @@ class S3Body:
             source: Iterator[bytes] = decoder.chunks()
         else:
             source = iter(lambda: raw.read(self._chunk_size), b"")
-        content_sha = hashlib.sha256() if len(payload) == 64 else None
+        content_sha = hashlib.sha256() if self._check_payload and len(payload) == 64 else None
         digests = {name: sigv4.new_checksum(name) for name in self._checksums}
         size = 0
         for chunk in source:
@@ -88,10 +109,7 @@ class S3Body:
         if self._size is not None and size != self._size:
             raise S3Error("IncompleteBody", f"The body held {size} of {self._size} bytes")
         if content_sha is not None and content_sha.hexdigest() != payload:
-            raise S3Error(
-                "XAmzContentSHA256Mismatch",
-                "The provided 'x-amz-content-sha256' header does not match what was computed",
-            )
+            raise payload_mismatch()
         trailers = decoder.trailers if decoder else {}
         for name, digest in digests.items():
             expected = self._checksums[name] or trailers.get(f"x-amz-checksum-{name}")

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from flask import Response, request
 from werkzeug.http import parse_date, parse_etags
 
-from ...errors import FileNotFound, InvalidRequest
+from ...errors import ChecksumMismatch, FileNotFound, InvalidRequest
 from ...services.buckets import ObjectPath
 from ...services.checksums import ExpectedDigests
 from ...services.files import Placement
@@ -19,7 +19,7 @@ from ...storage.metadata import FileRecord
 from ..context import current_user, get_folders, get_service, get_settings
 from . import bp
 from .auth import check_bucket_reach, current_signing
-from .body import S3Body, declared_size
+from .body import S3Body, declared_size, payload_mismatch
 from .common import (
     ALL_METHODS,
     OBJECT_METHODS,
@@ -93,17 +93,25 @@ def _put(where: ObjectPath) -> Response:
     existing = buckets().find(owner(), where)
     if request.headers.get("If-None-Match", "").strip() == "*" and existing is not None:
         raise S3Error("PreconditionFailed", "At least one of the preconditions did not hold")
-    incoming = S3Body(request, signing, where.name, get_settings().chunk_size)
+    # The file service hashes the content with SHA-256 anyway: it checks the signed
+    # payload's digest with the others, before the file is stored.
+    incoming = S3Body(request, signing, where.name, get_settings().chunk_size, check_payload=False)
     digests = ExpectedDigests.from_headers(None, None, request.headers.get("Content-MD5"))
+    digests = digests.adding("sha256", incoming.signed_sha256)
     record = None
-    if existing is not None:
-        try:
-            record = service.replace(owner(), existing.file_id, incoming, None, None, digests)
-        except FileNotFound:
-            record = None  # deleted meanwhile (before a byte was read): a new file
-    if record is None:
-        placement = Placement(folder=where.folder, on_conflict="replace")
-        record = service.upload(owner(), incoming, digests, lambda: placement)
+    try:
+        if existing is not None:
+            try:
+                record = service.replace(owner(), existing.file_id, incoming, None, None, digests)
+            except FileNotFound:
+                record = None  # deleted meanwhile (before a byte was read): a new file
+        if record is None:
+            placement = Placement(folder=where.folder, on_conflict="replace")
+            record = service.upload(owner(), incoming, digests, lambda: placement)
+    except ChecksumMismatch as exc:
+        if exc.algorithm == "sha256":
+            raise payload_mismatch() from None
+        raise
     headers = {"ETag": object_etag(record)}
     for name, value in incoming.checksums.items():
         headers[f"x-amz-checksum-{name}"] = value
