@@ -78,6 +78,8 @@ class MongoDatabase:
         self._links: Collection[Any] = db["links"]
         self._link_counts: Collection[Any] = db["link_counts"]
         self._link_claims: Collection[Any] = db["link_claims"]
+        # One document per one-time data migration done (its _id names it).
+        self._migrations: Collection[Any] = db["migrations"]
         self._db = db
         self._quotas: dict[str, int] = {}  # user_id -> quota_bytes last read; see reserve()
         self._hits = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING
 
-from ..metadata import name_key
+from ..metadata import name_key, utcnow
 from .connection import MongoDatabase, _mongo_errors
 
 
@@ -51,9 +51,12 @@ class MongoSchema(MongoDatabase):
                     [("owner", 1), ("folder", 1), (field, 1), ("_id", 1)],
                     name=f"owner_folder_by_{field}",
                 )
-            # Records stored before name order get their sort key (one write each, once).
-            for doc in self._files.find({"name_key": {"$exists": False}}, {"file_name": 1}):
-                key = name_key(doc["file_name"])
-                # Only if not renamed meanwhile (the rename set the key itself).
-                same = {"_id": doc["_id"], "file_name": doc["file_name"]}
-                self._files.update_one(same, {"$set": {"name_key": key}})
+            # Records stored before name order get their sort key, once: no index
+            # serves the search for them, so it is not repeated at every start.
+            if self._migrations.find_one({"_id": "name_key"}) is None:
+                for doc in self._files.find({"name_key": {"$exists": False}}, {"file_name": 1}):
+                    key = name_key(doc["file_name"])
+                    # Only if not renamed meanwhile (the rename set the key itself).
+                    same = {"_id": doc["_id"], "file_name": doc["file_name"]}
+                    self._files.update_one(same, {"$set": {"name_key": key}})
+                self._upsert(self._migrations, "name_key", {"$set": {"done_at": utcnow()}})
