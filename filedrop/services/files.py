@@ -530,13 +530,13 @@ class FileService:
         (a share link serves only the content it was made for): then 404.
         """
         for _ in range(_READ_RETRIES):
-            record = record or self._get(owner, file_id)
+            record = record or self._get(owner, file_id, counts=False)
             span = byte_range(record)
             try:
                 body = self.blobs.open(record.blob_key, *(span or (None, None)))
                 return Download(record, body, span)
             except BlobNotFound:
-                latest = self._get(owner, file_id)
+                latest = self._get(owner, file_id, counts=False)
                 if latest.blob_key != record.blob_key:
                     if pinned:
                         raise FileNotFound(file_id) from None
@@ -563,7 +563,7 @@ class FileService:
     ) -> str | None:
         """A short-lived URL that downloads the current content straight from storage,
         counted as a download; None when the blob store can't make one (serve it then)."""
-        record = self._get(owner, file_id)
+        record = self._get(owner, file_id, counts=False)
         url = self.presign(record, url_lifetime(expires_s, record.expires_at), headers)
         if url is not None:
             self.record_download(record)
