@@ -31,6 +31,8 @@ from typing import IO
 from urllib.parse import parse_qsl
 
 from flask import Request
+from gunicorn.http.body import Body as GunicornBody
+from gunicorn.http.body import LengthReader
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
     Data,
@@ -106,7 +108,7 @@ def read_form_fields(req: Request, allowed: set[str]) -> dict[str, str]:
     too_large = InvalidRequest(f"The form is over {MAX_FIELD_BYTES} bytes: {content_hint}")
     if (req.content_length or 0) > MAX_FIELD_BYTES:
         raise too_large
-    raw = RequestBody.of(req).read(MAX_FIELD_BYTES + 1) if has_body(req) else b""
+    raw = RequestBody.of(req).read_whole(MAX_FIELD_BYTES + 1) if has_body(req) else b""
     if len(raw) > MAX_FIELD_BYTES:
         raise too_large
     try:
@@ -137,12 +139,17 @@ class RequestBody:
     exception (gunicorn's are not even ``OSError``) from ``read``, and a client
     that hangs up before its declared length just makes the stream end early.
     Neither may become a 500, nor a file silently cut short.
+
+    :meth:`read` hands over bytes as they arrive, never assembled to an exact size:
+    gunicorn's ``wsgi.input`` assembles each read through two buffers, which cost a
+    worker 0.6-1.0 s of CPU per GiB on top of the 0.25 s the socket itself costs.
     """
 
     def __init__(self, stream: IO[bytes], declared_length: int | None) -> None:
         self._stream = stream
         self._declared = declared_length
         self._received = 0
+        self._direct = _GunicornLength.of(stream)
 
     @classmethod
     def of(cls, req: Request) -> RequestBody:
@@ -153,8 +160,9 @@ class RequestBody:
         return cls(req.stream, req.content_length)
 
     def read(self, size: int) -> bytes:
+        """At most ``size`` bytes, at least one; ``b""`` only at the body's end."""
         try:
-            chunk = self._stream.read(size)
+            chunk = self._direct.read(size) if self._direct else self._stream.read(size)
         except HTTPException:
             raise  # Werkzeug's own verdict (client disconnected, too large) stands
         except Exception as exc:  # whatever the server raises: the body cannot be read
@@ -168,6 +176,48 @@ class RequestBody:
                 " its Content-Length announced"
             )
         return chunk
+
+    def read_whole(self, limit: int) -> bytes:
+        """The body, or its first ``limit`` bytes if it is longer (for small bodies)."""
+        pieces = bytearray()
+        while len(pieces) < limit and (chunk := self.read(limit - len(pieces))):
+            pieces += chunk
+        return bytes(pieces)
+
+
+class _GunicornLength:
+    """A ``Content-Length`` body under gunicorn, read from the connection's own buffer
+    (its ``Unreader``) a socket read at a time, as gunicorn's ``LengthReader`` would
+    but without assembling each piece to the size asked for. The reader's count of
+    bytes left is kept, so gunicorn still finds where the next request starts."""
+
+    def __init__(self, reader: LengthReader) -> None:
+        self._reader = reader
+
+    @classmethod
+    def of(cls, stream: object) -> _GunicornLength | None:
+        reader = getattr(stream, "reader", None)
+        buffered = getattr(stream, "buf", None)
+        if (
+            type(stream) is GunicornBody
+            and type(reader) is LengthReader
+            and buffered is not None
+            and buffered.tell() == 0  # nothing read through the stream itself yet
+        ):
+            return cls(reader)
+        return None
+
+    def read(self, size: int) -> bytes:
+        reader = self._reader
+        wanted = min(size, reader.length)
+        if wanted <= 0:
+            return b""
+        data: bytes = reader.unreader.read(None, read_ahead=wanted)
+        if len(data) > wanted:  # what was buffered may run into the next request
+            reader.unreader.unread(data[wanted:])
+            data = data[:wanted]
+        reader.length -= len(data)
+        return data
 
 
 class RawBody:

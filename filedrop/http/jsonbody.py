@@ -23,7 +23,7 @@ def read_json_object(example: str | None = None) -> dict[str, Any]:
     expected = f": send a JSON object such as {example}" if example else ""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise InvalidRequest("The JSON body is too large")
-    raw = RequestBody.of(request).read(MAX_JSON_BYTES + 1)
+    raw = RequestBody.of(request).read_whole(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
         raise InvalidRequest("The JSON body is too large")
     try:
