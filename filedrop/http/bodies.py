@@ -25,14 +25,13 @@ fields (``file_name``) are collected on the way, before or after the file.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from enum import Enum
-from typing import IO
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from flask import Request
-from gunicorn.http.body import Body as GunicornBody
-from gunicorn.http.body import LengthReader
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
     Data,
@@ -191,21 +190,21 @@ class _GunicornLength:
     but without assembling each piece to the size asked for. The reader's count of
     bytes left is kept, so gunicorn still finds where the next request starts."""
 
-    def __init__(self, reader: LengthReader) -> None:
+    def __init__(self, reader: Any) -> None:
         self._reader = reader
 
     @classmethod
     def of(cls, stream: object) -> _GunicornLength | None:
+        # Only where gunicorn serves (and so has loaded it): never imported here.
+        gunicorn_body = sys.modules.get("gunicorn.http.body")
+        if gunicorn_body is None or type(stream) is not gunicorn_body.Body:
+            return None
         reader = getattr(stream, "reader", None)
-        buffered = getattr(stream, "buf", None)
-        if (
-            type(stream) is GunicornBody
-            and type(reader) is LengthReader
-            and buffered is not None
-            and buffered.tell() == 0  # nothing read through the stream itself yet
-        ):
-            return cls(reader)
-        return None
+        if type(reader) is not gunicorn_body.LengthReader:
+            return None  # chunked, or read to the connection's end
+        if stream.buf.tell():  # type: ignore[attr-defined]
+            return None  # read through the stream already: what it holds comes first
+        return cls(reader)
 
     def read(self, size: int) -> bytes:
         reader = self._reader
