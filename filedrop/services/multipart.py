@@ -24,7 +24,14 @@ from ..errors import (
 )
 from ..ids import new_blob_key, new_file_id
 from ..storage.blobs import BlobNotFound
-from ..storage.metadata import FileRecord, MultipartRecord, MultipartStore, PartRecord, utcnow
+from ..storage.metadata import (
+    FileRecord,
+    MultipartRecord,
+    MultipartStore,
+    PartRecord,
+    UserRecord,
+    utcnow,
+)
 from .files import FileService
 
 log = logging.getLogger("filedrop.multipart")
@@ -107,16 +114,23 @@ class MultipartService:
         return upload
 
     def upload_part(
-        self, upload: MultipartRecord, number: int, chunks: Iterable[bytes], size: int
+        self,
+        upload: MultipartRecord,
+        number: int,
+        chunks: Iterable[bytes],
+        size: int,
+        user: UserRecord | None = None,
     ) -> PartRecord:
         """Stream one part of ``size`` bytes (at most ``max_part``) to the backend. It is
         recorded only once the chunks ran out without error: a part whose body fails
-        its checks is never recorded, so completion never uses it."""
+        its checks is never recorded, so completion never uses it. ``user``: the
+        owner's record, if the caller has it (authentication read it), for the quota
+        check before any byte is read."""
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidRequest(f"Part numbers go from 1 to {MAX_PART_NUMBER}")
         if size > self.max_part:
             raise FileTooLarge(f"A part holds at most {self.max_part} bytes")
-        self.files.check_room(upload.owner, size)
+        self.files.check_room(upload.owner, size, user)
         try:
             blob_etag = self.blobs.upload_part_stream(
                 upload.blob_key, upload.multipart_id, number, chunks, size

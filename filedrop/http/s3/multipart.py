@@ -10,7 +10,7 @@ from ...services.buckets import ObjectPath
 from ...services.multipart import MultipartService, Target
 from ...storage.metadata import MultipartRecord
 from ...validation import declared_media_type
-from ..context import get_settings
+from ..context import current_user, get_settings
 from .auth import current_signing
 from .body import S3Body, declared_size
 from .common import object_etag, owner, reach_bucket, refuse_subresources
@@ -82,7 +82,7 @@ def _upload_part(upload: MultipartRecord) -> Response:
     if size is None:
         raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header")
     body = S3Body(request, current_signing(), None, get_settings().chunk_size)
-    part = get_multipart().upload_part(upload, int(raw), body.chunks(), size)
+    part = get_multipart().upload_part(upload, int(raw), body.chunks(), size, current_user())
     headers = {"ETag": f'"{part.md5}"'}
     for name, value in body.checksums.items():
         headers[f"x-amz-checksum-{name}"] = value
