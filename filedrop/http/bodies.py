@@ -194,17 +194,16 @@ class _GunicornLength:
         self._reader = reader
 
     @classmethod
-    def of(cls, stream: object) -> _GunicornLength | None:
+    def of(cls, stream: Any) -> _GunicornLength | None:
         # Only where gunicorn serves (and so has loaded it): never imported here.
         gunicorn_body = sys.modules.get("gunicorn.http.body")
         if gunicorn_body is None or type(stream) is not gunicorn_body.Body:
             return None
-        reader = getattr(stream, "reader", None)
-        if type(reader) is not gunicorn_body.LengthReader:
+        if type(stream.reader) is not gunicorn_body.LengthReader:
             return None  # chunked, or read to the connection's end
-        if stream.buf.tell():  # type: ignore[attr-defined]
+        if stream.buf.tell():
             return None  # read through the stream already: what it holds comes first
-        return cls(reader)
+        return cls(stream.reader)
 
     def read(self, size: int) -> bytes:
         reader = self._reader
